@@ -1,0 +1,153 @@
+// One WebGPU device per process, with the adapter's real limits and the optional features
+// that exist. Kernels consult `Capabilities`; nothing else sniffs the adapter.
+import { platform } from './platform.ts';
+import { BufferPool } from './pool.ts';
+import { Recorder } from './recorder.ts';
+import { PipelineCache } from './shader.ts';
+
+export interface Capabilities {
+  adapterName: string;
+  vendor: string;
+  architecture: string;
+  isFallback: boolean;
+  /** `shader-f16`: f16 storage and math in shaders. Without it f16 weights stay packed in u32. */
+  f16: boolean;
+  subgroups: boolean;
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+  timestamps: boolean;
+  /** Largest storage binding in bytes (kernels split or band anything larger). */
+  maxStorageBinding: number;
+  maxBufferSize: number;
+  maxWorkgroupStorage: number;
+  maxInvocations: number;
+  maxWorkgroupSizeX: number;
+  maxWorkgroupsPerDim: number;
+  maxStorageBuffersPerStage: number;
+  minStorageOffsetAlignment: number;
+}
+
+export interface DeviceOptions {
+  /** Pretend `shader-f16` is missing (as on SwiftShader), to test the packed-f16 path. */
+  disableF16?: boolean;
+  /** Pretend a smaller storage binding limit (bytes), to test splitting and banding. */
+  maxStorageBinding?: number;
+  /** Ask for a low-power/high-performance adapter. */
+  powerPreference?: GPUPowerPreference;
+}
+
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+export class Gpu {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly recorder: Recorder;
+  private lost: string | undefined;
+  private pendingErrors: string[] = [];
+
+  constructor(
+    readonly adapter: GPUAdapter,
+    readonly device: GPUDevice,
+    readonly caps: Capabilities,
+  ) {
+    this.pool = new BufferPool(device);
+    this.pipelines = new PipelineCache(this);
+    this.recorder = new Recorder(this);
+    device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lost = `GPU device lost (${info.reason}): ${info.message}`;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      const kind = err instanceof GPUOutOfMemoryError ? 'out of GPU memory' : 'GPU validation error';
+      this.pendingErrors.push(`${kind}: ${err.message}`);
+    });
+  }
+
+  /** Throws the first GPU error seen since the last check, naming the operation that found it. */
+  check(operation: string): void {
+    if (this.lost) throw new Error(`${operation}: ${this.lost}`);
+    if (this.pendingErrors.length) {
+      const errs = this.pendingErrors;
+      this.pendingErrors = [];
+      throw new Error(`${operation}: ${errs[0]}${errs.length > 1 ? ` (and ${errs.length - 1} more)` : ''}`);
+    }
+  }
+
+  /** Submits recorded work and waits for the GPU to finish it. */
+  async sync(operation = 'sync'): Promise<void> {
+    this.recorder.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check(operation);
+  }
+
+  destroy(): void {
+    this.pool.trim();
+    this.device.destroy();
+  }
+}
+
+let shared: Promise<Gpu> | undefined;
+let sharedKey = '';
+
+/**
+ * The process-wide device. Options only take effect on the first call (or when they change,
+ * which creates a new device: tests use that to force capability levels).
+ */
+export function getDevice(opts: DeviceOptions = {}): Promise<Gpu> {
+  const key = JSON.stringify(opts);
+  if (!shared || key !== sharedKey) {
+    sharedKey = key;
+    shared = createDevice(opts);
+    shared.catch(() => (shared = undefined));
+  }
+  return shared;
+}
+
+export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
+  const gpu = platform().gpu();
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new Error(
+      'No WebGPU adapter found. On Linux without a GPU install Mesa lavapipe (see README: .ci/run does it); in a browser enable WebGPU',
+    );
+  }
+  const features = OPTIONAL_FEATURES.filter(
+    (f) => adapter.features.has(f) && !(f === 'shader-f16' && opts.disableF16),
+  );
+  const l = adapter.limits;
+  // Request the adapter's real limits: the defaults (128 MiB bindings, 16 KiB workgroup memory) are lower.
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+    maxComputeWorkgroupSizeZ: l.maxComputeWorkgroupSizeZ,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+  };
+  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  const info = adapter.info;
+  const sub = info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const caps: Capabilities = {
+    adapterName: info.description || info.device || info.vendor || 'unknown adapter',
+    vendor: info.vendor,
+    architecture: info.architecture,
+    isFallback: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    f16: features.includes('shader-f16'),
+    subgroups: features.includes('subgroups'),
+    subgroupMinSize: sub.subgroupMinSize ?? 0,
+    subgroupMaxSize: sub.subgroupMaxSize ?? 0,
+    timestamps: features.includes('timestamp-query'),
+    maxStorageBinding: Math.min(opts.maxStorageBinding ?? Infinity, device.limits.maxStorageBufferBindingSize),
+    maxBufferSize: device.limits.maxBufferSize,
+    maxWorkgroupStorage: device.limits.maxComputeWorkgroupStorageSize,
+    maxInvocations: device.limits.maxComputeInvocationsPerWorkgroup,
+    maxWorkgroupSizeX: device.limits.maxComputeWorkgroupSizeX,
+    maxWorkgroupsPerDim: device.limits.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerStage: device.limits.maxStorageBuffersPerShaderStage,
+    minStorageOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,
+  };
+  return new Gpu(adapter, device, caps);
+}

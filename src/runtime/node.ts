@@ -1,0 +1,69 @@
+// The Node platform: Dawn through the `webgpu` package, and files through positional reads.
+// This is the only module in src/ with Node-only imports.
+import { open as fsOpen, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { create, globals } from 'webgpu';
+import { setPlatform, type Platform } from './platform.ts';
+import { checkRange, type ByteSource } from './source.ts';
+
+Object.assign(globalThis, globals);
+
+// Dawn segfaults if the object returned by create() is garbage-collected while work runs:
+// keep it alive for the whole process.
+let dawn: GPU | undefined;
+
+class FileSource implements ByteSource {
+  constructor(
+    readonly name: string,
+    readonly size: number,
+    private readonly fh: import('node:fs/promises').FileHandle,
+  ) {}
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.fh.read(out, done, length - done, offset + done);
+      if (bytesRead === 0) throw new Error(`${this.name}: unexpected end of file at byte ${offset + done}`);
+      done += bytesRead;
+    }
+    return out;
+  }
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+export const nodePlatform: Platform = {
+  name: 'node',
+  gpu() {
+    if (!dawn) {
+      process.env.XDG_RUNTIME_DIR ??= '/tmp';
+      dawn = create([]) as GPU;
+    }
+    return dawn;
+  },
+  async open(path) {
+    let size: number;
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) throw new Error(`${path}: not a regular file`);
+      size = st.size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${path}: file not found`);
+      throw e;
+    }
+    return new FileSource(path, size, await fsOpen(path, 'r'));
+  },
+  join,
+  async exists(path) {
+    try {
+      await stat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
+
+setPlatform(nodePlatform);

@@ -1,0 +1,40 @@
+// What differs between Node and browsers, behind one small interface. The browser needs no
+// set-up (navigator.gpu, fetch, Blob). In Node, importing `./node.ts` installs the Node
+// platform; it is the only module in src/ that imports Node built-ins.
+import type { ByteSource } from './source.ts';
+
+export interface Platform {
+  readonly name: string;
+  /** The WebGPU entry point (navigator.gpu or Dawn's create() result). */
+  gpu(): GPU;
+  /** Opens a file path (Node) or URL for positional reads. */
+  open(path: string): Promise<ByteSource>;
+  /** Joins path segments the platform's way. */
+  join(...parts: string[]): string;
+  exists(path: string): Promise<boolean>;
+}
+
+let current: Platform | undefined;
+
+export function setPlatform(p: Platform): void {
+  current = p;
+}
+
+export function platform(): Platform {
+  if (current) return current;
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) {
+    // Browser default: URLs through HTTP Range requests.
+    current = {
+      name: 'browser',
+      gpu: () => nav.gpu as GPU,
+      open: async (url) => (await import('./source.ts')).HttpRangeSource.open(url),
+      join: (...parts) => parts.join('/').replace(/\/+/g, '/').replace(':/', '://'),
+      exists: async (url) => (await fetch(url, { method: 'HEAD' })).ok,
+    };
+    return current;
+  }
+  throw new Error(
+    'No WebGPU platform: in a browser navigator.gpu is missing (enable WebGPU), in Node import src/runtime/node.ts first',
+  );
+}

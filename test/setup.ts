@@ -1,0 +1,2 @@
+// Every test process uses the Node platform (Dawn).
+import '../src/runtime/node.ts';

@@ -1,0 +1,22 @@
+// The `diception` command line. Each subcommand lives in its own module under tools/.
+import { Command } from 'commander';
+import '../src/runtime/node.ts';
+import { doctor } from './doctor.ts';
+
+const program = new Command();
+program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
+
+program
+  .command('doctor')
+  .description('show the WebGPU adapter, its features and limits, and run a self-test kernel')
+  .option('--json', 'print JSON')
+  .action((o) => doctor(o));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // One clear line, never a stack trace (DICEPTION_DEBUG=1 shows it).
+  if (process.env.DICEPTION_DEBUG) console.error(e);
+  console.error(`error: ${(e as Error).message}`);
+  process.exitCode = 1;
+}
