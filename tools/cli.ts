@@ -1,6 +1,7 @@
 // The `diception` command line. Each subcommand lives in its own module under tools/.
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
+import { conformanceCommand } from './conformance/index.ts';
 import { doctor } from './doctor.ts';
 
 const program = new Command();
@@ -11,6 +12,14 @@ program
   .description('show the WebGPU adapter, its features and limits, and run a self-test kernel')
   .option('--json', 'print JSON')
   .action((o) => doctor(o));
+
+program
+  .command('conformance <fixture-dir>')
+  .description('compare every implemented module with the golden outputs in <fixture-dir>/golden')
+  .option('--only <goldens>', 'comma-separated golden names')
+  .option('--precision <p>', 'f32 or f16', 'f32')
+  .option('--json', 'print JSON')
+  .action((dir, o) => conformanceCommand(dir, o));
 
 try {
   await program.parseAsync(process.argv);
