@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { expect } from 'vitest';
 import type { RgbImage } from '../../src/model/preprocess.ts';
 
 export function tempDir(tag: string): string {
@@ -37,4 +38,10 @@ export async function readPixels(path: string): Promise<RgbImage & { format: str
   const meta = await sharp(path).metadata();
   const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data), width: info.width, height: info.height, format: meta.format ?? '' };
+}
+
+/** Exact equality of large arrays, naming the first difference (toEqual is slow on millions). */
+export function expectSame(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
+  expect(a.length, `${label} length`).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) expect(a[i], `${label} element ${i}`).toBe(b[i]);
 }
