@@ -16,13 +16,18 @@ export interface WeightReader {
   entry(name: string): TensorEntry;
 }
 
-export function safetensorsReader(f: SafetensorsFile): WeightReader {
+/** A reader over a fixed name -> entry map (what every container format resolves to). */
+export function mapReader(name: string, entries: ReadonlyMap<string, TensorEntry>): WeightReader {
   return {
-    name: f.source.name,
-    names: () => [...f.entries.keys()],
-    has: (n) => f.entries.has(n),
-    entry: (n) => f.entries.get(n) ?? missing(f.source.name, n),
+    name,
+    names: () => [...entries.keys()],
+    has: (n) => entries.has(n),
+    entry: (n) => entries.get(n) ?? missing(name, n),
   };
+}
+
+export function safetensorsReader(f: SafetensorsFile): WeightReader {
+  return mapReader(f.source.name, f.entries);
 }
 
 function missing(where: string, name: string): never {
@@ -88,6 +93,12 @@ export async function openWeights(path: string): Promise<WeightReader> {
     return openPth(await platform().open(path));
   }
   return safetensorsReader(await SafetensorsFile.open(await platform().open(path)));
+}
+
+/** A tensor's bytes as stored (little-endian), for integer tensors (I64 ids, U8 masks...). */
+export async function readRaw(e: TensorEntry): Promise<Uint8Array> {
+  // A copy at offset 0, so callers can view it as any typed array.
+  return (await e.source.read(e.offset, e.byteLength)).slice();
 }
 
 /** Reads a tensor as f32 values (F32, F16, BF16 converted). */
