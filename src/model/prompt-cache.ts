@@ -4,7 +4,7 @@
 import { f32ArrayToF16 } from '../runtime/f16.ts';
 import { platform } from '../runtime/platform.ts';
 import { SafetensorsFile } from '../runtime/safetensors.ts';
-import { encodeSafetensors, type TensorToWrite } from '../runtime/safetensors-write.ts';
+import { safetensorsHeader, type TensorSpec } from '../runtime/safetensors-write.ts';
 import type { ByteSource } from '../runtime/source.ts';
 import type { DType } from '../runtime/tensor.ts';
 import { readF32 } from '../runtime/weights.ts';
@@ -36,17 +36,23 @@ export function writePromptCache(
   dtype: DType,
   info: Record<string, string> = {},
 ): Uint8Array[] {
-  const tensors: TensorToWrite[] = [];
-  const tensor = (name: string, shape: number[], v: Float32Array): TensorToWrite =>
-    dtype === 'f32' ? { name, dtype: 'F32', shape, data: v } : { name, dtype: 'F16', shape, data: f32ArrayToF16(v) };
+  const specs: TensorSpec[] = [];
+  const data: Uint8Array[] = [];
+  const st = dtype === 'f32' ? 'F32' : 'F16';
+  const add = (name: string, shape: number[], v: Float32Array) => {
+    const typed = dtype === 'f32' ? v : f32ArrayToF16(v);
+    specs.push({ name, dtype: st, shape });
+    data.push(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
+  };
   for (const [prompt, e] of entries) {
     if (e.embeds.length !== dims.seq * dims.width || e.pooled.length !== dims.pooled) {
       throw new Error(`writePromptCache: prompt ${JSON.stringify(prompt)} has ${e.embeds.length}+${e.pooled.length} values, expected ${dims.seq}×${dims.width}+${dims.pooled}`);
     }
-    tensors.push(tensor(embedsName(prompt), [dims.seq, dims.width], e.embeds), tensor(pooledName(prompt), [dims.pooled], e.pooled));
+    add(embedsName(prompt), [dims.seq, dims.width], e.embeds);
+    add(pooledName(prompt), [dims.pooled], e.pooled);
   }
   const metadata = { ...info, format: PROMPT_CACHE_FORMAT, seq: String(dims.seq), width: String(dims.width), pooled: String(dims.pooled), dtype };
-  return encodeSafetensors(tensors, metadata);
+  return [safetensorsHeader(specs, metadata), ...data];
 }
 
 export class PromptCache {

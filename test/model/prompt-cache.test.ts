@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { PromptCache, writePromptCache, type PromptEmbedding } from '../../src/model/prompt-cache.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
-import { encodeSafetensors } from '../../src/runtime/safetensors-write.ts';
+import { f32Bytes, serializeSafetensors } from '../../src/runtime/safetensors-write.ts';
 import { MemorySource } from '../../src/runtime/source.ts';
 import { rand } from '../helpers.ts';
 
@@ -40,12 +40,11 @@ describe('prompt cache', () => {
   }
 
   it('refuses a safetensors file that is not a prompt cache, and entries of the wrong shape', async () => {
-    const other = concat(encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [2], data: new Float32Array(2) }]));
+    const other = serializeSafetensors([{ name: 'w', dtype: 'F32', shape: [2], data: f32Bytes(new Float32Array(2)) }]);
     await expect(PromptCache.fromSource(new MemorySource('weights.safetensors', other))).rejects.toThrow(/not a prompt cache/);
     expect(() => writePromptCache(new Map([['x', { embeds: new Float32Array(14), pooled: new Float32Array(4) }]]), DIMS, 'f32')).toThrow(/expected 5×3\+4/);
-    const bad = concat(
-      encodeSafetensors([{ name: 'embeds:x', dtype: 'F32', shape: [2], data: new Float32Array(2) }], { format: 'diception-prompt-cache/1', seq: '5', width: '3', pooled: '4', dtype: 'f32' }),
-    );
+    const meta = { format: 'diception-prompt-cache/1', seq: '5', width: '3', pooled: '4', dtype: 'f32' };
+    const bad = serializeSafetensors([{ name: 'embeds:x', dtype: 'F32', shape: [2], data: f32Bytes(new Float32Array(2)) }], meta);
     await expect(PromptCache.fromSource(new MemorySource('bad', bad))).rejects.toThrow(/'embeds:x' has shape \[2\]/);
   });
 });
