@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import '../src/runtime/node.ts';
 import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
+import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
 import { registerInfer } from './infer.ts';
 import { loadPipeline } from './pipeline-loader.ts';
@@ -23,6 +24,11 @@ program
   .option('--precision <p>', 'f32 or f16', 'f32')
   .option('--json', 'print JSON')
   .action((dir, o) => conformanceCommand(dir, o));
+
+program
+  .command('convert <in> <out>')
+  .description('rewrite a PyTorch checkpoint (e.g. DICEPTION_v1.pth) as .safetensors, keeping names and dtypes')
+  .action((i, o) => convert(i, o));
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
