@@ -7,6 +7,7 @@ import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
 import { registerInfer } from './infer.ts';
 import { loadPipeline } from './pipeline-loader.ts';
+import { webCommand } from './web.ts';
 
 const program = new Command();
 program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
@@ -29,6 +30,13 @@ program
   .command('convert <in> <out>')
   .description('rewrite a PyTorch checkpoint (e.g. DICEPTION_v1.pth) as .safetensors, keeping names and dtypes')
   .action((i, o) => convert(i, o));
+
+program
+  .command('web')
+  .description('build the browser page and serve it on 127.0.0.1 (HTTP Range support for model files)')
+  .option('--port <n>', 'port', '8080')
+  .option('--models <dir>', 'also serve this folder at /models/')
+  .action((o) => webCommand(o));
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
