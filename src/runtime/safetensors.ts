@@ -49,14 +49,17 @@ export class SafetensorsFile {
     let metadata: Record<string, string> = {};
     for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') {
-        if (typeof raw !== 'object' || raw === null) throw bad('__metadata__ is not an object');
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string')) {
+          throw bad('__metadata__ is not an object of strings');
+        }
         metadata = raw as Record<string, string>;
         continue;
       }
       const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       const where = `tensor '${name}'`;
-      if (typeof t !== 'object' || t === null) throw bad(`${where} is not an object`);
-      if (typeof t.dtype !== 'string' || !(t.dtype in ST_BYTES)) throw bad(`${where} has unknown dtype ${JSON.stringify(t.dtype)}`);
+      if (typeof t !== 'object' || t === null || Array.isArray(t)) throw bad(`${where} is not an object`);
+      // hasOwn, not `in`: 'toString' is not a dtype.
+      if (typeof t.dtype !== 'string' || !Object.hasOwn(ST_BYTES, t.dtype)) throw bad(`${where} has unknown dtype ${JSON.stringify(t.dtype)}`);
       if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw bad(`${where} has an invalid shape ${JSON.stringify(t.shape)}`);
       }
@@ -78,10 +81,12 @@ export class SafetensorsFile {
     // Tensors must tile the data section without overlap.
     const sorted = [...entries.values()].sort((a, b) => a.offset - b.offset);
     let end = dataStart;
+    let prev = 'the start of the data';
     for (const e of sorted) {
-      if (e.offset < end) throw bad(`tensor '${e.name}' overlaps the tensor before it`);
-      if (e.offset > end) throw bad(`gap of ${e.offset - end} bytes before tensor '${e.name}'`);
+      if (e.offset < end) throw bad(`tensor '${e.name}' overlaps ${prev} (starts at data byte ${e.offset - dataStart}, before byte ${end - dataStart})`);
+      if (e.offset > end) throw bad(`gap of ${e.offset - end} bytes between ${prev} and tensor '${e.name}'`);
       end = e.offset + e.byteLength;
+      prev = `tensor '${e.name}'`;
     }
     if (end !== source.size) throw bad(`${source.size - end} unexplained bytes after the last tensor`);
     return new SafetensorsFile(source, entries, metadata);

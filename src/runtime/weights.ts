@@ -5,6 +5,7 @@ import type { Gpu } from './device.ts';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToF16 } from './f16.ts';
 import { platform } from './platform.ts';
 import { SafetensorsFile, type TensorEntry } from './safetensors.ts';
+import type { ByteSource } from './source.ts';
 import { empty, numel, type DType, type Tensor } from './tensor.ts';
 
 export interface WeightReader {
@@ -16,13 +17,18 @@ export interface WeightReader {
   entry(name: string): TensorEntry;
 }
 
-export function safetensorsReader(f: SafetensorsFile): WeightReader {
+/** A reader over a fixed name -> entry map (what every container format resolves to). */
+export function mapReader(name: string, entries: ReadonlyMap<string, TensorEntry>): WeightReader {
   return {
-    name: f.source.name,
-    names: () => [...f.entries.keys()],
-    has: (n) => f.entries.has(n),
-    entry: (n) => f.entries.get(n) ?? missing(f.source.name, n),
+    name,
+    names: () => [...entries.keys()],
+    has: (n) => entries.has(n),
+    entry: (n) => entries.get(n) ?? missing(name, n),
   };
+}
+
+export function safetensorsReader(f: SafetensorsFile): WeightReader {
+  return mapReader(f.source.name, f.entries);
 }
 
 function missing(where: string, name: string): never {
@@ -66,28 +72,60 @@ export async function readJson<T = Record<string, unknown>>(path: string): Promi
   }
 }
 
+/** Runs `use` on an opened file, closing the file if it throws (no leaked handles on bad files). */
+async function withSource<T>(path: string, use: (src: ByteSource) => Promise<T>): Promise<T> {
+  const src = await platform().open(path);
+  try {
+    return await use(src);
+  } catch (e) {
+    await src.close?.();
+    throw e;
+  }
+}
+
+/** A sharded checkpoint: `weight_map` (tensor -> shard file beside the index) is authoritative. */
+async function openSharded(path: string): Promise<WeightReader> {
+  const index = await readJson<{ weight_map?: unknown }>(path);
+  const map = index.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new Error(`${path}: no "weight_map" object in the shard index`);
+  const dir = path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+  const shards = new Map<string, SafetensorsFile>();
+  const entries = new Map<string, TensorEntry>();
+  for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
+    // Shards are plain file names beside the index; anything else could reach outside it.
+    if (typeof shard !== 'string' || !/^[^/\\]+$/.test(shard) || shard === '..' || shard === '.') {
+      throw new Error(`${path}: tensor '${name}' maps to ${JSON.stringify(shard)}, not a shard file name`);
+    }
+    let f = shards.get(shard);
+    if (!f) {
+      try {
+        f = await withSource(dir + shard, SafetensorsFile.open);
+      } catch (e) {
+        throw new Error(`${path}: shard '${shard}' (holding '${name}'): ${(e as Error).message}`);
+      }
+      shards.set(shard, f);
+    }
+    const e = f.entries.get(name);
+    if (!e) throw new Error(`${dir + shard}: tensor '${name}' listed in ${path} is not in this shard`);
+    entries.set(name, e);
+  }
+  return mapReader(path, entries);
+}
+
 /** Opens `.safetensors`, `.safetensors.index.json` (shards beside it) or `.pth`. */
 export async function openWeights(path: string): Promise<WeightReader> {
-  if (path.endsWith('.index.json')) {
-    const index = await readJson<{ weight_map?: Record<string, string> }>(path);
-    if (!index.weight_map || typeof index.weight_map !== 'object') throw new Error(`${path}: no "weight_map" object in the shard index`);
-    const dir = path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
-    const shards = new Map<string, SafetensorsFile>();
-    for (const shard of new Set(Object.values(index.weight_map))) {
-      shards.set(shard, await SafetensorsFile.open(await platform().open(dir + shard)));
-    }
-    const files = [...shards.values()].map(safetensorsReader);
-    const all = overlay(...files);
-    for (const [name, shard] of Object.entries(index.weight_map)) {
-      if (!shards.get(shard)!.entries.has(name)) throw new Error(`${dir + shard}: tensor '${name}' listed in ${path} is not in this shard`);
-    }
-    return { ...all, name: path };
-  }
+  if (path.endsWith('.index.json')) return openSharded(path);
   if (path.endsWith('.pth') || path.endsWith('.pt') || path.endsWith('.bin')) {
     const { openPth } = await import('./pth/index.ts');
-    return openPth(await platform().open(path));
+    return withSource(path, openPth);
   }
-  return safetensorsReader(await SafetensorsFile.open(await platform().open(path)));
+  return safetensorsReader(await withSource(path, SafetensorsFile.open));
+}
+
+/** A tensor's bytes as stored (little-endian), for integer tensors (I64 ids, U8 masks...). */
+export async function readRaw(e: TensorEntry): Promise<Uint8Array> {
+  // A copy at offset 0, so callers can view it as any typed array.
+  return (await e.source.read(e.offset, e.byteLength)).slice();
 }
 
 /** Reads a tensor as f32 values (F32, F16, BF16 converted). */
