@@ -2,13 +2,15 @@
 // SA-1B point sampling, semantic targets, batching, seeds, resume, shards and errors.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { batchInput } from '../../src/model/preprocess.ts';
 import { parseShard, pyJoin, sampleId } from '../../tools/batch.ts';
 import { parseNpy } from '../model/npy.ts';
 import { compress, runs } from '../model/rle-encode.ts';
 import { fakePipeline, runCli } from './fake-pipeline.ts';
-import { expectSame, modelArgs, readPixels, tempDir, writeImage } from './files.ts';
+import { expectSame, modelArgs, readPixels, removeTempDirs, tempDir, writeImage } from './files.ts';
+
+afterAll(removeTempDirs);
 
 /** A data folder with four samples: depth, normal, SA-1B segmentation, semantic with a target. */
 async function dataset() {

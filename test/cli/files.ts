@@ -1,13 +1,22 @@
 // Test inputs written on the fly (images, model folder stand-ins) and readers for outputs.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { expect } from 'vitest';
 import type { RgbImage } from '../../src/model/preprocess.ts';
 
+const made: string[] = [];
+
 export function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `diception-${tag}-`));
+  const dir = mkdtempSync(join(tmpdir(), `diception-${tag}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** For afterAll: removes every folder tempDir made in this test file. */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A fake SD3 folder and checkpoint: the commands only check that they exist. */

@@ -2,13 +2,15 @@
 // written (names, sizes, formats, .npy), and every user error (one clear line, no files left).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SPECTRAL_LUT } from '../../src/model/postprocess.ts';
 import { inferInput } from '../../src/model/preprocess.ts';
 import { loadPipeline } from '../../tools/pipeline-loader.ts';
 import { parseNpy } from '../model/npy.ts';
 import { fakePipeline, runCli } from './fake-pipeline.ts';
-import { expectSame, modelArgs, readPixels, tempDir, writeImage } from './files.ts';
+import { expectSame, modelArgs, readPixels, removeTempDirs, tempDir, writeImage } from './files.ts';
+
+afterAll(removeTempDirs);
 
 async function setup(name = 'in.png', width = 300, height = 200) {
   const dir = tempDir('infer');
