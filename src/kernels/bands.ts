@@ -1,30 +1,26 @@
-// Operands larger than the storage-binding limit (128 MiB on lavapipe) are processed in
-// bands. A band binds a window of the buffer that starts at the aligned offset at or below its
-// first element; the shader adds the remaining element shift (a uniform), so bands may start
-// anywhere, whatever the row size or dtype.
+// Banding helpers for kernels whose operands may exceed the storage-binding limit (128 MiB on
+// lavapipe): bands of items that fit one binding window each (window.ts), bound so that the
+// shader adds a uniform `shift` to its band-relative indices.
 import type { Gpu } from '../runtime/device.ts';
 import { BYTES, type DType, type Tensor } from '../runtime/tensor.ts';
 import type { Chunk } from './types.ts';
+import { bandBudget, window } from './window.ts';
 
-export interface Window {
+export interface ShiftedWindow {
   binding: GPUBufferBinding;
   /** Index of the band's first element inside the bound window. */
   shift: number;
 }
 
 /** Binds elements [start, start + count) of `t`. */
-export function window(t: Tensor, start: number, count: number): Window {
-  if (t.isDisposed) throw new Error(`use of a disposed tensor [${t.shape}] ${t.dtype}`);
-  const bytes = BYTES[t.dtype];
-  const first = t.offset + start * bytes;
-  const offset = first - (first % t.gpu.caps.minStorageOffsetAlignment);
-  const shift = (first - offset) / bytes;
-  return { binding: { buffer: t.buffer, offset, size: Math.max(4, Math.ceil(((shift + count) * bytes) / 4) * 4) }, shift };
+export function bind(t: Tensor, start: number, count: number): ShiftedWindow {
+  const w = window(t, start, count);
+  return { binding: w.binding, shift: start - w.base };
 }
 
-/** Largest element count whose window (alignment slack included) fits in one binding. */
+/** Largest element count whose window fits in one binding. */
 export function maxWindowElems(gpu: Gpu, dtype: DType): number {
-  return Math.floor((gpu.caps.maxStorageBinding - gpu.caps.minStorageOffsetAlignment) / BYTES[dtype]);
+  return Math.floor(bandBudget(gpu) / BYTES[dtype]);
 }
 
 /** Items per band when every item takes up to `itemElems` elements of each operand. */
@@ -48,10 +44,9 @@ export function writable(gpu: Gpu, dtype: DType): DType {
  * Binds the part of a per-sample column chunk that rows [r0, r0 + count) use (rowsPerSample
  * rows per sample): the kernel then indexes `shift + (sample − firstSample)·stride + col`.
  */
-export function chunkWindow(ch: Chunk, cols: number, rowsPerSample: number, r0: number, count: number): Window & { firstSample: number } {
+export function chunkWindow(ch: Chunk, cols: number, rowsPerSample: number, r0: number, count: number): ShiftedWindow & { firstSample: number } {
   const stride = ch.tensor.numel / ch.tensor.shape[0];
   const first = Math.floor(r0 / rowsPerSample);
   const last = Math.floor((r0 + count - 1) / rowsPerSample);
-  const w = window(ch.tensor, first * stride + ch.chunk * cols, (last - first) * stride + cols);
-  return { ...w, firstSample: first };
+  return { ...bind(ch.tensor, first * stride + ch.chunk * cols, (last - first) * stride + cols), firstSample: first };
 }

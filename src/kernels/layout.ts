@@ -2,9 +2,9 @@
 // kernel. Copies larger than the binding limit run in tiles: hyperrectangles whose source and
 // destination spans each fit one binding window.
 import type { Gpu } from '../runtime/device.ts';
-import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
+import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/layout.wgsl';
-import { maxWindowElems, window, writable } from './bands.ts';
+import { bind, maxWindowElems, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 
 const MAX_DIMS = 6;
@@ -42,11 +42,51 @@ function simplify(c: Copy): Copy {
 
 const span = (t: number[], strides: number[]) => 1 + t.reduce((acc, n, k) => acc + (n - 1) * strides[k], 0);
 
+/** Visits the start of every tile of `tile` over `dims` (odometer, innermost fastest). */
+function* tileStarts(dims: number[], tile: number[]): Generator<number[]> {
+  const start = new Array(dims.length).fill(0);
+  for (;;) {
+    yield start;
+    let k = dims.length - 1;
+    for (; k >= 0; k--) {
+      start[k] += tile[k];
+      if (start[k] < dims[k]) break;
+      start[k] = 0;
+    }
+    if (k < 0) return;
+  }
+}
+
+const dot = (a: number[], b: number[]) => a.reduce((acc, v, k) => acc + v * b[k], 0);
+
+/** Most buffer copies a layout op records instead of one kernel dispatch. */
+const MAX_ROW_COPIES = 64;
+
 /** Copies `c` from `src` into `out` (strides non-negative, in elements). */
 async function stridedCopy(gpu: Gpu, src: Tensor, out: Tensor, copy: Copy, op: string): Promise<void> {
   const c = simplify(copy);
   if (c.dims.length > MAX_DIMS) throw new Error(`${op}: a copy of ${c.dims.length} dims exceeds the kernel's ${MAX_DIMS}`);
   if (c.dims.length === 0) c.dims.push(1), c.srcStrides.push(0), c.outStrides.push(0);
+  // Few contiguous rows of one dtype (token concat/slice): buffer copies, which have no
+  // binding limit and run at memcpy speed. They need 4-byte aligned offsets and sizes.
+  const last = c.dims.length - 1;
+  const bytes = BYTES[src.dtype];
+  const rows = c.dims.slice(0, last);
+  if (
+    src.dtype === out.dtype &&
+    c.srcStrides[last] === 1 &&
+    c.outStrides[last] === 1 &&
+    rows.reduce((a, b) => a * b, 1) <= MAX_ROW_COPIES &&
+    [c.dims[last], c.srcBase, c.outBase, ...c.srcStrides.slice(0, last), ...c.outStrides.slice(0, last)].every((v) => (v * bytes) % 4 === 0)
+  ) {
+    src.binding(); // throws on a disposed tensor
+    for (const at of tileStarts(rows, rows.map(() => 1))) {
+      const s = src.offset + (c.srcBase + dot(at, c.srcStrides)) * bytes;
+      const o = out.offset + (c.outBase + dot(at, c.outStrides)) * bytes;
+      gpu.recorder.copy(src.buffer, s, out.buffer, o, c.dims[last] * bytes);
+    }
+    return;
+  }
   const kernel = await gpu.pipelines.get({
     name: 'layout',
     source,
@@ -70,13 +110,12 @@ async function stridedCopy(gpu: Gpu, src: Tensor, out: Tensor, copy: Copy, op: s
   }
   const pad = MAX_DIMS - c.dims.length;
   const u = new Uint32Array(4 + 3 * 8);
-  const start = new Array(c.dims.length).fill(0);
-  for (;;) {
+  for (const start of tileStarts(c.dims, tile)) {
     const t = tile.map((n, k) => Math.min(n, c.dims[k] - start[k]));
-    const s0 = c.srcBase + start.reduce((a, v, k) => a + v * c.srcStrides[k], 0);
-    const o0 = c.outBase + start.reduce((a, v, k) => a + v * c.outStrides[k], 0);
-    const ws = window(src, s0, span(t, c.srcStrides));
-    const wo = window(out, o0, span(t, c.outStrides));
+    const s0 = c.srcBase + dot(start, c.srcStrides);
+    const o0 = c.outBase + dot(start, c.outStrides);
+    const ws = bind(src, s0, span(t, c.srcStrides));
+    const wo = bind(out, o0, span(t, c.outStrides));
     const n = t.reduce((a, b) => a * b, 1);
     u.fill(0);
     u.set([n, ws.shift, wo.shift, 0]);
@@ -85,14 +124,6 @@ async function stridedCopy(gpu: Gpu, src: Tensor, out: Tensor, copy: Copy, op: s
     u.set(c.srcStrides, 12 + pad);
     u.set(c.outStrides, 20 + pad);
     gpu.recorder.dispatch(kernel, [ws.binding, wo.binding], u, grid1d(gpu, n, 256), op);
-    // Next tile: odometer over the tile grid, innermost dim fastest.
-    let k = c.dims.length - 1;
-    for (; k >= 0; k--) {
-      start[k] += tile[k];
-      if (start[k] < c.dims[k]) break;
-      start[k] = 0;
-    }
-    if (k < 0) return;
   }
 }
 
