@@ -1,9 +1,12 @@
 // The `diception` command line. Each subcommand lives in its own module under tools/.
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
+import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
 import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
+import { registerInfer } from './infer.ts';
+import { loadPipeline } from './pipeline-loader.ts';
 
 const program = new Command();
 program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
@@ -21,6 +24,9 @@ program
   .option('--precision <p>', 'f32 or f16', 'f32')
   .option('--json', 'print JSON')
   .action((dir, o) => conformanceCommand(dir, o));
+
+registerInfer(program, loadPipeline);
+registerBatch(program, loadPipeline);
 
 program
   .command('convert <in> <out>')

@@ -39,7 +39,8 @@ export const nodePlatform: Platform = {
   gpu() {
     if (!dawn) {
       process.env.XDG_RUNTIME_DIR ??= '/tmp';
-      dawn = create([]) as GPU;
+      // Dawn rounds timestamps to ~100 µs unless told otherwise; the profiler needs real ones.
+      dawn = create(['disable-dawn-features=timestamp_quantization']) as GPU;
     }
     return dawn;
   },

@@ -1,4 +1,6 @@
 // One runner per golden name in golden/manifest.json; goldens without one are reported MISSING.
 import type { Runner } from './types.ts';
 
-export const runners: Record<string, () => Promise<Runner>> = {};
+export const runners: Record<string, () => Promise<Runner>> = {
+  tokens: async () => (await import('./tokens.ts')).run,
+};

@@ -1,0 +1,291 @@
+// Matrix products: `linear` (x·Wᵀ with a fused bias/activation/gated-residual epilogue) and
+// batched `matmul`. Variants come from one template (shaders/matmul.wgsl); the registry picks
+// one. Operands above the storage-binding limit are split into bands of rows and columns.
+import type { Gpu } from '../runtime/device.ts';
+import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
+import source from '../../shaders/matmul.wgsl';
+import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
+import type { Activation, Chunk } from './types.ts';
+
+export interface MatmulVariant extends Variant {
+  /** Outputs per invocation: rows × columns. */
+  tm: number;
+  tn: number;
+  /** Workgroup size (x over columns, y over rows). */
+  wgx: number;
+  wgy: number;
+  /** vec4 loads along K where K % 4 == 0 (the naive baseline reads scalars). */
+  vec: boolean;
+  /** Products in f16 (accumulation stays f32). */
+  f16Math?: boolean;
+}
+
+const any = () => true;
+
+/** In preference order (the first supported one wins when autotuning is off). */
+export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', [
+  { name: 'tiled-4x4', family: 'matmul', tm: 4, tn: 4, wgx: 8, wgy: 8, vec: true, supports: any },
+  { name: 'tiled-8x4', family: 'matmul', tm: 8, tn: 4, wgx: 8, wgy: 8, vec: true, supports: any },
+  { name: 'tiled-4x8', family: 'matmul', tm: 4, tn: 8, wgx: 8, wgy: 8, vec: true, supports: any },
+  { name: 'tiled-4x4-f16', family: 'matmul', tm: 4, tn: 4, wgx: 8, wgy: 8, vec: true, f16Math: true, supports: (c) => c.f16 },
+  // The bench baseline: one output per invocation, scalar loads.
+  { name: 'naive', family: 'matmul', tm: 1, tn: 1, wgx: 16, wgy: 16, vec: false, supports: any, autotune: false },
+]);
+
+export interface LinearOptions {
+  act?: Activation;
+  /** out = residual + (gate ? gate ⊙ y : y), residual shaped like the output. */
+  residual?: Tensor;
+  /** Per-sample gate: a Chunk of a [B, chunks·N] tensor, or a [B, N] tensor. Needs residual. */
+  gate?: Chunk | Tensor;
+  outDtype?: DType;
+}
+
+export interface MatmulOptions {
+  /** b is [B?, N, K] instead of [B?, K, N]. */
+  transB?: boolean;
+  outDtype?: DType;
+}
+
+interface Gate {
+  tensor: Tensor;
+  stride: number;
+  offset: number;
+  rowsPerSample: number;
+}
+
+/** One (batched) product with its epilogue; everything the dispatch plan needs. */
+interface Problem {
+  op: string;
+  a: Tensor;
+  b: Tensor;
+  out: Tensor;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transB: boolean;
+  bias?: Tensor;
+  act: Activation;
+  residual?: Tensor;
+  gate?: Gate;
+}
+
+const ACT_DEFINE: Record<Exclude<Activation, 'none'>, string> = {
+  gelu_tanh: 'ACT_GELU_TANH',
+  gelu: 'ACT_GELU',
+  quick_gelu: 'ACT_QUICK_GELU',
+  silu: 'ACT_SILU',
+};
+
+/** y = act(x·Wᵀ + bias), then the optional gated residual. x [..., K], w [N, K] -> [..., N]. */
+export async function linear(gpu: Gpu, x: Tensor, w: Tensor, bias?: Tensor, o: LinearOptions = {}): Promise<Tensor> {
+  const op = 'linear';
+  if (w.shape.length !== 2) throw new Error(`${op}: weight must be [N, K], got [${w.shape}]`);
+  const [N, K] = w.shape;
+  if (x.shape.length < 1 || x.shape[x.shape.length - 1] !== K) {
+    throw new Error(`${op}: input [${x.shape}] must end in K=${K} (weight [${w.shape}])`);
+  }
+  const M = x.numel / K;
+  if (bias && bias.numel !== N) throw new Error(`${op}: bias [${bias.shape}] must have N=${N} elements`);
+  const outShape = [...x.shape.slice(0, -1), N];
+  if (o.residual && o.residual.numel !== M * N) {
+    throw new Error(`${op}: residual [${o.residual.shape}] must match the output [${outShape}]`);
+  }
+  if (o.gate && !o.residual) throw new Error(`${op}: a gate needs a residual`);
+  const out = empty(gpu, outShape, outDtypeFor(gpu, op, x.dtype, o.outDtype));
+  await run(gpu, {
+    op,
+    a: x,
+    b: w,
+    out,
+    batch: 1,
+    M,
+    N,
+    K,
+    transB: true,
+    bias,
+    act: o.act ?? 'none',
+    residual: o.residual,
+    gate: o.gate && gateOf(op, o.gate, M, N),
+  });
+  return out;
+}
+
+/** a [B?, M, K] · b [B?, K, N] (or b [B?, N, K] with transB) -> [B?, M, N]. */
+export async function matmul(gpu: Gpu, a: Tensor, b: Tensor, o: MatmulOptions = {}): Promise<Tensor> {
+  const op = 'matmul';
+  const transB = o.transB ?? false;
+  if (a.shape.length < 2 || a.shape.length > 3) throw new Error(`${op}: a must be [M, K] or [B, M, K], got [${a.shape}]`);
+  if (b.shape.length !== a.shape.length) throw new Error(`${op}: b [${b.shape}] must have the rank of a [${a.shape}]`);
+  const batch = a.shape.length === 3 ? a.shape[0] : 1;
+  if (b.shape.length === 3 && b.shape[0] !== batch) throw new Error(`${op}: batch of b [${b.shape}] differs from a [${a.shape}]`);
+  const [M, K] = a.shape.slice(-2);
+  const [b0, b1] = b.shape.slice(-2);
+  const [Kb, N] = transB ? [b1, b0] : [b0, b1];
+  if (Kb !== K) throw new Error(`${op}: b [${b.shape}] must have K=${K} ${transB ? 'columns (transB)' : 'rows'} (a [${a.shape}])`);
+  const out = empty(gpu, [...a.shape.slice(0, -2), M, N], outDtypeFor(gpu, op, a.dtype, o.outDtype));
+  await run(gpu, { op, a, b, out, batch, M, N, K, transB, act: 'none' });
+  return out;
+}
+
+function outDtypeFor(gpu: Gpu, op: string, input: DType, want?: DType): DType {
+  // Without shader-f16, f16 tensors are packed u32 that cannot be written element-wise.
+  const dtype = want ?? (input === 'f16' && gpu.caps.f16 ? 'f16' : 'f32');
+  if (dtype === 'f16' && !gpu.caps.f16) throw new Error(`${op}: outDtype f16 needs shader-f16, which this adapter lacks (use f32)`);
+  return dtype;
+}
+
+function gateOf(op: string, g: Chunk | Tensor, M: number, N: number): Gate {
+  const { tensor, chunk, chunks } = 'chunks' in g ? g : { tensor: g, chunk: 0, chunks: 1 };
+  const stride = chunks * N;
+  if (!Number.isInteger(chunk) || chunk < 0 || chunk >= chunks) throw new Error(`${op}: gate chunk ${chunk} outside 0..${chunks - 1}`);
+  if (tensor.numel % stride !== 0) throw new Error(`${op}: gate [${tensor.shape}] must be [B, ${chunks}·${N}]`);
+  const samples = tensor.numel / stride;
+  if (M % samples !== 0) throw new Error(`${op}: ${M} rows do not split evenly into ${samples} gate samples`);
+  return { tensor, stride, offset: chunk * N, rowsPerSample: M / samples };
+}
+
+// ---- dispatch plan -------------------------------------------------------------------------
+
+/** A range of a tensor bound at an aligned offset; `off` is the element offset within it. */
+function bindRange(gpu: Gpu, t: Tensor, start: number, count: number): { binding: GPUBufferBinding; off: number } {
+  const bytes = BYTES[t.dtype];
+  const first = t.offset + start * bytes;
+  const align = gpu.caps.minStorageOffsetAlignment;
+  const base = Math.floor(first / align) * align;
+  // Rounded to 16 bytes so vec4 views see their last element whole.
+  const size = Math.min(Math.ceil((first + count * bytes - base) / 16) * 16, t.buffer.size - base);
+  return { binding: { buffer: t.buffer, offset: base, size }, off: (first - base) / bytes };
+}
+
+interface Band {
+  z0: number;
+  zc: number;
+  m0: number;
+  mb: number;
+  n0: number;
+  nb: number;
+}
+
+/** Splits the problem so every binding fits the limit and every grid dimension ≤ the max. */
+function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
+  const { batch, M, N, K } = p;
+  const maxWg = gpu.caps.maxWorkgroupsPerDim;
+  // Room for the alignment slack and the 16-byte rounding of bindRange.
+  const budget = gpu.caps.maxStorageBinding - gpu.caps.minStorageOffsetAlignment - 16;
+  const sz = (t: Tensor | undefined) => (t ? t.byteLength : 0);
+  const fits = Math.max(sz(p.a), sz(p.b), sz(p.out), sz(p.residual)) <= budget;
+  const rowBytes = Math.max(K * BYTES[p.a.dtype], N * BYTES[p.out.dtype]);
+  const colBytes = K * BYTES[p.b.dtype];
+  if (rowBytes > budget || (p.transB && colBytes > budget)) {
+    throw new Error(`${p.op}: one row of K=${K}, N=${N} exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit`);
+  }
+  if (!p.transB && !fits && K * N * BYTES[p.b.dtype] > budget) {
+    throw new Error(
+      `${p.op}: b [${p.b.shape}] exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit; pass it as [N, K] with transB (split along N)`,
+    );
+  }
+  const zc = fits ? Math.min(batch, maxWg) : 1;
+  const mMax = Math.min(fits ? M : Math.floor(budget / rowBytes), maxWg * v.wgy * v.tm);
+  const nMax = Math.min(fits || !p.transB ? N : Math.floor(budget / colBytes), maxWg * v.wgx * v.tn);
+  const out: Band[] = [];
+  for (let z0 = 0; z0 < batch; z0 += zc) {
+    for (let m0 = 0; m0 < M; m0 += mMax) {
+      for (let n0 = 0; n0 < N; n0 += nMax) {
+        out.push({ z0, zc: Math.min(zc, batch - z0), m0, mb: Math.min(mMax, M - m0), n0, nb: Math.min(nMax, N - n0) });
+      }
+    }
+  }
+  return out;
+}
+
+function vecA(p: Problem, v: MatmulVariant): boolean {
+  return v.vec && p.K % 4 === 0;
+}
+function vecB(p: Problem, v: MatmulVariant): boolean {
+  return v.vec && p.transB && p.K % 4 === 0;
+}
+
+function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
+  const defines: Record<string, string | number | boolean> = {
+    TM: v.tm,
+    TN: v.tn,
+    WGX: v.wgx,
+    WGY: v.wgy,
+    MATH: v.f16Math ? 'f16' : 'f32',
+    F16_MATH: Boolean(v.f16Math),
+    VEC_A: vecA(p, v),
+    VEC_B: vecB(p, v),
+    TRANS_B: p.transB,
+    BIAS: Boolean(p.bias),
+    ACT: p.act !== 'none',
+    RESIDUAL: Boolean(p.residual),
+    GATE: Boolean(p.gate),
+  };
+  if (p.act !== 'none') defines[ACT_DEFINE[p.act]] = true;
+  const bindings = [
+    { name: 'a', dtype: p.a.dtype, vec: vecA(p, v) ? 4 : 1 },
+    { name: 'b', dtype: p.b.dtype, vec: vecB(p, v) ? 4 : 1 },
+    ...(p.bias ? [{ name: 'bias', dtype: p.bias.dtype }] : []),
+    ...(p.residual ? [{ name: 'residual', dtype: p.residual.dtype }] : []),
+    ...(p.gate ? [{ name: 'gate', dtype: p.gate.tensor.dtype }] : []),
+    { name: 'out', dtype: p.out.dtype, access: 'read_write' },
+  ] as const;
+  return gpu.pipelines.get({ name: 'matmul', ...kernelSource('matmul', source), bindings: [...bindings], uniforms: true, defines });
+}
+
+/** Records the dispatches of `p` with variant `v`; `maxRows` limits M (autotune timing). */
+async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity): Promise<void> {
+  const kernel = await kernelFor(gpu, p, v);
+  const { M, N, K } = p;
+  for (const band of bands(gpu, p, v)) {
+    if (band.m0 >= maxRows) break;
+    const mb = Math.min(band.mb, maxRows - band.m0);
+    const zRows = (band.zc - 1) * M + mb;
+    const a = bindRange(gpu, p.a, band.z0 * M * K + band.m0 * K, zRows * K);
+    const b = p.transB
+      ? bindRange(gpu, p.b, band.z0 * N * K + band.n0 * K, ((band.zc - 1) * N + band.nb) * K)
+      : bindRange(gpu, p.b, band.z0 * K * N, band.zc * K * N);
+    const out = bindRange(gpu, p.out, band.z0 * M * N + band.m0 * N, zRows * N);
+    const res = p.residual && bindRange(gpu, p.residual, band.m0 * N, mb * N);
+    const g = p.gate;
+    const u = new Uint32Array([
+      mb, band.nb, K, N,
+      a.off, b.off, out.off, res?.off ?? 0,
+      M * K, N * K, M * N, band.n0,
+      band.m0, g?.rowsPerSample ?? 1, g?.stride ?? 0, g?.offset ?? 0,
+    ]);
+    const bindings = [a.binding, b.binding];
+    if (p.bias) bindings.push(p.bias.binding());
+    if (res) bindings.push(res.binding);
+    if (g) bindings.push(g.tensor.binding());
+    bindings.push(out.binding);
+    const groups: [number, number, number] = [Math.ceil(band.nb / (v.wgx * v.tn)), Math.ceil(mb / (v.wgy * v.tm)), band.zc];
+    gpu.recorder.dispatch(kernel, bindings, u, groups, `${p.op} ${v.name}`);
+  }
+}
+
+function shapeClass(p: Problem): string {
+  const rows = Math.min(2 ** Math.ceil(Math.log2(p.M)), 4096);
+  return `${p.transB ? 'nt' : 'nn'} ${p.a.dtype}.${p.b.dtype}->${p.out.dtype} M~${rows} N${p.N} K${p.K}`;
+}
+
+/** Rows used when timing variants: enough to fill the device, few enough to stay cheap. */
+const TUNE_ROWS = 512;
+
+async function run(gpu: Gpu, p: Problem): Promise<void> {
+  const v = await chooseVariant<MatmulVariant>(
+    gpu,
+    'matmul',
+    shapeClass(p),
+    async (cand) => {
+      await gpu.sync(p.op);
+      const t0 = performance.now();
+      await record(gpu, p, cand, TUNE_ROWS);
+      await gpu.sync(p.op);
+      return performance.now() - t0;
+    },
+  );
+  await record(gpu, p, v);
+}
