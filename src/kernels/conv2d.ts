@@ -1,7 +1,7 @@
 // 2-D convolution (implicit GEMM, register-blocked) with fused bias, optional residual add,
 // input affine and output affine+clamp. Activations are NHWC (channels-last), so a band of
 // rows is one contiguous range: tensors above the binding limit are processed in row bands.
-// NCHW operands (an image in, an image out) are supported when they fit one binding.
+// NCHW operands (an image in, an image out) are bound whole, so they must fit one binding.
 import type { Gpu } from '../runtime/device.ts';
 import { BYTES, empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { readF32, type WeightReader } from '../runtime/weights.ts';
@@ -136,10 +136,14 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   i32[30] = stride;
   const yGroups = c.coutPad / 4 / c.tn;
 
+  // NHWC operands are bound as windows of the band's rows; NCHW ones (an image in or out: a
+  // few channels) are bound whole and must fit one binding.
+  const outWindow = (t: Tensor, b0: number, batches: number, oy0: number, rows: number) =>
+    outL === 'nhwc' ? window(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : window(t, 0, t.numel);
   const run = (b0: number, batches: number, oy0: number, rows: number, xs: number, xn: number) => {
-    const xw = window(x, xs, xn);
-    const ow = window(out, b0 * outH * outRow + oy0 * outRow, batches * rows * outRow);
-    const rw = res && window(res, b0 * outH * outRow + oy0 * outRow, batches * rows * outRow);
+    const xw = inL === 'nhwc' ? window(x, xs, xn) : window(x, 0, x.numel);
+    const ow = outWindow(out, b0, batches, oy0, rows);
+    const rw = res && outWindow(res, b0, batches, oy0, rows);
     const pixels = rows * outW;
     u32[7] = pixels;
     u32[8] = oy0 * outW;
@@ -155,15 +159,12 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
     run(0, B, 0, outH, 0, x.numel);
     return out;
   }
-  if (inL !== 'nhwc' || outL !== 'nhwc') {
-    throw new Error(`conv2d: an NCHW operand above the ${gpu.caps.maxStorageBinding}-byte binding limit cannot be banded (input [${x.shape}], output [${outShape}]); use NHWC`);
-  }
   // Row bands: output rows [oy0, oy0+R) read input rows oy0·s − padT … (oy0+R−1)·s − padT + kh − 1.
-  const inBytes = inRow * BYTES[x.dtype];
-  const outBytes = Math.max(outRow * BYTES[outDtype], res ? outRow * BYTES[res.dtype] : 0);
+  const inBytes = inL === 'nhwc' ? inRow * BYTES[x.dtype] : 0;
+  const outBytes = outL === 'nhwc' ? Math.max(outRow * BYTES[outDtype], res ? outRow * BYTES[res.dtype] : 0) : 0;
   const rows = Math.min(
-    Math.floor((Math.floor(budget / inBytes) - c.kh) / stride) + 1,
-    Math.floor(budget / outBytes),
+    inBytes ? Math.floor((Math.floor(budget / inBytes) - c.kh) / stride) + 1 : outH,
+    outBytes ? Math.floor(budget / outBytes) : outH,
     Math.floor(maxPixels / outW),
     outH,
   );
@@ -175,7 +176,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
       const r = Math.min(rows, outH - oy0);
       const iy0 = Math.max(0, oy0 * stride - padT);
       const iy1 = Math.min(inH - 1, (oy0 + r - 1) * stride - padT + c.kh - 1);
-      run(b, 1, oy0, r, (b * inH + iy0) * inRow, (iy1 - iy0 + 1) * inRow);
+      run(b, 1, oy0, r, (b * inH + iy0) * inRow, Math.max(1, iy1 - iy0 + 1) * inRow);
     }
   }
   return out;
