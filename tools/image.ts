@@ -1,5 +1,6 @@
 // Image and file I/O for the commands (Node only): decoding with sharp, encoding by extension,
 // side-by-side panels, and writes that never leave a partial file behind.
+import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import sharp from 'sharp';
@@ -20,7 +21,7 @@ export async function readRgb(path: string, what: string, autoOrient = false): P
     for (let i = 0; i < info.width * info.height; i++) rgb.fill(data[i * info.channels], i * 3, i * 3 + 3);
     return { data: rgb, width: info.width, height: info.height };
   } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `not a readable image (${firstLine(e)})`;
+    const reason = !existsSync(path) ? 'file not found' : `not a readable image (${firstLine(e)})`;
     throw new Error(`${what}: cannot read ${path}: ${reason}; give a PNG, JPEG, WebP, TIFF or GIF file`);
   }
 }

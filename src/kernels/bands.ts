@@ -1,0 +1,57 @@
+// Operands larger than the storage-binding limit (128 MiB on lavapipe) are processed in
+// bands. A band binds a window of the buffer that starts at the aligned offset at or below its
+// first element; the shader adds the remaining element shift (a uniform), so bands may start
+// anywhere, whatever the row size or dtype.
+import type { Gpu } from '../runtime/device.ts';
+import { BYTES, type DType, type Tensor } from '../runtime/tensor.ts';
+import type { Chunk } from './types.ts';
+
+export interface Window {
+  binding: GPUBufferBinding;
+  /** Index of the band's first element inside the bound window. */
+  shift: number;
+}
+
+/** Binds elements [start, start + count) of `t`. */
+export function window(t: Tensor, start: number, count: number): Window {
+  if (t.isDisposed) throw new Error(`use of a disposed tensor [${t.shape}] ${t.dtype}`);
+  const bytes = BYTES[t.dtype];
+  const first = t.offset + start * bytes;
+  const offset = first - (first % t.gpu.caps.minStorageOffsetAlignment);
+  const shift = (first - offset) / bytes;
+  return { binding: { buffer: t.buffer, offset, size: Math.max(4, Math.ceil(((shift + count) * bytes) / 4) * 4) }, shift };
+}
+
+/** Largest element count whose window (alignment slack included) fits in one binding. */
+export function maxWindowElems(gpu: Gpu, dtype: DType): number {
+  return Math.floor((gpu.caps.maxStorageBinding - gpu.caps.minStorageOffsetAlignment) / BYTES[dtype]);
+}
+
+/** Items per band when every item takes up to `itemElems` elements of each operand. */
+export function bandItems(gpu: Gpu, itemElems: number, dtypes: DType[], op: string): number {
+  const n = Math.min(...dtypes.map((d) => Math.floor(maxWindowElems(gpu, d) / itemElems)));
+  if (n < 1) throw new Error(`${op}: a row of ${itemElems} elements exceeds the ${gpu.caps.maxStorageBinding}-byte storage binding limit`);
+  return n;
+}
+
+/** [start, count] pairs covering [0, total) in steps of `per`. */
+export function* bands(total: number, per: number): Generator<[number, number]> {
+  for (let s = 0; s < total; s += per) yield [s, Math.min(per, total - s)];
+}
+
+/** The dtype a kernel writes for an input of `dtype`: packed f16 (no shader-f16) is read-only. */
+export function writable(gpu: Gpu, dtype: DType): DType {
+  return dtype === 'f16' && !gpu.caps.f16 ? 'f32' : dtype;
+}
+
+/**
+ * Binds the part of a per-sample column chunk that rows [r0, r0 + count) use (rowsPerSample
+ * rows per sample): the kernel then indexes `shift + (sample − firstSample)·stride + col`.
+ */
+export function chunkWindow(ch: Chunk, cols: number, rowsPerSample: number, r0: number, count: number): Window & { firstSample: number } {
+  const stride = ch.tensor.numel / ch.tensor.shape[0];
+  const first = Math.floor(r0 / rowsPerSample);
+  const last = Math.floor((r0 + count - 1) / rowsPerSample);
+  const w = window(ch.tensor, first * stride + ch.chunk * cols, (last - first) * stride + cols);
+  return { ...w, firstSample: first };
+}
