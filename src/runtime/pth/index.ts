@@ -183,5 +183,5 @@ export async function openPth(src: ByteSource): Promise<WeightReader> {
     }),
   );
   // Keep the pickle's order (Promise.all filled the map as reads finished).
-  return mapReader(src.name, new Map([...tensors.keys()].map((n) => [n, entries.get(n)!])));
+  return mapReader(src.name, new Map([...tensors.keys()].map((n) => [n, entries.get(n)!])), [src]);
 }
