@@ -142,6 +142,10 @@ function flatten(root: PyValue, where: string): Map<string, TensorRef> {
 }
 
 export async function openPth(src: ByteSource): Promise<WeightReader> {
+  // torch < 1.6 wrote a bare pickle stream (starts with PROTO), not a zip.
+  if (src.size >= 2 && (await src.read(0, 1))[0] === 0x80) {
+    throw new Error(`${src.name}: a legacy (torch < 1.6) checkpoint, which is not supported; re-save it with a current torch.save`);
+  }
   const zip = await ZipArchive.open(src);
   const pkls = [...zip.entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (pkls.length !== 1) {
