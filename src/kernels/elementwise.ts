@@ -84,7 +84,7 @@ export async function map(gpu: Gpu, m: MapArgs): Promise<Tensor> {
       u.set([gw.shift, s - gw.firstSample * rowsPerSample * cols, cols, rowsPerSample * cols, stride], 8);
     }
     const bindings = [wa.binding, ...(wb ? [wb.binding] : []), ...(wg ? [wg] : []), wo.binding];
-    gpu.recorder.dispatch(kernel, bindings, u, grid1d(gpu, count, 256), op);
+    gpu.recorder.dispatch(kernel, bindings, u, grid1d(gpu, count, 4 * 256), op);
   }
   return out;
 }
