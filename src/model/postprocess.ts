@@ -1,7 +1,7 @@
 // From the pipeline's [3,H,W] image in [0,1] to what the reference saves: depth coloured with
 // matplotlib's "Spectral", other tasks as RGB, the float maps written as .npy. Pure TypeScript
 // (the browser page reuses it); every rounding rule mirrors the reference's numpy/torch call.
-import { f32ToF16Bits, f16BitsToF32 } from '../runtime/f16.ts';
+import { f32ToF16Bits } from '../runtime/f16.ts';
 import { resizePlanes } from './resample.ts';
 
 /** ColorBrewer's 11-class Spectral, as matplotlib's `_Spectral_data` (r, g, b) / 255. */
@@ -81,10 +81,25 @@ export function colorizeDepth(image: Float32Array, height: number, width: number
  */
 export type ByteRule = 'clamp' | 'f16';
 
-const f16 = (v: number) => f16BitsToF32(f32ToF16Bits(v));
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * Rounds to float32 and then to `keep` mantissa bits, nearest even: 7 is bfloat16; 10 is
+ * float16 within its normal range (|v| >= 2^-14; smaller values keep their exponent, which
+ * cannot change a byte: they are < 1/255). Bit arithmetic, as this runs per pixel.
+ */
+export function roundMantissa(v: number, keep: number): number {
+  if (!Number.isFinite(v)) return v;
+  const drop = 23 - keep;
+  f32[0] = v;
+  const u = u32[0];
+  u32[0] = (u + (1 << (drop - 1)) - 1 + ((u >>> drop) & 1)) & ~((1 << drop) - 1);
+  return f32[0];
+}
 
 export function toByte(x: number, rule: ByteRule): number {
-  const v = rule === 'clamp' ? Math.min(1, Math.max(0, x)) * 255 : f16(f16(x) * 255);
+  const v = rule === 'clamp' ? Math.min(1, Math.max(0, x)) * 255 : roundMantissa(roundMantissa(x, 10) * 255, 10);
   return Number.isNaN(v) ? 0 : Math.min(255, Math.max(0, Math.trunc(v)));
 }
 

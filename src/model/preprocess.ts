@@ -1,7 +1,7 @@
 // Decoded RGB bytes → the pipeline's input tensor, the two ways the reference does it, and the
 // batch mode's input panel. Pure TypeScript (the browser page reuses it).
 import { resizePlanes, resizeU8 } from './resample.ts';
-import { toByte } from './postprocess.ts';
+import { roundMantissa, toByte } from './postprocess.ts';
 import { MODEL_SIZE } from './pipeline-types.ts';
 
 /** Interleaved RGB bytes with their size. */
@@ -59,15 +59,7 @@ export function markPoints(input: Float32Array, pixels: ReadonlyArray<readonly [
   return out;
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-/** Round to bfloat16 (nearest even), as the reference's fp32_to_bf16 does to every input. */
-export function roundBf16(v: number): number {
-  f32[0] = v;
-  if (Number.isNaN(v)) return v;
-  u32[0] = (u32[0] + 0x7fff + ((u32[0] >>> 16) & 1)) & 0xffff0000;
-  return f32[0];
-}
+const BF16 = 7; // mantissa bits: the reference's fp32_to_bf16 rounds every input tensor
 
 /**
  * The batch mode's left panel at model size: the (bf16) visualisation tensor ·0.5 + 0.5 in
@@ -77,7 +69,7 @@ export function inputPanel(viz: Float32Array, size = MODEL_SIZE): Uint8Array {
   const hw = size * size;
   const out = new Uint8Array(hw * 3);
   for (let i = 0; i < hw; i++) {
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = toByte(roundBf16(roundBf16(viz[c * hw + i]) * 0.5 + 0.5), 'f16');
+    for (let c = 0; c < 3; c++) out[i * 3 + c] = toByte(roundMantissa(roundMantissa(viz[c * hw + i], BF16) * 0.5 + 0.5, BF16), 'f16');
   }
   return out;
 }

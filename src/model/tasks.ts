@@ -37,7 +37,8 @@ function makeTask(name: TaskName, cocoClass: string | undefined, where: string):
   if (!cls) throw new Error(`${where}: semantic segmentation needs a COCO class, e.g. semantic:person`);
   if (!(COCO_CLASSES as readonly string[]).includes(cls)) {
     const near = closest(cls, COCO_CLASSES);
-    throw new Error(`${where}: '${cls}' is not a COCO class${near ? `; did you mean '${near}'?` : ''} (see COCO_CLASSES, e.g. 'dining table')`);
+    const hint = near ? `did you mean '${near}'?` : "use one of the 80 COCO class names, e.g. 'person', 'car', 'dining table'";
+    throw new Error(`${where}: '${cls}' is not a COCO class; ${hint}`);
   }
   return { name, prompt: `${TOKEN(name)} ${cls}`, cocoClass: cls };
 }

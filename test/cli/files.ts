@@ -1,12 +1,22 @@
 // Test inputs written on the fly (images, model folder stand-ins) and readers for outputs.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { expect } from 'vitest';
 import type { RgbImage } from '../../src/model/preprocess.ts';
 
+const made: string[] = [];
+
 export function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `diception-${tag}-`));
+  const dir = mkdtempSync(join(tmpdir(), `diception-${tag}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** For afterAll: removes every folder tempDir made in this test file. */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A fake SD3 folder and checkpoint: the commands only check that they exist. */
@@ -37,4 +47,10 @@ export async function readPixels(path: string): Promise<RgbImage & { format: str
   const meta = await sharp(path).metadata();
   const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data), width: info.width, height: info.height, format: meta.format ?? '' };
+}
+
+/** Exact equality of large arrays, naming the first difference (toEqual is slow on millions). */
+export function expectSame(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
+  expect(a.length, `${label} length`).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) expect(a[i], `${label} element ${i}`).toBe(b[i]);
 }

@@ -2,19 +2,15 @@
 // written (names, sizes, formats, .npy), and every user error (one clear line, no files left).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SPECTRAL_LUT } from '../../src/model/postprocess.ts';
 import { inferInput } from '../../src/model/preprocess.ts';
 import { loadPipeline } from '../../tools/pipeline-loader.ts';
 import { parseNpy } from '../model/npy.ts';
 import { fakePipeline, runCli } from './fake-pipeline.ts';
-import { modelArgs, readPixels, tempDir, writeImage } from './files.ts';
+import { expectSame, modelArgs, readPixels, removeTempDirs, tempDir, writeImage } from './files.ts';
 
-/** Exact equality of large arrays, naming the first difference (toEqual is slow on millions). */
-export function expectSame(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
-  expect(a.length, `${label} length`).toBe(b.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) expect(a[i], `${label} element ${i}`).toBe(b[i]);
-}
+afterAll(removeTempDirs);
 
 async function setup(name = 'in.png', width = 300, height = 200) {
   const dir = tempDir('infer');
