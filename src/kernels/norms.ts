@@ -3,7 +3,7 @@
 import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/norms.wgsl';
-import { bandItems, bands, bind, chunkWindow, writable, type ShiftedWindow } from './bands.ts';
+import { bandItems, bands, chunkWindow, window, type Window, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 import type { Chunk } from './types.ts';
 
@@ -87,18 +87,18 @@ async function norm(gpu: Gpu, x: Tensor, o: NormArgs): Promise<Tensor> {
     },
   });
   const out = empty(gpu, x.shape, outDtype);
-  const whole = (t: Tensor) => bind(t, 0, t.numel);
+  const whole = (t: Tensor) => window(t, 0, t.numel);
   const ww = o.weight && whole(o.weight);
   const wb = o.bias && whole(o.bias);
   const u = new Uint32Array(12);
   const f = new Float32Array(u.buffer);
   for (const [r0, count] of bands(rows, bandItems(gpu, c, [x.dtype, outDtype], op))) {
-    const wx = bind(x, r0 * c, count * c);
-    const wo = bind(out, r0 * c, count * c);
+    const wx = window(x, r0 * c, count * c);
+    const wo = window(out, r0 * c, count * c);
     u.set([count, c, wx.shift, wo.shift, 0, ww?.shift ?? 0, wb?.shift ?? 0, 0]);
     f[4] = o.eps;
-    let ws: ShiftedWindow | undefined;
-    let wsc: ShiftedWindow | undefined;
+    let ws: Window | undefined;
+    let wsc: Window | undefined;
     if (o.shift && o.scale) {
       const rps = rows / mods[0].batch;
       const sh = chunkWindow(o.shift, c, rps, r0, count);
@@ -107,7 +107,7 @@ async function norm(gpu: Gpu, x: Tensor, o: NormArgs): Promise<Tensor> {
       // row0 makes the shader's sample index relative to the band's first sample.
       u.set([r0 - sh.firstSample * rps, rps, mods[0].stride, sh.shift, sc.shift], 7);
     }
-    const opt = [ww, wb, ws, wsc].filter((w): w is ShiftedWindow => w !== undefined).map((w) => w.binding);
+    const opt = [ww, wb, ws, wsc].filter((w): w is Window => w !== undefined).map((w) => w.binding);
     gpu.recorder.dispatch(kernel, [wx.binding, ...opt, wo.binding], u, grid1d(gpu, count, 1), op);
   }
   return out;
