@@ -50,6 +50,21 @@ export function writable(gpu: Gpu, dtype: DType): DType {
 }
 
 /**
+ * Checks that `ch` (a chunk of [B, chunks·cols]) can modulate `rows` rows of `cols` columns;
+ * returns the rows per sample.
+ */
+export function checkChunk(op: string, name: string, ch: Chunk, cols: number, rows: number): number {
+  const t = ch.tensor;
+  const batch = t.shape[0];
+  if (t.shape.length !== 2 || t.shape[1] !== ch.chunks * cols || !(ch.chunk >= 0 && ch.chunk < ch.chunks) || rows % batch !== 0) {
+    throw new Error(
+      `${op}: ${name} chunk ${ch.chunk}/${ch.chunks} of [${t.shape}] does not fit ${rows} rows of C = ${cols} (expected [B, ${ch.chunks}·${cols}] with rows divisible by B)`,
+    );
+  }
+  return rows / batch;
+}
+
+/**
  * Binds the part of a per-sample column chunk that rows [r0, r0 + count) use (rowsPerSample
  * rows per sample): the kernel then indexes `shift + (sample − firstSample)·stride + col`.
  */

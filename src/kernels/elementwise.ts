@@ -5,7 +5,7 @@ import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/elementwise.wgsl';
 import activations from '../../shaders/activation.wgsl';
-import { bandItems, bands, chunkWindow, window, writable } from './bands.ts';
+import { bandItems, bands, checkChunk, chunkWindow, window, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 import type { Chunk } from './types.ts';
 
@@ -37,19 +37,9 @@ export async function map(gpu: Gpu, m: MapArgs): Promise<Tensor> {
   if (b && tiled && (bStart !== 0 || b.numel > n || n % b.numel !== 0)) {
     throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] do not broadcast (b must match a or tile its trailing block)`);
   }
-  let gateInfo: { cols: number; rowsPerSample: number; stride: number } | undefined;
-  if (gate) {
-    const { tensor: g, chunk, chunks } = gate;
-    const batch = g.shape[0];
-    const cols = g.numel / batch / chunks;
-    const rows = n / cols;
-    if (g.shape.length !== 2 || !Number.isInteger(cols) || !Number.isInteger(rows) || rows % batch !== 0 || chunk >= chunks) {
-      throw new Error(
-        `${op}: gate chunk ${chunk}/${chunks} of [${g.shape}] does not fit [${shape}] (expected [B, ${chunks}·C] with C the last dimension and rows divisible by B)`,
-      );
-    }
-    gateInfo = { cols, rowsPerSample: rows / batch, stride: g.numel / batch };
-  }
+  // A gate modulates rows of the output's last dimension, per sample.
+  const cols = shape[shape.length - 1];
+  const rowsPerSample = gate ? checkChunk(op, 'gate', gate, cols, n / cols) : 0;
   const kernel = await gpu.pipelines.get({
     name: 'elementwise',
     source: source + '\n' + activations,
@@ -75,13 +65,12 @@ export async function map(gpu: Gpu, m: MapArgs): Promise<Tensor> {
     f[6] = m.alpha ?? 0;
     f[7] = m.beta ?? 0;
     let wg: GPUBufferBinding | undefined;
-    if (gate && gateInfo) {
-      const { cols, rowsPerSample, stride } = gateInfo;
+    if (gate) {
       // Bind only the samples this band touches; g_first counts from the first of them.
       const r0 = Math.floor(s / cols);
       const gw = chunkWindow(gate, cols, rowsPerSample, r0, Math.floor((s + count - 1) / cols) - r0 + 1);
       wg = gw.binding;
-      u.set([gw.shift, s - gw.firstSample * rowsPerSample * cols, cols, rowsPerSample * cols, stride], 8);
+      u.set([gw.shift, s - gw.firstSample * rowsPerSample * cols, cols, rowsPerSample * cols, gate.tensor.shape[1]], 8);
     }
     const bindings = [wa.binding, ...(wb ? [wb.binding] : []), ...(wg ? [wg] : []), wo.binding];
     gpu.recorder.dispatch(kernel, bindings, u, grid1d(gpu, count, 4 * 256), op);
