@@ -27,6 +27,15 @@ export function window(t: Tensor, start: number, count: number): Window {
   return { binding: { buffer: t.buffer, offset, size }, shift };
 }
 
+/**
+ * The same window described by `base`: the index, counted from the tensor's start, of the
+ * binding's element 0 (for shaders that index from the tensor's start).
+ */
+export function baseWindow(t: Tensor, start: number, count: number): { binding: GPUBufferBinding; base: number } {
+  const w = window(t, start, count);
+  return { binding: w.binding, base: start - w.shift };
+}
+
 /** Largest element count whose window fits in one binding. */
 export function maxWindowElems(gpu: Gpu, dtype: DType): number {
   return Math.floor((gpu.caps.maxStorageBinding - slack(gpu)) / BYTES[dtype]);
