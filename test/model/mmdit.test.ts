@@ -52,6 +52,7 @@ describeFixtures('MMDiT (tiny fixture)', () => {
         prefixed(await openWeights(join(TINY, 'diception.pth')), 'transformer.'),
       );
       const config = await readJson(join(TINY, 'transformer', 'config.json'));
+      const live0 = gpu.pool.liveBytes;
       const model = await MMDiT.load(gpu, weights, config, p.precision);
       const [B, H, W, T] = [3, 12, 20, 7];
       const data = { x: rand(B * 16 * H * W, 1), y: rand(B * 16 * H * W, 2), pe: rand(B * 5 * 32, 3), prompt: rand(B * T * 64, 4), pooled: rand(B * 48, 5) };
@@ -74,8 +75,15 @@ describeFixtures('MMDiT (tiny fixture)', () => {
         const err = relL2(ours.subarray(b * n, (b + 1) * n), want);
         expect(err, `sample ${b} rel_l2`).toBeLessThan(p.precision === 'f32' ? 1e-4 : 1e-2);
       }
-      for (const t of [...inputs, out]) t.dispose();
+      // Every intermediate is freed: a second forward holds no more memory than the first, and
+      // disposing the model and inputs returns to where loading started.
+      out.dispose();
+      const live1 = gpu.pool.liveBytes;
+      (await model.forward(inputs[0], inputs[1], inputs[2], ts, inputs[3], inputs[4])).dispose();
+      expect(gpu.pool.liveBytes, 'bytes held after a second forward').toBe(live1);
+      for (const t of inputs) t.dispose();
       model.dispose();
+      expect(gpu.pool.liveBytes, 'bytes held after dispose').toBe(live0);
     });
   }
 
