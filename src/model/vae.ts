@@ -8,7 +8,9 @@ import { groupNorm, type GroupNormParams } from '../kernels/groupnorm.ts';
 import { linear } from '../kernels/matmul.ts';
 import { attention } from '../kernels/attention.ts';
 import { upsampleNearest2x } from '../kernels/upsample.ts';
+import { vaeParams } from './param-lists.ts';
 import type { Gpu } from '../runtime/device.ts';
+import { checkParams } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
 import { fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { openWeights, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
@@ -201,6 +203,16 @@ export class Vae {
     private readonly dec: { convIn: Conv2dWeight; mid: MidBlock; up: Stage[]; normOut: GroupNormParams; convOut: Conv2dWeight },
   ) {}
 
+  /**
+   * Frees the pool's cached buffers after each block: freed maps of other sizes (other
+   * resolutions and widths) rarely fit the next allocations, and at 768² they would add up to
+   * gigabytes. Recorded work is submitted first (it may still use the buffers).
+   */
+  private releaseCache(): void {
+    this.gpu.recorder.flush();
+    this.gpu.pool.trim();
+  }
+
   /** Loads `dir` (the vae/ folder: config.json + diffusion_pytorch_model.safetensors). */
   static async load(gpu: Gpu, dir: string, precision: Precision): Promise<Vae> {
     const p = platform();
@@ -220,6 +232,8 @@ export class Vae {
 
   static async fromWeights(gpu: Gpu, config: VaeConfig, r: WeightReader, precision: Precision): Promise<Vae> {
     checkConfig(r.name, config);
+    // Every missing, unexpected or mis-shaped tensor in one error, before anything is uploaded.
+    checkParams(r, vaeParams(config));
     const l = new Loader(gpu, r, precision, config.norm_num_groups);
     const ch = config.block_out_channels;
     const n = ch.length;
@@ -242,15 +256,6 @@ export class Vae {
       normOut: await l.norm('decoder.conv_norm_out'),
       convOut: await l.conv('decoder.conv_out'),
     };
-    const shapes: [string, Conv2dWeight, number, number][] = [
-      ['encoder.conv_in', enc.convIn, config.in_channels, ch[0]],
-      ['encoder.conv_out', enc.convOut, ch[n - 1], 2 * config.latent_channels],
-      ['decoder.conv_in', dec.convIn, config.latent_channels, ch[n - 1]],
-      ['decoder.conv_out', dec.convOut, ch[0], config.out_channels],
-    ];
-    for (const [name, c, cin, cout] of shapes) {
-      if (c.cin !== cin || c.cout !== cout) throw new Error(`${r.name}: ${name} is ${c.cout}×${c.cin}, the config implies ${cout}×${cin}`);
-    }
     const act: DType = precision === 'f16' && gpu.caps.f16 ? 'f16' : 'f32';
     return new Vae(gpu, config, act, enc, dec);
   }
@@ -263,12 +268,16 @@ export class Vae {
     }
     let h = await conv2d(gpu, image, enc.convIn, { inLayout: 'nchw', outDtype: this.act });
     for (const stage of enc.down) {
-      for (const r of stage.resnets) h = await r.forward(gpu, h);
+      for (const r of stage.resnets) {
+        h = await r.forward(gpu, h);
+        this.releaseCache();
+      }
       if (stage.resample) {
         const d = await conv2d(gpu, h, stage.resample, { stride: 2, pad: [0, 1, 0, 1] });
         h.dispose();
         h = d;
       }
+      this.releaseCache();
     }
     h = await enc.mid.forward(gpu, h);
     const n = await groupNorm(gpu, h, enc.normOut, { silu: true });
@@ -314,13 +323,17 @@ export class Vae {
     let h = await conv2d(gpu, latent, dec.convIn, { inLayout: 'nchw', inAffine: unscale, outDtype: this.act });
     h = await dec.mid.forward(gpu, h);
     for (const stage of dec.up) {
-      for (const r of stage.resnets) h = await r.forward(gpu, h);
+      for (const r of stage.resnets) {
+        h = await r.forward(gpu, h);
+        this.releaseCache();
+      }
       if (stage.resample) {
         const u = await upsampleNearest2x(gpu, h);
         h.dispose();
         h = await conv2d(gpu, u, stage.resample);
         u.dispose();
       }
+      this.releaseCache();
     }
     const n = await groupNorm(gpu, h, dec.normOut, { silu: true });
     h.dispose();
