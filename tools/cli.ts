@@ -1,6 +1,7 @@
 // The `diception` command line. Each subcommand lives in its own module under tools/.
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
+import { bench } from '../bench/run.ts';
 import { doctor } from './doctor.ts';
 
 const program = new Command();
@@ -11,6 +12,15 @@ program
   .description('show the WebGPU adapter, its features and limits, and run a self-test kernel')
   .option('--json', 'print JSON')
   .action((o) => doctor(o));
+
+program
+  .command('bench')
+  .description('time a kernel family (matmul, roofline) on this adapter')
+  .argument('<family>')
+  .option('--json', 'print one JSON object per line')
+  .option('--quick', 'only the short runs')
+  .option('--all', 'every variant on every shape (slow on CPU adapters)')
+  .action((family, o) => bench(family, o));
 
 try {
   await program.parseAsync(process.argv);
