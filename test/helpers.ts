@@ -1,6 +1,4 @@
 // Shared test utilities: the device, comparisons that name the worst element, fixtures.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe } from 'vitest';
 import { getDevice, type DeviceOptions, type Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/runtime/random.ts';
@@ -58,9 +56,13 @@ export function relL2(actual: ArrayLike<number>, expected: ArrayLike<number>): n
   return Math.sqrt(num / (den || 1));
 }
 
-export const FIXTURES = resolve(process.env.DICEPTION_FIXTURES ?? resolve(__dirname, '../../shared/fixtures'));
-export const TINY = resolve(FIXTURES, 'tiny');
-export const haveFixtures = existsSync(resolve(TINY, 'model_index.json'));
+// Fixtures are files: under Node only (the browser project runs the kernel tests alone).
+const node = typeof process !== 'undefined' && Boolean(process.versions?.node);
+const fs = node ? await import('node:fs') : undefined;
+const path = node ? await import('node:path') : undefined;
+export const FIXTURES = path ? path.resolve(process.env.DICEPTION_FIXTURES ?? path.resolve(import.meta.dirname, '../../shared/fixtures')) : '';
+export const TINY = path ? path.resolve(FIXTURES, 'tiny') : '';
+export const haveFixtures = Boolean(fs?.existsSync(`${TINY}/model_index.json`));
 /** describe() for tests that need ../shared/fixtures: a visible skip when they are absent. */
 export const describeFixtures = haveFixtures ? describe : describe.skip;
-if (!haveFixtures) console.warn(`fixtures not found at ${TINY}: fixture tests are skipped (set DICEPTION_FIXTURES)`);
+if (node && !haveFixtures) console.warn(`fixtures not found at ${TINY}: fixture tests are skipped (set DICEPTION_FIXTURES)`);

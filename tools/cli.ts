@@ -2,7 +2,13 @@
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
 import { bench } from '../bench/run.ts';
+import { registerBatch } from './batch.ts';
+import { conformanceCommand } from './conformance/index.ts';
+import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
+import { registerInfer } from './infer.ts';
+import { loadPipeline } from './pipeline-loader.ts';
+import { webCommand } from './web.ts';
 
 const program = new Command();
 program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
@@ -21,6 +27,29 @@ program
   .option('--quick', 'only the short runs')
   .option('--all', 'every variant on every shape (slow on CPU adapters)')
   .action((family, o) => bench(family, o));
+
+program
+  .command('conformance <fixture-dir>')
+  .description('compare every implemented module with the golden outputs in <fixture-dir>/golden')
+  .option('--only <goldens>', 'comma-separated golden names')
+  .option('--precision <p>', 'f32 or f16', 'f32')
+  .option('--json', 'print JSON')
+  .action((dir, o) => conformanceCommand(dir, o));
+
+program
+  .command('convert <in> <out>')
+  .description('rewrite a PyTorch checkpoint (e.g. DICEPTION_v1.pth) as .safetensors, keeping names and dtypes')
+  .action((i, o) => convert(i, o));
+
+program
+  .command('web')
+  .description('build the browser page and serve it on 127.0.0.1 (HTTP Range support for model files)')
+  .option('--port <n>', 'port', '8080')
+  .option('--models <dir>', 'also serve this folder at /models/')
+  .action((o) => webCommand(o));
+
+registerInfer(program, loadPipeline);
+registerBatch(program, loadPipeline);
 
 try {
   await program.parseAsync(process.argv);

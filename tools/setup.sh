@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian 12 machine: npm dependencies, and a WebGPU adapter
-# (Mesa's lavapipe from bookworm-backports) when none exists. Quiet when nothing is missing.
+# (Mesa's lavapipe from bookworm-backports) when none exists; with --browser also Debian's
+# Chromium for the browser tests. Quiet when nothing is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
@@ -37,4 +38,11 @@ if ! have_adapter; then
   sudo_ apt-get install -y -qq libvulkan1 >/dev/null
   sudo_ apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers >/dev/null
   have_adapter || { echo "setup: still no WebGPU adapter after installing lavapipe" >&2; exit 1; }
+fi
+
+if [ "${1:-}" = "--browser" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  echo "setup: installing Debian's chromium for the browser tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_ apt-get update -qq
+  sudo_ apt-get install -y -qq chromium >/dev/null
 fi

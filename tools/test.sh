@@ -2,7 +2,7 @@
 # The test command (`npm test`): set-up, every test, and a closing "N passed, M failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh || exit 1
+bash tools/setup.sh --browser || exit 1
 mkdir -p out
 npx vitest run --reporter=default --reporter=json --outputFile.json=out/vitest.json "$@"
 rc=$?

@@ -30,6 +30,8 @@ export interface Capabilities {
 export interface DeviceOptions {
   /** Pretend `shader-f16` is missing (as on SwiftShader), to test the packed-f16 path. */
   disableF16?: boolean;
+  /** Pretend `subgroups` is missing, to test the kernels' fallback reductions. */
+  disableSubgroups?: boolean;
   /** Pretend a smaller storage binding limit (bytes), to test splitting and banding. */
   maxStorageBinding?: number;
   /** Ask for a low-power/high-performance adapter. */
@@ -112,7 +114,7 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
     );
   }
   const features = OPTIONAL_FEATURES.filter(
-    (f) => adapter.features.has(f) && !(f === 'shader-f16' && opts.disableF16),
+    (f) => adapter.features.has(f) && !(f === 'shader-f16' && opts.disableF16) && !(f === 'subgroups' && opts.disableSubgroups),
   );
   const l = adapter.limits;
   // Request the adapter's real limits: the defaults (128 MiB bindings, 16 KiB workgroup memory) are lower.

@@ -7,3 +7,4 @@ export * from './f16.ts';
 export * from './source.ts';
 export * from './platform.ts';
 export * from './random.ts';
+export * from './profiler.ts';

@@ -19,6 +19,8 @@ export interface DispatchObserver {
   /** Called once per submit with the encoder about to be finished. */
   beforeSubmit(encoder: GPUCommandEncoder): void;
   afterSubmit(): void;
+  /** True to submit every dispatch alone (CPU-side timing). */
+  wantsFlushAfterDispatch(): boolean;
 }
 
 export class Recorder {
@@ -102,7 +104,7 @@ export class Recorder {
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     if (ts) this.endPass();
-    if (++this.dispatches >= AUTO_FLUSH) this.flush();
+    if (++this.dispatches >= AUTO_FLUSH || this.observer?.wantsFlushAfterDispatch()) this.flush();
   }
 
   /** Records a buffer-to-buffer copy. */

@@ -6,6 +6,7 @@
 //   <name>_load(i) -> f32          element i
 //   <name>_load4(j) -> vec4<f32>   elements 4j..4j+3 (bindings declared with vec: 4)
 //   <name>_store(i, v: f32) / <name>_store4(j, v: vec4<f32>)   (read_write bindings)
+// Integer data (token ids) binds as dtype 'u32': `<name>_load(i) -> u32` (and `_store`).
 // plus `var<uniform> params: Params` when the kernel has uniforms (Params is declared in the
 // .wgsl file). Preprocessor: `#if NAME` / `#if !NAME` / `#else` / `#endif` on their own lines
 // and `{{NAME}}` substitution, both from the kernel's `defines`. Line numbers are preserved,
@@ -15,7 +16,8 @@ import type { DType } from './tensor.ts';
 
 export interface BindingSpec {
   name: string;
-  dtype: DType;
+  /** 'u32': raw integers (bound as a GPUBufferBinding, not a Tensor). */
+  dtype: DType | 'u32';
   access?: 'read' | 'read_write';
   /** 4: declare as an array of 4-vectors (the bound size must be a multiple of 4 elements). */
   vec?: 1 | 4;
@@ -82,6 +84,10 @@ export function preprocess(src: string, defines: Record<string, string | number 
 function storageType(b: BindingSpec, f16: boolean): { elem: string; load: string; load4: string; store?: string; store4?: string } {
   const v4 = b.vec === 4;
   const n = b.name;
+  if (b.dtype === 'u32') {
+    if (v4) throw new Error(`binding '${n}': u32 bindings are scalar`);
+    return { elem: 'u32', load: `return ${n}[i];`, load4: '', store: `${n}[i] = v;`, store4: '' };
+  }
   if (b.dtype === 'f32') {
     return v4
       ? {
@@ -143,6 +149,11 @@ export function prelude(spec: KernelSpec, f16: boolean): string {
       throw new Error(`${spec.name}: binding '${b.name}' is f16 and written, but this adapter lacks shader-f16 (write f32 instead)`);
     }
     lines.push(`@group(0) @binding(${i}) var<storage, ${rw ? 'read_write' : 'read'}> ${b.name}: array<${t.elem}>;`);
+    if (b.dtype === 'u32') {
+      lines.push(`fn ${b.name}_load(i: u32) -> u32 { ${t.load} }`);
+      if (rw) lines.push(`fn ${b.name}_store(i: u32, v: u32) { ${t.store} }`);
+      return;
+    }
     lines.push(`fn ${b.name}_load(i: u32) -> f32 { ${t.load} }`);
     lines.push(`fn ${b.name}_load4(j: u32) -> vec4<f32> { ${t.load4} }`);
     if (rw) {

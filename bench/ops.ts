@@ -1,0 +1,70 @@
+// Bandwidth of the model's small kernels at DICEPTION shapes (4946 tokens of 1536, MLP hidden
+// 2×4946×6144). Each result: median of 5 timed runs after one warm-up, each awaited with sync().
+import { activation } from '../src/kernels/activation.ts';
+import { layerNorm } from '../src/kernels/norms.ts';
+import { concatTokens } from '../src/kernels/layout.ts';
+import type { Gpu } from '../src/runtime/device.ts';
+import { BYTES, empty, type DType, type Tensor } from '../src/runtime/tensor.ts';
+
+export interface OpResult {
+  op: string;
+  variant: string;
+  shape: number[];
+  dtype: DType;
+  ms_median: number;
+  gbps: number;
+  adapter: string;
+}
+
+async function medianMs(gpu: Gpu, run: () => Promise<Tensor>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const t0 = performance.now();
+    const out = await run();
+    await gpu.sync('bench');
+    if (i > 0) times.push(performance.now() - t0);
+    out.dispose();
+  }
+  return times.sort((a, b) => a - b)[2];
+}
+
+export async function benchOps(gpu: Gpu, dtypes: DType[] = ['f32', 'f16']): Promise<OpResult[]> {
+  const results: OpResult[] = [];
+  for (const dtype of dtypes) {
+    if (dtype === 'f16' && !gpu.caps.f16) continue;
+    const e = BYTES[dtype];
+    const cases: { op: string; variant: string; shape: number[]; bytes: number; run: (x: Tensor) => Promise<Tensor> }[] = [];
+    const tokens = [4946, 1536];
+    const mod = empty(gpu, [1, 6 * 1536], dtype);
+    cases.push({ op: 'layerNorm', variant: 'plain', shape: tokens, bytes: 2 * 4946 * 1536 * e, run: (x) => layerNorm(gpu, x, { eps: 1e-6 }) });
+    cases.push({
+      op: 'layerNorm',
+      variant: 'adaLN',
+      shape: tokens,
+      bytes: 2 * 4946 * 1536 * e,
+      run: (x) => layerNorm(gpu, x, { eps: 1e-6, shift: { tensor: mod, chunk: 0, chunks: 6 }, scale: { tensor: mod, chunk: 1, chunks: 6 } }),
+    });
+    const hidden = [2, 4946, 6144];
+    cases.push({ op: 'activation', variant: 'gelu_tanh', shape: hidden, bytes: 2 * 2 * 4946 * 6144 * e, run: (x) => activation(gpu, x, 'gelu_tanh') });
+    const ctx = empty(gpu, [2, 338, 1536], dtype);
+    cases.push({
+      op: 'concatTokens',
+      variant: 'image+context',
+      shape: [2, 4608 + 338, 1536],
+      bytes: 2 * 2 * 4946 * 1536 * e,
+      run: (x) => concatTokens(gpu, [x, ctx]),
+    });
+    for (const c of cases) {
+      const inShape = c.op === 'concatTokens' ? [2, 4608, 1536] : c.shape;
+      const x = empty(gpu, inShape, dtype);
+      // Unwritten pool memory may hold NaN patterns that slow some paths: zero it first.
+      gpu.recorder.write(x.buffer, x.offset, new Uint8Array(x.byteLength));
+      const ms = await medianMs(gpu, () => c.run(x));
+      x.dispose();
+      results.push({ op: c.op, variant: c.variant, shape: c.shape, dtype, ms_median: +ms.toFixed(3), gbps: +(c.bytes / ms / 1e6).toFixed(2), adapter: gpu.caps.adapterName });
+    }
+    mod.dispose();
+    ctx.dispose();
+  }
+  return results;
+}

@@ -1,0 +1,127 @@
+// 2-D convolution as an implicit GEMM: out[pixel, co] = bias[co] + Σ_k in[pixel ⊕ tap(k)] · w[k, co]
+// with k = (ky, kx, ci). Weights are pre-laid out as [KH·KW·Cin, CoutPad] (CoutPad a multiple
+// of 4·TN, zero filled) so each row of w is read as TN vec4s of output channels.
+//
+// Register blocking (what pays on CPU drivers such as lavapipe, where workgroup barriers are
+// expensive): each invocation computes TM consecutive output pixels × 4·TN output channels.
+// Pixels past the end are clamped to the last one (computed, never stored), so no masks.
+//
+// Layouts are strides, so NHWC and NCHW operands share the code: input element
+//   b·inH·inW·cin + (iy·inW + ix)·pixStride + ci·ciStride   (NHWC: pixStride=cin, ciStride=1)
+// and output element  b·outH·outW·cout + q·outPix + co·outCi  (q = oy·outW + ox).
+// VEC_IN (NHWC, cin % 4 == 0) reads 4 input channels at once; VEC_OUT (NHWC, cout % 4 == 0)
+// writes vec4s. Bands: the wrapper binds windows of the operands; *Base are the elements
+// between a tensor's start and its window's start, q0 the band's first output pixel.
+struct Params {
+  inH: u32, inW: u32, cin: u32, cout: u32,
+  outH: u32, outW: u32, coutPad4: u32, pixels: u32,
+  q0: u32, b0: u32, padT: u32, padL: u32,
+  inBase: u32, outBase: u32, resBase: u32, ciStride: u32,
+  pixStride: u32, outPix: u32, outCi: u32, _pad: u32,
+  // IN_AFFINE: x·inScale + inShift on real (not padding) inputs. Output: clamp(v·outScale + outShift, lo, hi).
+  inScale: f32, inShift: f32, outScale: f32, outShift: f32,
+  lo: f32, hi: f32, _pad1: u32, _pad2: u32,
+  kh: u32, kw: u32, stride: i32, _pad3: u32,
+}
+
+const TM: u32 = {{TM}}u;
+const TN: u32 = {{TN}}u;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let qFirst = gid.x * TM;
+  if (qFirst >= params.pixels) { return; }
+  let co4 = gid.y * TN;
+  let b = params.b0 + gid.z;
+  let inBatch = b * params.inH * params.inW * params.cin;
+
+  var oy: array<i32, TM>;
+  var ox: array<i32, TM>;
+  for (var p = 0u; p < TM; p++) {
+    let q = params.q0 + min(qFirst + p, params.pixels - 1u);
+    oy[p] = i32(q / params.outW) * params.stride - i32(params.padT);
+    ox[p] = i32(q % params.outW) * params.stride - i32(params.padL);
+  }
+
+  var acc: array<vec4<f32>, TM * TN>;
+  for (var ky = 0u; ky < params.kh; ky++) {
+    for (var kx = 0u; kx < params.kw; kx++) {
+      var at: array<u32, TM>;
+      var ok: array<bool, TM>;
+      for (var p = 0u; p < TM; p++) {
+        let iy = oy[p] + i32(ky);
+        let ix = ox[p] + i32(kx);
+        ok[p] = iy >= 0 && iy < i32(params.inH) && ix >= 0 && ix < i32(params.inW);
+        at[p] = select(0u, inBatch + (u32(iy) * params.inW + u32(ix)) * params.pixStride - params.inBase, ok[p]);
+      }
+      let wrow = (ky * params.kw + kx) * params.cin;
+#if VEC_IN
+      for (var ci = 0u; ci < params.cin; ci += 4u) {
+        var w: array<vec4<f32>, 4u * TN>;
+        for (var r = 0u; r < 4u; r++) {
+          for (var t = 0u; t < TN; t++) {
+            w[r * TN + t] = w_load4((wrow + ci + r) * params.coutPad4 + co4 + t);
+          }
+        }
+        for (var p = 0u; p < TM; p++) {
+          if (ok[p]) {
+            var x = x_load4((at[p] + ci) >> 2u);
+#if IN_AFFINE
+            x = x * params.inScale + params.inShift;
+#endif
+            for (var t = 0u; t < TN; t++) {
+              acc[p * TN + t] += x.x * w[t] + x.y * w[TN + t] + x.z * w[2u * TN + t] + x.w * w[3u * TN + t];
+            }
+          }
+        }
+      }
+#else
+      for (var ci = 0u; ci < params.cin; ci++) {
+        var w: array<vec4<f32>, TN>;
+        for (var t = 0u; t < TN; t++) {
+          w[t] = w_load4((wrow + ci) * params.coutPad4 + co4 + t);
+        }
+        for (var p = 0u; p < TM; p++) {
+          if (ok[p]) {
+            var x = x_load(at[p] + ci * params.ciStride);
+#if IN_AFFINE
+            x = x * params.inScale + params.inShift;
+#endif
+            for (var t = 0u; t < TN; t++) {
+              acc[p * TN + t] += x * w[t];
+            }
+          }
+        }
+      }
+#endif
+    }
+  }
+
+  let outBatch = b * params.outH * params.outW * params.cout;
+  for (var p = 0u; p < TM; p++) {
+    if (qFirst + p >= params.pixels) { break; }
+    let pix = outBatch + (params.q0 + qFirst + p) * params.outPix;
+    for (var t = 0u; t < TN; t++) {
+      let c = (co4 + t) * 4u;
+      if (c >= params.cout) { break; }
+      var v = acc[p * TN + t] + bias_load4(co4 + t);
+#if VEC_OUT
+#if RESIDUAL
+      v += res_load4((pix + c - params.resBase) >> 2u);
+#endif
+      v = clamp(v * params.outScale + params.outShift, vec4<f32>(params.lo), vec4<f32>(params.hi));
+      out_store4((pix + c - params.outBase) >> 2u, v);
+#else
+      for (var k = 0u; k < 4u; k++) {
+        if (c + k >= params.cout) { break; }
+        let at = pix + (c + k) * params.outCi;
+        var s = v[k];
+#if RESIDUAL
+        s += res_load(at - params.resBase);
+#endif
+        out_store(at - params.outBase, clamp(s * params.outScale + params.outShift, params.lo, params.hi));
+      }
+#endif
+    }
+  }
+}

@@ -1,0 +1,178 @@
+// 2-D convolution (implicit GEMM, register-blocked) with fused bias, optional residual add,
+// input affine and output affine+clamp. Activations are NHWC (channels-last), so a band of
+// rows is one contiguous range: tensors above the binding limit are processed in row bands.
+// NCHW operands (an image in, an image out) are bound whole, so they must fit one binding.
+import type { Gpu } from '../runtime/device.ts';
+import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
+import { readF32, type WeightReader } from '../runtime/weights.ts';
+import source from '../../shaders/conv2d.wgsl';
+import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
+
+/** Output pixels per invocation (see shaders/conv2d.wgsl). */
+const TM = 4;
+const WORKGROUP = 64;
+
+/** Conv weights laid out for the kernel: w [kh·kw·cin, coutPad], bias [coutPad] (zero padded). */
+export interface Conv2dWeight {
+  w: Tensor;
+  bias: Tensor;
+  cout: number;
+  cin: number;
+  kh: number;
+  kw: number;
+  /** vec4 output-channel groups per invocation; coutPad is a multiple of 4·tn. */
+  tn: number;
+  coutPad: number;
+}
+
+/**
+ * Re-lays a PyTorch conv weight [cout, cin, kh, kw] (and bias [cout]) out once for the kernel.
+ */
+export function prepareConv2d(gpu: Gpu, weight: Float32Array, shape: readonly number[], bias: Float32Array | undefined, dtype: DType): Conv2dWeight {
+  if (shape.length !== 4) throw new Error(`conv2d weight: expected shape [cout, cin, kh, kw], got [${shape}]`);
+  const [cout, cin, kh, kw] = shape;
+  if (weight.length !== cout * cin * kh * kw) throw new Error(`conv2d weight: ${weight.length} values for shape [${shape}]`);
+  if (bias && bias.length !== cout) throw new Error(`conv2d bias: expected ${cout} values, got ${bias.length}`);
+  const tn = cout >= 8 ? 2 : 1;
+  const coutPad = Math.ceil(cout / (4 * tn)) * 4 * tn;
+  const w = new Float32Array(kh * kw * cin * coutPad);
+  for (let o = 0; o < cout; o++)
+    for (let i = 0; i < cin; i++)
+      for (let y = 0; y < kh; y++)
+        for (let x = 0; x < kw; x++) w[((y * kw + x) * cin + i) * coutPad + o] = weight[((o * cin + i) * kh + y) * kw + x];
+  const b = new Float32Array(coutPad);
+  if (bias) b.set(bias);
+  return { w: fromArray(gpu, w, [kh * kw * cin, coutPad], dtype), bias: fromArray(gpu, b, [coutPad], dtype), cout, cin, kh, kw, tn, coutPad };
+}
+
+/** Loads `<prefix>.weight` and `<prefix>.bias` (upstream names) and prepares them. */
+export async function loadConv2d(gpu: Gpu, r: WeightReader, prefix: string, dtype: DType): Promise<Conv2dWeight> {
+  const e = r.entry(`${prefix}.weight`);
+  const bias = r.has(`${prefix}.bias`) ? await readF32(r.entry(`${prefix}.bias`)) : undefined;
+  return prepareConv2d(gpu, await readF32(e), e.shape, bias, dtype);
+}
+
+export function disposeConv2d(c: Conv2dWeight): void {
+  c.w.dispose();
+  c.bias.dispose();
+}
+
+export type Layout = 'nhwc' | 'nchw';
+
+export interface Conv2dOptions {
+  stride?: number;
+  /** Zero padding: one value for all sides, or [top, bottom, left, right]. Default (k-1)/2. */
+  pad?: number | [number, number, number, number];
+  inLayout?: Layout;
+  outLayout?: Layout;
+  /** Added to the output (same shape and layout as the output). */
+  residual?: Tensor;
+  /** x·scale + shift applied to the real inputs (padding stays 0), e.g. un-scaling a latent. */
+  inAffine?: [number, number];
+  /** clamp(v·scale + shift, lo, hi) applied last. */
+  outAffine?: [number, number];
+  clamp?: [number, number];
+  outDtype?: DType;
+}
+
+/** Output size of a convolution along one axis. */
+export function convOutSize(n: number, k: number, stride: number, padBefore: number, padAfter: number): number {
+  return Math.floor((n + padBefore + padAfter - k) / stride) + 1;
+}
+
+export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOptions = {}): Promise<Tensor> {
+  const stride = o.stride ?? 1;
+  const p = o.pad ?? (c.kh - 1) / 2;
+  const [padT, padB, padL, padR] = typeof p === 'number' ? [p, p, p, p] : p;
+  const inL = o.inLayout ?? 'nhwc';
+  const outL = o.outLayout ?? 'nhwc';
+  if (x.shape.length !== 4) throw new Error(`conv2d: input must be 4-D (${inL}), got [${x.shape}]`);
+  const [B, inH, inW, cin] = inL === 'nhwc' ? x.shape : [x.shape[0], x.shape[2], x.shape[3], x.shape[1]];
+  if (cin !== c.cin) throw new Error(`conv2d: input has ${cin} channels, the weight expects ${c.cin} (input [${x.shape}] ${inL})`);
+  const outH = convOutSize(inH, c.kh, stride, padT, padB);
+  const outW = convOutSize(inW, c.kw, stride, padL, padR);
+  if (outH < 1 || outW < 1) throw new Error(`conv2d: input ${inH}×${inW} is smaller than the ${c.kh}×${c.kw} kernel`);
+  const outShape = outL === 'nhwc' ? [B, outH, outW, c.cout] : [B, c.cout, outH, outW];
+  const outDtype = o.outDtype ?? writable(gpu, x.dtype);
+  const res = o.residual;
+  if (res && (res.shape.length !== 4 || res.shape.some((d, i) => d !== outShape[i]))) {
+    throw new Error(`conv2d: residual is [${res.shape}], expected the output shape [${outShape}]`);
+  }
+
+  const vecIn = inL === 'nhwc' && cin % 4 === 0;
+  const vecOut = outL === 'nhwc' && c.cout % 4 === 0;
+  const kernel = await gpu.pipelines.get({
+    name: 'conv2d',
+    source,
+    bindings: [
+      { name: 'x', dtype: x.dtype, vec: vecIn ? 4 : 1 },
+      { name: 'w', dtype: c.w.dtype, vec: 4 },
+      { name: 'bias', dtype: c.bias.dtype, vec: 4 },
+      ...(res ? [{ name: 'res', dtype: res.dtype, vec: vecOut ? (4 as const) : (1 as const) }] : []),
+      { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: vecOut ? (4 as const) : (1 as const) },
+    ],
+    uniforms: true,
+    defines: { TM, TN: c.tn, VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
+  });
+  const out = empty(gpu, outShape, outDtype);
+
+  const inRow = inW * cin; // elements per input row (NHWC)
+  const outRow = outW * c.cout;
+  const maxPixels = gpu.caps.maxWorkgroupsPerDim * TM * WORKGROUP;
+  const fits = (t: Tensor) => t.numel <= maxWindowElems(gpu, t.dtype);
+  const fitsWhole = fits(x) && fits(out) && (!res || fits(res)) && outH * outW <= maxPixels;
+  const u = new ArrayBuffer(128);
+  const u32 = new Uint32Array(u);
+  const f32 = new Float32Array(u);
+  u32.set([inH, inW, cin, c.cout, outH, outW, c.coutPad / 4, 0, 0, 0, padT, padL, 0, 0, 0]);
+  u32[15] = inL === 'nhwc' ? 1 : inH * inW; // ciStride
+  u32[16] = inL === 'nhwc' ? cin : 1; // pixStride
+  u32[17] = outL === 'nhwc' ? c.cout : 1; // outPix
+  u32[18] = outL === 'nhwc' ? 1 : outH * outW; // outCi
+  f32.set([...(o.inAffine ?? [1, 0]), ...(o.outAffine ?? [1, 0]), ...(o.clamp ?? [-3.4e38, 3.4e38])], 20);
+  const i32 = new Int32Array(u);
+  u32.set([c.kh, c.kw], 28);
+  i32[30] = stride;
+  const yGroups = c.coutPad / 4 / c.tn;
+
+  // NHWC operands are bound as windows of the band's rows; NCHW ones (an image in or out: a
+  // few channels) are bound whole and must fit one binding.
+  // The shaders index from the tensor's start minus `base` (the elements before the window).
+  const outWindow = (t: Tensor, b0: number, batches: number, oy0: number, rows: number) =>
+    outL === 'nhwc' ? baseWindow(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : baseWindow(t, 0, t.numel);
+  const run = (b0: number, batches: number, oy0: number, rows: number, xs: number, xn: number) => {
+    const xw = inL === 'nhwc' ? baseWindow(x, xs, xn) : baseWindow(x, 0, x.numel);
+    const ow = outWindow(out, b0, batches, oy0, rows);
+    const rw = res && outWindow(res, b0, batches, oy0, rows);
+    const pixels = rows * outW;
+    u32[7] = pixels;
+    u32[8] = oy0 * outW;
+    u32[9] = b0;
+    u32[12] = xw.base;
+    u32[13] = ow.base;
+    u32[14] = rw ? rw.base : 0;
+    const bindings = [xw.binding, c.w, c.bias, ...(rw ? [rw.binding] : []), ow.binding];
+    gpu.recorder.dispatch(kernel, bindings, u, [Math.ceil(pixels / (TM * WORKGROUP)), yGroups, batches], 'conv2d');
+  };
+
+  if (fitsWhole) {
+    run(0, B, 0, outH, 0, x.numel);
+    return out;
+  }
+  // Row bands: output rows [oy0, oy0+R) read input rows oy0·s − padT … (oy0+R−1)·s − padT + kh − 1.
+  const inRows = inL === 'nhwc' ? bandItems(gpu, inRow, [x.dtype], 'conv2d') : Infinity;
+  const outRows = outL === 'nhwc' ? bandItems(gpu, outRow, res ? [outDtype, res.dtype] : [outDtype], 'conv2d') : Infinity;
+  const rows = Math.min(Math.floor((inRows - c.kh) / stride) + 1, outRows, Math.floor(maxPixels / outW), outH);
+  if (rows < 1) {
+    throw new Error(`conv2d: one band of input [${x.shape}] / output [${outShape}] exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit`);
+  }
+  for (let b = 0; b < B; b++) {
+    for (let oy0 = 0; oy0 < outH; oy0 += rows) {
+      const r = Math.min(rows, outH - oy0);
+      const iy0 = Math.max(0, oy0 * stride - padT);
+      const iy1 = Math.min(inH - 1, (oy0 + r - 1) * stride - padT + c.kh - 1);
+      run(b, 1, oy0, r, (b * inH + iy0) * inRow, Math.max(1, iy1 - iy0 + 1) * inRow);
+    }
+  }
+  return out;
+}

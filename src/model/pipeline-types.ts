@@ -1,0 +1,64 @@
+// The contract between the user-facing commands (tools/infer.ts, tools/batch.ts, the browser
+// page) and the DICEPTION pipeline (text encoders → VAE encode → MMDiT denoising → VAE decode).
+// The commands own decoding, resizing, point prompts, post-processing and files; the pipeline
+// owns everything between the [-1,1] input tensor and the [0,1] output image.
+
+export type Precision = 'f16' | 'f32';
+
+/** Side length of the square images the model works at. */
+export const MODEL_SIZE = 768;
+
+/** Progress callback: `stage` is a short name ('load', 'text', 'encode', 'denoise', 'decode'). */
+export type ProgressFn = (stage: string, done: number, total: number) => void;
+
+export interface PipelineOptions {
+  /** SD3-medium diffusers folder (--pretrained_model_path / --sd3). */
+  pretrainedModelPath: string;
+  /** DICEPTION_v1 checkpoint (--diception_path). */
+  diceptionPath: string;
+  precision: Precision;
+  /** Folder caching prompt embeddings, so a known prompt skips the text encoders (--prompt-cache). */
+  promptCache?: string;
+  onProgress?: ProgressFn;
+}
+
+export interface PipelineRequest {
+  /** [B, 3, 768, 768] NCHW in [-1, 1]. */
+  images: Float32Array;
+  batch: number;
+  /** B task prompts, e.g. "[[image2depth]]" (see tasks.ts). */
+  prompts: string[];
+  /** [B, 5, 2] point coordinates in [0,1], as the model's slots hold them (see tasks.ts, sa1b.ts). */
+  points: Float32Array;
+  /** [B, 5]: 1 where a slot holds a point, 0 for an empty slot. */
+  pointLabels: Float32Array;
+  steps: number;
+  guidance: number;
+  /**
+   * One seed per sample: sample b's initial latent (and VAE sampling noise) comes from its own
+   * generator seeded with seeds[b], so a sample's result does not depend on its batch, shard or
+   * whether earlier samples were skipped on resume.
+   */
+  seeds: number[];
+  onProgress?: ProgressFn;
+}
+
+export interface StageTiming {
+  stage: string;
+  ms: number;
+}
+
+export interface PipelineResult {
+  /** [B, 3, 768, 768] in [0, 1] (the VAE decode's (x/2 + 0.5).clamp(0, 1)). */
+  image01: Float32Array;
+  timings: StageTiming[];
+}
+
+export interface Pipeline {
+  run(request: PipelineRequest): Promise<PipelineResult>;
+  /** Frees GPU memory; the commands call it once when done (also after an error). */
+  dispose(): void | Promise<void>;
+}
+
+/** Loads the models once; the commands then call run() per batch. */
+export type PipelineFactory = (options: PipelineOptions) => Promise<Pipeline>;

@@ -1,0 +1,46 @@
+// TEST DOUBLE for the DICEPTION pipeline: records every request and returns a prediction
+// computed from the input (identity (x+1)/2, or a constant), so the commands' files can be
+// checked end to end without any model.
+import { Command } from 'commander';
+import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest } from '../../src/model/pipeline-types.ts';
+import { registerBatch } from '../../tools/batch.ts';
+import { registerInfer } from '../../tools/infer.ts';
+
+export interface FakeOptions {
+  /** every output value (all channels); default: the input mapped back to [0,1] */
+  constant?: number;
+  failRun?: Error;
+}
+
+export function fakePipeline(o: FakeOptions = {}) {
+  const state = { loads: 0, disposed: 0, options: [] as PipelineOptions[], requests: [] as PipelineRequest[] };
+  const factory: PipelineFactory = async (options) => {
+    state.loads++;
+    state.options.push(options);
+    const pipeline: Pipeline = {
+      async run(request) {
+        state.requests.push({ ...request, images: request.images.slice() });
+        request.onProgress?.('denoise', request.steps, request.steps);
+        if (o.failRun) throw o.failRun;
+        const image01 = o.constant === undefined ? request.images.map((v) => (v + 1) / 2) : new Float32Array(request.images.length).fill(o.constant);
+        return { image01, timings: [{ stage: 'denoise', ms: 1 }] };
+      },
+      dispose() {
+        state.disposed++;
+      },
+    };
+    return pipeline;
+  };
+  return { factory, state };
+}
+
+/** Runs `diception <args>` with the given pipeline; resolves with what it printed. */
+export async function runCli(args: string[], factory: PipelineFactory): Promise<{ out: string; err: string }> {
+  const printed = { out: '', err: '' };
+  const io = { out: (t: string) => void (printed.out += t), err: (t: string) => void (printed.err += t), tty: false };
+  const program = new Command().exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  registerInfer(program, factory, io);
+  registerBatch(program, factory, io);
+  await program.parseAsync(args, { from: 'user' });
+  return printed;
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { groupNorm } from '../../src/kernels/groupnorm.ts';
+import { roundF16 } from '../../src/runtime/f16.ts';
+import { fromArray } from '../../src/runtime/tensor.ts';
+import { device, expectClose, PRECISIONS, rand } from '../helpers.ts';
+
+/** GroupNorm over x[B, P, C] (channels last), biased variance as torch, optional SiLU. */
+function refGroupNorm(x: Float32Array, B: number, P: number, C: number, G: number, gamma: Float32Array, beta: Float32Array, eps: number, silu: boolean): Float32Array {
+  const out = new Float32Array(x.length);
+  const cg = C / G;
+  for (let b = 0; b < B; b++)
+    for (let g = 0; g < G; g++) {
+      let s = 0;
+      for (let p = 0; p < P; p++) for (let k = 0; k < cg; k++) s += x[(b * P + p) * C + g * cg + k];
+      const mean = s / (P * cg);
+      let v = 0;
+      for (let p = 0; p < P; p++) for (let k = 0; k < cg; k++) v += (x[(b * P + p) * C + g * cg + k] - mean) ** 2;
+      const rstd = 1 / Math.sqrt(v / (P * cg) + eps);
+      for (let p = 0; p < P; p++)
+        for (let k = 0; k < cg; k++) {
+          const c = g * cg + k;
+          const i = (b * P + p) * C + c;
+          const y = (x[i] - mean) * rstd * gamma[c] + beta[c];
+          out[i] = silu ? y / (1 + Math.exp(-y)) : y;
+        }
+    }
+  return out;
+}
+
+// Under a 16 KiB binding limit the small cases fit one binding and the `banded` ones run in
+// pixel bands (stats chunks smaller than the default, windows at aligned offsets).
+const LIMIT = 16 * 1024;
+const CASES = [
+  { name: 'B1 7x5 C8 G2', shape: [1, 7, 5, 8], G: 2, silu: false },
+  { name: 'B2 3x11 C12 G4 silu', shape: [2, 3, 11, 12], G: 4, silu: true },
+  { name: 'odd channels B1 1x9 C6 G3 silu', shape: [1, 1, 9, 6], G: 3, silu: true },
+  { name: 'tokens B2 T300 C32 G1 (attention norm)', shape: [2, 300, 32], G: 1, silu: false },
+  { name: 'banded B2 37x41 C16 G4 silu, offset mean', shape: [2, 37, 41, 16], G: 4, silu: true, banded: true, shift: 5 },
+  { name: 'banded B1 50x30 C10 G5', shape: [1, 50, 30, 10], G: 5, silu: false, banded: true },
+];
+
+describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    const [B] = c.shape;
+    const C = c.shape[c.shape.length - 1];
+    const n = c.shape.reduce((a, b) => a * b, 1);
+    const round = (a: Float32Array) => (dtype === 'f16' ? roundF16(a) : a);
+    const x = round(rand(n, 3).map((v) => v * 2 + (c.shift ?? 0)));
+    const gamma = round(rand(C, 4, 0.5, 1.5));
+    const beta = round(rand(C, 5));
+    if (c.banded) expect(n * (dtype === 'f16' ? 2 : 4)).toBeGreaterThan(LIMIT);
+    const outDtype = dtype === 'f16' && gpu.caps.f16 ? 'f16' : 'f32';
+    const y = await groupNorm(
+      gpu,
+      fromArray(gpu, x, c.shape, dtype),
+      { gamma: fromArray(gpu, gamma, [C], dtype), beta: fromArray(gpu, beta, [C], dtype), groups: c.G, eps: 1e-6 },
+      { silu: c.silu, outDtype },
+    );
+    const tol = outDtype === 'f16' ? { atol: 3e-3, rtol: 3e-3 } : { atol: 2e-5, rtol: 1e-5 };
+    expectClose(await y.read(), refGroupNorm(x, B, n / (B * C), C, c.G, gamma, beta, 1e-6, c.silu), { ...tol, label: c.name });
+  });
+
+  it('rejects channels not divisible into groups', async () => {
+    const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    const g = fromArray(gpu, rand(6), [6], dtype);
+    await expect(groupNorm(gpu, fromArray(gpu, rand(12), [1, 2, 6], dtype), { gamma: g, beta: g, groups: 4, eps: 1e-6 })).rejects.toThrow(/not divisible into 4 groups/);
+  });
+});

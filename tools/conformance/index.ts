@@ -1,0 +1,105 @@
+// `diception conformance <fixture-dir>`: runs every golden whose module exists and compares
+// each output tensor with the upstream implementation's (rel_l2 per tensor).
+import { join } from 'node:path';
+import { getDevice, type DeviceOptions } from '../../src/runtime/device.ts';
+import { openWeights, readF32, readJson } from '../../src/runtime/weights.ts';
+import { runners } from './runners.ts';
+import type { GoldenContext, Precision } from './types.ts';
+
+export const TOLERANCE: Record<Precision, number> = { f32: 1e-4, f16: 1e-2 };
+
+export interface ConformanceOptions {
+  only?: string[];
+  precision?: Precision;
+  json?: boolean;
+  /** Device capability overrides (tests run the packed-f16 path with disableF16). */
+  device?: DeviceOptions;
+}
+
+export interface Line {
+  golden: string;
+  tensor?: string;
+  status: 'PASS' | 'FAIL' | 'MISSING';
+  max_abs?: number;
+  rel_l2?: number;
+  tol?: number;
+  error?: string;
+}
+
+export function compare(ours: ArrayLike<number>, golden: ArrayLike<number>): { max_abs: number; rel_l2: number } {
+  if (ours.length !== golden.length) return { max_abs: Infinity, rel_l2: Infinity };
+  let maxAbs = 0;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < golden.length; i++) {
+    const d = Math.abs(ours[i] - golden[i]);
+    maxAbs = Math.max(maxAbs, Number.isNaN(d) ? Infinity : d);
+    num += d * d;
+    den += golden[i] * golden[i];
+  }
+  return { max_abs: maxAbs, rel_l2: Number.isNaN(num) ? Infinity : Math.sqrt(num / (den || 1)) };
+}
+
+export async function conformance(dir: string, o: ConformanceOptions = {}): Promise<Line[]> {
+  const precision = o.precision ?? 'f32';
+  const tol = TOLERANCE[precision];
+  const manifest = await readJson<{ goldens: Record<string, GoldenContext['manifest']> }>(join(dir, 'golden', 'manifest.json'));
+  if (!manifest.goldens) throw new Error(`${join(dir, 'golden', 'manifest.json')}: no "goldens" object`);
+  const gpu = await getDevice(o.device);
+  const lines: Line[] = [];
+  for (const [name, entry] of Object.entries(manifest.goldens)) {
+    if (o.only && !o.only.includes(name)) continue;
+    const load = runners[name];
+    if (!load) {
+      lines.push({ golden: name, status: 'MISSING' });
+      continue;
+    }
+    const path = join(dir, 'golden', entry.file);
+    const ctx: GoldenContext = { dir, gpu, precision, manifest: entry };
+    if (entry.file.endsWith('.json')) ctx.json = await readJson(path);
+    else ctx.golden = await openWeights(path);
+    try {
+      for (const out of await (await load())(ctx)) {
+        const expected = out.expected ?? (await readF32(ctx.golden!.entry(out.tensor)));
+        if (out.exact) {
+          const same = out.ours.length === expected.length && Array.from(expected).every((v, i) => v === out.ours[i]);
+          lines.push({ golden: name, tensor: out.tensor, status: same ? 'PASS' : 'FAIL', tol: 0, ...compare(out.ours, expected) });
+        } else {
+          const c = compare(out.ours, expected);
+          lines.push({ golden: name, tensor: out.tensor, status: c.rel_l2 <= tol ? 'PASS' : 'FAIL', tol, ...c });
+        }
+      }
+    } catch (e) {
+      lines.push({ golden: name, status: 'FAIL', error: (e as Error).message });
+    }
+    gpu.pool.trim();
+  }
+  return lines;
+}
+
+export function formatLine(l: Line): string {
+  if (l.status === 'MISSING') return `${l.golden} MISSING (no module implements it yet)`;
+  if (l.error) return `${l.golden} FAIL: ${l.error}`;
+  return `${l.golden}/${l.tensor} max_abs=${l.max_abs!.toExponential(3)} rel_l2=${l.rel_l2!.toExponential(3)} tol=${l.tol} ${l.status}`;
+}
+
+export function summary(lines: Line[]): { passed: number; failed: number; missing: number } {
+  return {
+    passed: lines.filter((l) => l.status === 'PASS').length,
+    failed: lines.filter((l) => l.status === 'FAIL').length,
+    missing: lines.filter((l) => l.status === 'MISSING').length,
+  };
+}
+
+/** The CLI action: prints one line per tensor and a summary; exit code 1 on any FAIL. */
+export async function conformanceCommand(dir: string, o: { only?: string; precision?: string; json?: boolean }): Promise<void> {
+  if (o.precision && o.precision !== 'f32' && o.precision !== 'f16') throw new Error(`--precision must be f32 or f16, got '${o.precision}'`);
+  const lines = await conformance(dir, { only: o.only?.split(','), precision: o.precision as Precision | undefined });
+  const s = summary(lines);
+  if (o.json) console.log(JSON.stringify({ precision: o.precision ?? 'f32', lines, ...s }, null, 2));
+  else {
+    for (const l of lines) console.log(formatLine(l));
+    console.log(`conformance: ${s.passed} passed, ${s.failed} failed, ${s.missing} missing`);
+  }
+  if (s.failed) process.exitCode = 1;
+}

@@ -1,0 +1,94 @@
+// `diception infer`: one image, one task — inference.py's behaviour and file names.
+// Output: <output_dir>/result_<image basename> = [input | prediction] at the original size
+// (PIL's save picks the format from the extension; one we cannot write becomes .png).
+import { basename, extname, join } from 'node:path';
+import type { Command } from 'commander';
+import { MODEL_SIZE, type PipelineFactory, type PipelineRequest, type PipelineResult } from '../src/model/pipeline-types.ts';
+import { encodeNpyF16, npyPayload, predictionRgb } from '../src/model/postprocess.ts';
+import { inferInput } from '../src/model/preprocess.ts';
+import { resizeU8 } from '../src/model/resample.ts';
+import { emptyPoints, parsePoints, parsePrompt, parseTask, type Task } from '../src/model/tasks.ts';
+import { canWrite, encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from './image.ts';
+import { makeOutput, processStreams, type Streams } from './progress.ts';
+import { addRunOptions, pipelineOptions, runSettings } from './run-options.ts';
+
+export function registerInfer(program: Command, loadPipeline: PipelineFactory, io: Streams = processStreams): void {
+  addRunOptions(
+    program
+      .command('infer')
+      .description('run one task on one image and save [input | prediction] side by side')
+      .requiredOption('--image <file>', 'input image')
+      .option('--task <task>', 'depth | normal | pose | segmentation | entity | semantic:<coco class> (default depth)')
+      .option('--prompt <prompt>', 'the raw task prompt instead of --task, e.g. "[[image2depth]]"')
+      .option('--points <y,x;...>', 'up to 5 normalised points "y1,x1;y2,x2" for segmentation')
+      .option('--output_dir <dir>', 'output folder', './outputs'),
+  ).action((o) => infer(o, loadPipeline, io));
+}
+
+/** --task or --prompt (not both); depth when neither is given. */
+export function taskFromOptions(o: { task?: string; prompt?: string }): Task {
+  if (o.task && o.prompt) throw new Error('give either --task or --prompt, not both');
+  if (o.prompt) return parsePrompt(o.prompt);
+  return parseTask(o.task ?? 'depth');
+}
+
+export async function infer(o: Record<string, string | boolean | undefined>, loadPipeline: PipelineFactory, io: Streams): Promise<void> {
+  const settings = runSettings(o);
+  const task = taskFromOptions(o as { task?: string; prompt?: string });
+  const points = typeof o.points === 'string' ? parsePoints(o.points) : emptyPoints();
+  const out = makeOutput(settings, io);
+  if (points.count && task.name !== 'segmentation') out.info(`note: --points only guide segmentation; the ${task.name} task ignores them`);
+  const imagePath = String(o.image);
+  const outputDir = String(o.output_dir ?? './outputs');
+  await ensureWritableDir(outputDir, '--output_dir');
+  const image = await readRgb(imagePath, '--image');
+
+  let resultPath = join(outputDir, `result_${basename(imagePath)}`);
+  if (!canWrite(resultPath)) resultPath = join(outputDir, `result_${basename(imagePath, extname(imagePath))}.png`);
+  const npyPath = join(outputDir, `result_${basename(imagePath, extname(imagePath))}.npy`);
+
+  const pipeline = await loadPipeline(pipelineOptions(settings, out.progress));
+  let result: PipelineResult;
+  try {
+    result = await runChecked(pipeline.run.bind(pipeline), {
+      images: inferInput(image),
+      batch: 1,
+      prompts: [task.prompt],
+      points: points.coords,
+      pointLabels: points.labels,
+      steps: settings.steps,
+      guidance: settings.guidance,
+      seeds: [settings.seed],
+      onProgress: out.progress,
+    });
+  } finally {
+    await pipeline.dispose();
+  }
+
+  const { width, height } = image;
+  const pred = predictionRgb(result.image01, MODEL_SIZE, task.name === 'depth', 'clamp');
+  const panel = { data: resizeU8(pred, MODEL_SIZE, MODEL_SIZE, 3, width, height, 'lanczos'), width, height };
+  await writeAtomic(resultPath, await encodeImage(sideBySide(image, panel), resultPath));
+  const written = [resultPath];
+  if (settings.saveNpy) {
+    const npy = npyPayload(result.image01, MODEL_SIZE, task.name, height, width);
+    if (npy) {
+      await writeAtomic(npyPath, encodeNpyF16(npy.data, npy.shape));
+      written.push(npyPath);
+    } else out.info(`note: --save_npy applies to depth and normal; nothing to save for ${task.name}`);
+  }
+  out.finish(
+    { image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings },
+    written.map((p) => `Result saved to: ${p}`),
+  );
+}
+
+/** Runs the pipeline and checks it returned one [3,768,768] image per sample. */
+export async function runChecked(run: (r: PipelineRequest) => Promise<PipelineResult>, request: PipelineRequest): Promise<PipelineResult> {
+  const result = await run(request);
+  const expected = request.batch * 3 * MODEL_SIZE * MODEL_SIZE;
+  if (!(result?.image01 instanceof Float32Array) || result.image01.length !== expected) {
+    throw new Error(`pipeline: expected image01 of [${request.batch}, 3, ${MODEL_SIZE}, ${MODEL_SIZE}] floats, got ${result?.image01?.length ?? 'nothing'}`);
+  }
+  return result;
+}

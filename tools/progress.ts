@@ -1,0 +1,54 @@
+// What the commands print: a progress bar per pipeline stage on stderr (cli-progress), or
+// nothing (--quiet), or one JSON document on stdout at the end (--json) for scripts.
+import cliProgress from 'cli-progress';
+import type { ProgressFn } from '../src/model/pipeline-types.ts';
+
+export interface Output {
+  /** a line for people (suppressed by --quiet and --json) */
+  info(line: string): void;
+  progress: ProgressFn;
+  /** the final summary: printed as JSON with --json, else as `lines` */
+  finish(summary: object, lines: string[]): void;
+}
+
+/** Where the lines go; tests pass their own. */
+export interface Streams {
+  out(text: string): void;
+  err(text: string): void;
+  /** whether `err` is a terminal that can show bars */
+  tty: boolean;
+}
+
+export const processStreams: Streams = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  tty: Boolean(process.stderr.isTTY),
+};
+
+export function makeOutput(mode: { quiet?: boolean; json?: boolean }, io: Streams = processStreams): Output {
+  const silent = Boolean(mode.quiet || mode.json);
+  const bars = !silent && io.tty ? new cliProgress.MultiBar(
+    { format: '{stage} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false, stopOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  ) : undefined;
+  const byStage = new Map<string, cliProgress.SingleBar>();
+  return {
+    info(line) {
+      if (silent) return;
+      if (bars) bars.log(`${line}\n`);
+      else io.err(`${line}\n`);
+    },
+    progress(stage, done, total) {
+      if (!bars) return;
+      let bar = byStage.get(stage);
+      if (!bar) byStage.set(stage, (bar = bars.create(total, 0, { stage: stage.padEnd(8) })));
+      bar.setTotal(total);
+      bar.update(done);
+    },
+    finish(summary, lines) {
+      bars?.stop();
+      if (mode.json) io.out(`${JSON.stringify(summary, null, 2)}\n`);
+      else if (!mode.quiet) for (const l of lines) io.out(`${l}\n`);
+    },
+  };
+}

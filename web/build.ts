@@ -1,0 +1,19 @@
+// Bundles the page (web/main.ts and the same src/ the CLI runs) for the browser.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+export async function buildWeb(): Promise<string> {
+  const root = fileURLToPath(new URL('.', import.meta.url));
+  await build({
+    entryPoints: [`${root}main.ts`],
+    outfile: `${root}dist/app.js`,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: true,
+    loader: { '.wgsl': 'text' },
+    logLevel: 'warning',
+  });
+  return `${root}dist/app.js`;
+}
