@@ -7,7 +7,7 @@ import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
 import { round, timeRuns, type BenchResult } from './harness.ts';
-import { roofline } from './roofline.ts';
+import { benchRoofline, roofline } from './roofline.ts';
 import type { BenchOptions } from './run.ts';
 
 type Shape = [M: number, N: number, K: number];
@@ -45,15 +45,24 @@ async function one(gpu: Gpu, variant: string, [M, N, K]: Shape, dtype: DType, pe
   }
 }
 
+/** "MxNxK" -> [M, N, K]. */
+function parseShape(s: string): Shape {
+  const d = s.split('x').map(Number);
+  if (d.length !== 3 || !d.every((v) => Number.isInteger(v) && v > 0)) throw new Error(`bench matmul: --shape '${s}' is not MxNxK`);
+  return d as Shape;
+}
+
 export async function benchMatmul(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
+  // The peak rows come first: on a shared machine the ceiling moves, so compare within one run.
+  const results: BenchResult[] = await benchRoofline(gpu);
   const peak = (await roofline(gpu)).gflops;
   const variants = MATMUL_VARIANTS.filter((v) => v.supports(gpu.caps)).map((v) => v.name);
-  const results: BenchResult[] = [];
-  for (const v of variants) results.push(await one(gpu, v, CUBE, 'f32', peak));
+  const cube: BenchResult[] = [];
+  for (const v of variants) cube.push(await one(gpu, v, CUBE, 'f32', peak));
+  results.push(...cube);
   if (o.quick) return results;
-  const tiled = results.filter((r) => r.variant !== 'naive');
-  const best = tiled.reduce((a, b) => (b.gflops! > a.gflops! ? b : a)).variant;
-  for (const shape of MODEL_SHAPES) {
+  const best = cube.filter((r) => r.variant !== 'naive').reduce((a, b) => (b.gflops! > a.gflops! ? b : a)).variant;
+  for (const shape of o.shape ? [parseShape(o.shape)] : MODEL_SHAPES) {
     for (const v of o.all ? variants : [best]) {
       for (const dtype of ['f32', 'f16'] as const) results.push(await one(gpu, v, shape, dtype, peak));
     }

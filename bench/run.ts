@@ -8,6 +8,8 @@ export interface BenchOptions {
   quick?: boolean;
   /** Every variant on every shape (slow on CPU adapters). */
   all?: boolean;
+  /** One shape instead of the model shapes, "MxNxK". */
+  shape?: string;
 }
 
 type Family = (gpu: Gpu, o: BenchOptions) => Promise<BenchResult[]>;

@@ -26,6 +26,7 @@ program
   .option('--json', 'print one JSON object per line')
   .option('--quick', 'only the short runs')
   .option('--all', 'every variant on every shape (slow on CPU adapters)')
+  .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
   .action((family, o) => bench(family, o));
 
 program
