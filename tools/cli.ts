@@ -1,6 +1,7 @@
 // The `diception` command line. Each subcommand lives in its own module under tools/.
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
+import { bench } from '../bench/run.ts';
 import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
 import { demo } from './demo.ts';
@@ -18,6 +19,16 @@ program
   .description('show the WebGPU adapter, its features and limits, and run a self-test kernel')
   .option('--json', 'print JSON')
   .action((o) => doctor(o));
+
+program
+  .command('bench')
+  .description('time a kernel family (matmul, roofline) on this adapter')
+  .argument('<family>')
+  .option('--json', 'print one JSON object per line')
+  .option('--quick', 'only the short runs')
+  .option('--all', 'every variant on every shape (slow on CPU adapters)')
+  .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
+  .action((family, o) => bench(family, o));
 
 program
   .command('conformance <fixture-dir>')
