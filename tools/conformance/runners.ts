@@ -5,4 +5,6 @@ export const runners: Record<string, () => Promise<Runner>> = {
   tokens: async () => (await import('./tokens.ts')).run,
   point_embed: async () => (await import('./point_embed.ts')).run,
   vae: async () => (await import('./vae.ts')).run,
+  transformer: async () => (await import('./transformer.ts')).run,
+  scheduler: async () => (await import('./scheduler.ts')).run,
 };
