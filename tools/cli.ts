@@ -5,6 +5,7 @@ import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
 import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
+import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerInfer } from './infer.ts';
 import { loadPipeline } from './pipeline-loader.ts';
 import { webCommand } from './web.ts';
@@ -37,6 +38,15 @@ program
   .option('--port <n>', 'port', '8080')
   .option('--models <dir>', 'also serve this folder at /models/')
   .action((o) => webCommand(o));
+
+program
+  .command('embed-prompts')
+  .description('precompute the prompt embeddings of every task prompt (and "") so inference skips the text encoders')
+  .requiredOption('--sd3 <dir>', 'the stable-diffusion-3-medium-diffusers folder')
+  .requiredOption('--out <file>', 'the prompt cache to write (.safetensors)')
+  .option('--precision <p>', 'f16 or f32 (computation and storage)', 'f16')
+  .option('--prompt <text...>', 'extra prompts to include')
+  .action((o) => embedPromptsCommand(o));
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
