@@ -7,6 +7,7 @@ import { conformanceCommand } from './conformance/index.ts';
 import { demo } from './demo.ts';
 import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
+import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerInfer } from './infer.ts';
 import { loadPipeline } from './pipeline-loader.ts';
 import { webCommand } from './web.ts';
@@ -55,6 +56,15 @@ program
   .description('run the pipeline end to end on a generated tiny model and the bundled sample image')
   .option('--output_dir <dir>', 'output folder', 'outputs/demo')
   .action((o) => demo({ outputDir: o.output_dir }, loadPipeline));
+
+program
+  .command('embed-prompts')
+  .description('precompute the prompt embeddings of every task prompt (and "") so inference skips the text encoders')
+  .requiredOption('--sd3 <dir>', 'the stable-diffusion-3-medium-diffusers folder')
+  .requiredOption('--out <file>', 'the prompt cache to write (.safetensors)')
+  .option('--precision <p>', 'f16 or f32 (computation and storage)', 'f16')
+  .option('--prompt <text...>', 'extra prompts to include')
+  .action((o) => embedPromptsCommand(o));
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
