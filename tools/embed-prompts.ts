@@ -6,13 +6,7 @@ import { open, rename } from 'node:fs/promises';
 import { getDevice } from '../src/runtime/device.ts';
 import { embedPrompts } from '../src/model/prompt.ts';
 import { writePromptCache } from '../src/model/prompt-cache.ts';
-import { COCO_CLASSES, TASK_NAMES } from '../src/model/tasks.ts';
-
-/** Every prompt DICEPTION was trained with, plus the negative prompt "". */
-export function allTaskPrompts(): string[] {
-  const tasks = TASK_NAMES.flatMap((t) => (t === 'semantic' ? COCO_CLASSES.map((c) => `[[image2semantic]] ${c}`) : [`[[image2${t}]]`]));
-  return [...tasks, ''];
-}
+import { allPrompts } from '../src/model/tasks.ts';
 
 export interface EmbedPromptsOptions {
   sd3: string;
@@ -25,7 +19,7 @@ export interface EmbedPromptsOptions {
 export async function embedPromptsCommand(o: EmbedPromptsOptions): Promise<void> {
   const precision = o.precision ?? 'f16';
   if (precision !== 'f32' && precision !== 'f16') throw new Error(`--precision must be f32 or f16, got '${precision}'`);
-  const prompts = [...new Set([...allTaskPrompts(), ...(o.prompt ?? [])])];
+  const prompts = [...new Set([...allPrompts(), ...(o.prompt ?? [])])];
   const gpu = await getDevice();
   const t0 = performance.now();
   const embeds = await embedPrompts(gpu, o.sd3, prompts, precision, { log: (l) => console.log(l) });

@@ -9,7 +9,8 @@ import { setAutotune } from '../../src/kernels/registry.ts';
 import { embedPrompts } from '../../src/model/prompt.ts';
 import { PromptCache } from '../../src/model/prompt-cache.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
-import { allTaskPrompts, embedPromptsCommand } from '../../tools/embed-prompts.ts';
+import { allPrompts } from '../../src/model/tasks.ts';
+import { embedPromptsCommand } from '../../tools/embed-prompts.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
 import { T5_TOKENIZER_CONFIG, tinyT5TokenizerJson } from '../model/t5-tokenizer-fixture.ts';
 
@@ -20,7 +21,7 @@ describeFixtures('embed-prompts', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('lists the 85 task prompts (80 COCO classes) and the empty negative prompt', () => {
-    const p = allTaskPrompts();
+    const p = allPrompts();
     expect(p.length).toBe(86);
     expect(new Set(p).size).toBe(86);
     expect(p).toContain('[[image2segmentation]]');
@@ -39,7 +40,7 @@ describeFixtures('embed-prompts', () => {
 
     const cache = await PromptCache.open(out);
     expect(cache.dims).toEqual({ seq: 333, width: 64, pooled: 48 });
-    expect(cache.prompts().sort()).toEqual(allTaskPrompts().sort());
+    expect(cache.prompts().sort()).toEqual(allPrompts().sort());
     const direct = await embedPrompts(await device(), sd3, ['[[image2depth]]', ''], 'f16');
     for (const [text, e] of direct) {
       const c = (await cache.get(text))!;
