@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MMDiT } from '../../src/model/mmdit.ts';
 import { parseMMDiTConfig } from '../../src/model/mmdit-config.ts';
-import { empty, fromArray } from '../../src/runtime/tensor.ts';
+import { empty, fromArray, type Tensor } from '../../src/runtime/tensor.ts';
 import { openWeights, overlay, prefixed, readJson } from '../../src/runtime/weights.ts';
 import { describeFixtures, device, rand, relL2, TINY } from '../helpers.ts';
 import { RefWeights, refMMDiT } from './mmdit.ref.ts';
@@ -95,7 +95,11 @@ describeFixtures('MMDiT (tiny fixture)', () => {
       /does not match the model: 1 with the wrong shape: context_embedder.weight: \[32,64\], expected \[32,128\]/,
     );
     const model = await MMDiT.load(gpu, weights, config, 'f32');
-    const t = (shape: number[]) => empty(gpu, shape, 'f32');
+    const made: Tensor[] = [];
+    const t = (shape: number[]) => {
+      made.push(empty(gpu, shape, 'f32'));
+      return made[made.length - 1];
+    };
     const ok = { x: t([1, 16, 8, 8]), pe: t([1, 5, 32]), prompt: t([1, 12, 64]), pooled: t([1, 48]) };
     await expect(model.forward(t([1, 16, 8, 7]), ok.x, ok.pe, [1000], ok.prompt, ok.pooled)).rejects.toThrow(/not a multiple of the patch size 2/);
     await expect(model.forward(t([1, 16, 34, 34]), t([1, 16, 34, 34]), ok.pe, [1000], ok.prompt, ok.pooled)).rejects.toThrow(
@@ -103,6 +107,8 @@ describeFixtures('MMDiT (tiny fixture)', () => {
     );
     await expect(model.forward(ok.x, ok.x, ok.pe, [1000, 1], ok.prompt, ok.pooled)).rejects.toThrow(/2 timesteps for a batch of 1/);
     await expect(model.forward(ok.x, ok.x, ok.pe, [1000], t([1, 12, 48]), ok.pooled)).rejects.toThrow(/promptEmbeds must be \[1, T, 64\]/);
+    await expect(model.forward(ok.x, ok.x, t([1, 5, 16]), [1000], ok.prompt, ok.pooled)).rejects.toThrow(/pointEmbeds must be \[1, P, 32\]/);
+    for (const x of made) x.dispose();
     model.dispose();
   });
 });
