@@ -10,7 +10,7 @@ import { bandItems, maxWindowElems, writable } from './bands.ts';
 import { window } from './window.ts';
 
 /** Output pixels per invocation (see shaders/conv2d.wgsl). */
-const TM = 4;
+const TM = 8;
 const WORKGROUP = 64;
 
 /** Conv weights laid out for the kernel: w [kh·kw·cin, coutPad], bias [coutPad] (zero padded). */
