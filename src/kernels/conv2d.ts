@@ -6,8 +6,7 @@ import type { Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { readF32, type WeightReader } from '../runtime/weights.ts';
 import source from '../../shaders/conv2d.wgsl';
-import { bandItems, maxWindowElems, writable } from './bands.ts';
-import { window } from './window.ts';
+import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
 
 /** Output pixels per invocation (see shaders/conv2d.wgsl). */
 const TM = 8;
@@ -140,9 +139,9 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   // few channels) are bound whole and must fit one binding.
   // The shaders index from the tensor's start minus `base` (the elements before the window).
   const outWindow = (t: Tensor, b0: number, batches: number, oy0: number, rows: number) =>
-    outL === 'nhwc' ? window(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : window(t, 0, t.numel);
+    outL === 'nhwc' ? baseWindow(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : baseWindow(t, 0, t.numel);
   const run = (b0: number, batches: number, oy0: number, rows: number, xs: number, xn: number) => {
-    const xw = inL === 'nhwc' ? window(x, xs, xn) : window(x, 0, x.numel);
+    const xw = inL === 'nhwc' ? baseWindow(x, xs, xn) : baseWindow(x, 0, x.numel);
     const ow = outWindow(out, b0, batches, oy0, rows);
     const rw = res && outWindow(res, b0, batches, oy0, rows);
     const pixels = rows * outW;
