@@ -1,16 +1,19 @@
 // The `diception` command line. Each subcommand lives in its own module under tools/.
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
+import { benchCompare } from './bench-compare.ts';
 import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
 import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
 import { registerInfer } from './infer.ts';
+import { addKernelFlags } from './kernel-flags.ts';
 import { loadPipeline } from './pipeline-loader.ts';
 import { webCommand } from './web.ts';
 
 const program = new Command();
 program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
+addKernelFlags(program);
 
 program
   .command('doctor')
@@ -37,6 +40,16 @@ program
   .option('--port <n>', 'port', '8080')
   .option('--models <dir>', 'also serve this folder at /models/')
   .action((o) => webCommand(o));
+
+program
+  .command('bench')
+  .description('compare kernel candidates (built-in variants, your .wgsl files) for speed and error')
+  .requiredOption('--compare <family=candidates>', 'e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
+  .option('--shapes <set|MxKxN,...>', 'transformer, vae, text, smoke, or explicit shapes', 'smoke')
+  .option('--dtype <d>', 'f32 or f16 inputs', 'f32')
+  .option('--runs <n>', 'timed runs per candidate and shape (median)', '5')
+  .option('--json', 'one JSON object per row')
+  .action((o) => benchCompare(o));
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);

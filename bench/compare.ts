@@ -1,0 +1,261 @@
+// Kernel candidates side by side: built-in variants and users' WGSL run on the same random
+// inputs at a family's real shapes, each timed (median) and checked against the CPU reference.
+// One module for `diception bench --compare` and the web page's kernel lab (browser-safe).
+import { linear } from '../src/kernels/matmul.ts';
+import { matmulRow } from '../src/kernels/reference.ts';
+import { variantsOf, withKernel, type KernelOverride } from '../src/kernels/registry.ts';
+import type { Gpu } from '../src/runtime/device.ts';
+import { roundF16 } from '../src/runtime/f16.ts';
+import { Rng } from '../src/runtime/random.ts';
+import { BYTES, fromArray, type DType, type Tensor } from '../src/runtime/tensor.ts';
+
+export interface Candidate {
+  /** Shown in the table: a variant name, or the override's file (with @variant if given). */
+  label: string;
+  /** The variant to force; default: the family's first variant this adapter supports. */
+  variant?: string;
+  /** WGSL replacing the family's built-in source. */
+  override?: KernelOverride;
+}
+
+/** The adapter's measured ceilings (bench/roofline.ts). */
+export interface Peak {
+  gflops: number;
+  gbps: number;
+}
+
+export interface CompareRow {
+  candidate: string;
+  variant: string;
+  shape: string;
+  dtype: DType;
+  ms_median?: number;
+  gflops?: number;
+  /** Achieved rate as a percentage of min(peak FLOP rate, arithmetic intensity × bandwidth). */
+  pct_of_roofline?: number;
+  max_abs?: number;
+  rel_l2?: number;
+  pass: boolean;
+  /** Why the candidate failed to run (compiler message with file:line, contract mismatch...). */
+  error?: string;
+  adapter: string;
+}
+
+export interface CompareOptions {
+  /** A shape set of the family ('transformer', 'vae', 'text', 'smoke') or explicit shapes 'MxKxN,...'. */
+  shapes?: string;
+  dtype?: DType;
+  /** Timed runs per candidate and shape (after one warm-up); 0 checks results only. */
+  runs?: number;
+  seed?: number;
+  peak?: Peak;
+  /** Called as each row is ready (the page fills its table progressively). */
+  onRow?: (row: CompareRow) => void;
+}
+
+/** One problem instance: the same inputs for every candidate. */
+interface Problem {
+  flops: number;
+  /** Bytes moved at minimum (each operand read once, the output written once). */
+  bytes: number;
+  run(): Promise<Tensor>;
+  /** Error of an output against the CPU reference. */
+  check(out: Tensor): Promise<{ maxAbs: number; relL2: number }>;
+  dispose(): void;
+}
+
+interface ComparableFamily {
+  /** How an explicit shape is written. */
+  shapeForm: string;
+  sets: Record<string, number[][]>;
+  label(shape: number[]): string;
+  problem(gpu: Gpu, shape: number[], dtype: DType, seed: number): Problem;
+}
+
+/** Largest output rows × K × N the reference computes per shape (sampled rows beyond). */
+const REF_BUDGET = 6e7;
+
+/** Evenly spaced rows including the first and the last. */
+function sampleRows(M: number, want: number): number[] {
+  const n = Math.max(1, Math.min(M, want));
+  if (n === M) return Array.from({ length: M }, (_, i) => i);
+  return Array.from({ length: n }, (_, i) => Math.round((i * (M - 1)) / (n - 1 || 1)));
+}
+
+// Linear layers as the models run them: y[M, N] = x[M, K] · W[N, K]ᵀ, shapes written MxKxN.
+const matmulFamily: ComparableFamily = {
+  shapeForm: 'MxKxN',
+  sets: {
+    // MMDiT at 768²: 4946 joint tokens (2·2304 image + 338 context), hidden 1536, MLP 6144.
+    transformer: [[4946, 1536, 1536], [4946, 1536, 6144], [4946, 6144, 1536], [333, 4096, 1536]],
+    // VAE mid-block attention at the 96×96 latent: 9216 tokens × 512 channels.
+    vae: [[9216, 512, 512]],
+    // T5-XXL (256 tokens: attention, gated-GELU MLP in and out), CLIP-G and CLIP-L MLPs (77 tokens).
+    text: [[256, 4096, 4096], [256, 4096, 10240], [256, 10240, 4096], [77, 1280, 5120], [77, 3072, 768]],
+    // Awkward sizes (not multiples of any tile, a single row): quick validation of an override.
+    smoke: [[37, 64, 45], [1, 30, 7]],
+  },
+  label: ([M, K, N]) => `${M}x${K}x${N}`,
+  problem(gpu, [M, K, N], dtype, seed) {
+    const rng = new Rng(seed);
+    const xs = rng.uniformArray(M * K);
+    const ws = rng.uniformArray(N * K);
+    const x = fromArray(gpu, xs, [M, K], dtype);
+    const w = fromArray(gpu, ws, [N, K], dtype);
+    // f16 storage: the reference sees the inputs as the kernel does.
+    const [xr, wr] = dtype === 'f16' ? [roundF16(xs), roundF16(ws)] : [xs, ws];
+    const rows = sampleRows(M, Math.max(4, Math.floor(REF_BUDGET / (K * N))));
+    return {
+      flops: 2 * M * N * K,
+      bytes: (M * K + N * K + M * N) * BYTES[dtype],
+      run: () => linear(gpu, x, w),
+      async check(out) {
+        const got = await out.read();
+        const want = new Float64Array(N);
+        let maxAbs = 0;
+        let num = 0;
+        let den = 0;
+        for (const m of rows) {
+          matmulRow(xr, wr, 0, m, M, N, K, true, want);
+          for (let n = 0; n < N; n++) {
+            const d = Math.abs(got[m * N + n] - want[n]);
+            maxAbs = Number.isNaN(d) || d > maxAbs ? d : maxAbs;
+            num += d * d;
+            den += want[n] * want[n];
+          }
+        }
+        return { maxAbs, relL2: Math.sqrt(num / (den || 1)) };
+      },
+      dispose() {
+        x.dispose();
+        w.dispose();
+      },
+    };
+  },
+};
+
+const FAMILIES: Record<string, ComparableFamily> = { matmul: matmulFamily };
+
+/** The families `compare` can run, with their shape sets. */
+export function comparableFamilies(): { family: string; shapeForm: string; sets: string[] }[] {
+  return Object.entries(FAMILIES).map(([family, f]) => ({ family, shapeForm: f.shapeForm, sets: Object.keys(f.sets) }));
+}
+
+function familyOf(family: string): ComparableFamily {
+  const f = FAMILIES[family];
+  if (!f) throw new Error(`compare: no comparison for kernel family '${family}' (available: ${Object.keys(FAMILIES).join(', ')})`);
+  return f;
+}
+
+/** A shape set's name or explicit shapes ('MxKxN', comma-separated) -> shapes. */
+export function parseShapes(family: string, spec: string): number[][] {
+  const f = familyOf(family);
+  if (f.sets[spec]) return f.sets[spec];
+  const dims = f.shapeForm.split('x').length;
+  return spec.split(',').map((s) => {
+    const d = s.trim().split('x').map(Number);
+    if (d.length !== dims || !d.every((v) => Number.isInteger(v) && v > 0)) {
+      throw new Error(`--shapes: '${s}' is neither a shape set (${Object.keys(f.sets).join(', ')}) nor ${f.shapeForm} with positive integers`);
+    }
+    return d;
+  });
+}
+
+/** Tolerances of the project's conformance checks: rel_l2 for the f32 and the f16 paths. */
+export const REL_L2_TOLERANCE: Record<DType, number> = { f32: 1e-4, f16: 1e-2 };
+
+/** The variant a candidate runs with when it names none. */
+export function defaultVariant(gpu: Gpu, family: string): string {
+  const v = variantsOf(family).find((x) => x.autotune !== false && x.supports(gpu.caps));
+  if (!v) throw new Error(`${family}: no variant runs on ${gpu.caps.adapterName}`);
+  return v.name;
+}
+
+async function medianMs(gpu: Gpu, fn: () => Promise<void>, runs: number): Promise<number> {
+  await fn(); // compiles, warms up
+  await gpu.sync('compare warm-up');
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    await gpu.sync('compare');
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  const mid = ms.length >> 1;
+  return ms.length % 2 ? ms[mid] : (ms[mid - 1] + ms[mid]) / 2;
+}
+
+const sig = (x: number, digits = 3) => Number(x.toPrecision(digits));
+
+/** Runs every candidate on every shape; a candidate that fails to build or run gets a FAIL row. */
+export async function compare(gpu: Gpu, family: string, candidates: Candidate[], o: CompareOptions = {}): Promise<CompareRow[]> {
+  const f = familyOf(family);
+  const shapes = parseShapes(family, o.shapes ?? 'smoke');
+  const dtype = o.dtype ?? 'f32';
+  if (dtype === 'f16' && !gpu.caps.f16) {
+    // Packed f16 inputs would need f32 outputs: compare the two storage paths in the tests, not here.
+    throw new Error('compare: --dtype f16 needs shader-f16, which this adapter lacks');
+  }
+  const runs = o.runs ?? 5;
+  const rows: CompareRow[] = [];
+  for (const shape of shapes) {
+    const problem = f.problem(gpu, shape, dtype, o.seed ?? 1);
+    try {
+      for (const c of candidates) {
+        const variant = c.variant ?? defaultVariant(gpu, family);
+        const row: CompareRow = { candidate: c.label, variant, shape: f.label(shape), dtype, pass: false, adapter: gpu.caps.adapterName };
+        try {
+          await withKernel(family, variant, c.override, async () => {
+            const out = await problem.run();
+            const err = await problem.check(out);
+            out.dispose();
+            Object.assign(row, { max_abs: sig(err.maxAbs), rel_l2: sig(err.relL2), pass: err.relL2 <= REL_L2_TOLERANCE[dtype] });
+            if (!runs) return;
+            const ms = await medianMs(gpu, async () => (await problem.run()).dispose(), runs);
+            const gflops = problem.flops / (ms * 1e6);
+            Object.assign(row, { ms_median: sig(ms, 4), gflops: sig(gflops) });
+            if (o.peak) row.pct_of_roofline = sig((100 * gflops) / Math.min(o.peak.gflops, (problem.flops / problem.bytes) * o.peak.gbps));
+          });
+        } catch (e) {
+          row.error = (e as Error).message;
+          // Leave no GPU error behind for the next candidate to trip over.
+          await gpu.sync('compare').catch((x: Error) => (row.error += `\n${x.message}`));
+        }
+        rows.push(row);
+        o.onRow?.(row);
+      }
+    } finally {
+      problem.dispose();
+    }
+  }
+  return rows;
+}
+
+/** The comparison as an aligned table; failed candidates' messages follow it. */
+export function formatCompare(rows: CompareRow[]): string {
+  const cells = rows.map((r) => [
+    r.candidate,
+    r.variant,
+    r.shape,
+    r.dtype,
+    r.ms_median?.toFixed(2) ?? '-',
+    r.gflops?.toString() ?? '-',
+    r.pct_of_roofline !== undefined ? `${r.pct_of_roofline}%` : '-',
+    r.max_abs?.toExponential(2) ?? '-',
+    r.rel_l2?.toExponential(2) ?? '-',
+    r.pass ? 'PASS' : 'FAIL',
+  ]);
+  const head = ['candidate', 'variant', 'shape', 'dtype', 'ms median', 'GFLOP/s', 'roofline', 'max_abs', 'rel_l2', 'result'];
+  const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(width[i])).join('  ').trimEnd();
+  const out = [line(head), ...cells.map(line)];
+  // The first failure of each candidate (its other shapes usually fail the same way).
+  const seen = new Set<string>();
+  for (const r of rows.filter((x) => x.error && !seen.has(x.candidate))) {
+    seen.add(r.candidate);
+    out.push('', `${r.candidate} (${r.shape}): ${r.error}`);
+  }
+  if (rows.length) out.push('', `adapter: ${rows[0].adapter}`);
+  return out.join('\n');
+}
