@@ -1,6 +1,7 @@
 // Kernel candidates side by side: built-in variants and users' WGSL run on the same random
 // inputs at a family's real shapes, each timed (median) and checked against the CPU reference.
 // One module for `diception bench --compare` and the web page's kernel lab (browser-safe).
+import matmulSource from '../shaders/matmul.wgsl';
 import { linear } from '../src/kernels/matmul.ts';
 import { matmulRow } from '../src/kernels/reference.ts';
 import { variantsOf, withKernel, type KernelOverride } from '../src/kernels/registry.ts';
@@ -65,6 +66,8 @@ interface Problem {
 }
 
 interface ComparableFamily {
+  /** The built-in WGSL (what an override replaces; the page starts its editor from it). */
+  source: string;
   /** How an explicit shape is written. */
   shapeForm: string;
   sets: Record<string, number[][]>;
@@ -84,6 +87,7 @@ function sampleRows(M: number, want: number): number[] {
 
 // Linear layers as the models run them: y[M, N] = x[M, K] · W[N, K]ᵀ, shapes written MxKxN.
 const matmulFamily: ComparableFamily = {
+  source: matmulSource,
   shapeForm: 'MxKxN',
   sets: {
     // MMDiT at 768²: 4946 joint tokens (2·2304 image + 338 context), hidden 1536, MLP 6144.
@@ -137,8 +141,8 @@ const matmulFamily: ComparableFamily = {
 const FAMILIES: Record<string, ComparableFamily> = { matmul: matmulFamily };
 
 /** The families `compare` can run, with their shape sets. */
-export function comparableFamilies(): { family: string; shapeForm: string; sets: string[] }[] {
-  return Object.entries(FAMILIES).map(([family, f]) => ({ family, shapeForm: f.shapeForm, sets: Object.keys(f.sets) }));
+export function comparableFamilies(): { family: string; source: string; shapeForm: string; sets: string[] }[] {
+  return Object.entries(FAMILIES).map(([family, f]) => ({ family, source: f.source, shapeForm: f.shapeForm, sets: Object.keys(f.sets) }));
 }
 
 function familyOf(family: string): ComparableFamily {
@@ -252,7 +256,8 @@ export function formatCompare(rows: CompareRow[]): string {
   const out = [line(head), ...cells.map(line)];
   // The first failure of each candidate (its other shapes usually fail the same way).
   const seen = new Set<string>();
-  for (const r of rows.filter((x) => x.error && !seen.has(x.candidate))) {
+  for (const r of rows) {
+    if (!r.error || seen.has(r.candidate)) continue;
     seen.add(r.candidate);
     out.push('', `${r.candidate} (${r.shape}): ${r.error}`);
   }
