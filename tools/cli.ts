@@ -1,11 +1,14 @@
 // The `diception` command line. Each subcommand lives in its own module under tools/.
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
+import { bench } from '../bench/run.ts';
 import { benchCompare } from './bench-compare.ts';
 import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
+import { demo } from './demo.ts';
 import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
+import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerInfer } from './infer.ts';
 import { addKernelFlags } from './kernel-flags.ts';
 import { loadPipeline } from './pipeline-loader.ts';
@@ -20,6 +23,24 @@ program
   .description('show the WebGPU adapter, its features and limits, and run a self-test kernel')
   .option('--json', 'print JSON')
   .action((o) => doctor(o));
+
+program
+  .command('bench')
+  .description('time a kernel family (matmul, roofline) on this adapter, or compare kernel candidates (--compare)')
+  .argument('[family]')
+  .option('--json', 'print one JSON object per line')
+  .option('--quick', 'only the short runs')
+  .option('--all', 'every variant on every shape (slow on CPU adapters)')
+  .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
+  .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
+  .option('--shapes <set|MxKxN,...>', '--compare: transformer, vae, text, smoke, or explicit shapes', 'smoke')
+  .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
+  .option('--runs <n>', '--compare: timed runs per candidate and shape (median)', '5')
+  .action((family, o) => {
+    if (o.compare && family) throw new Error(`bench: give a family or --compare, not both`);
+    if (!o.compare && !family) throw new Error('bench: name a family (matmul, roofline) or give --compare family=candidates');
+    return o.compare ? benchCompare(o) : bench(family, o);
+  });
 
 program
   .command('conformance <fixture-dir>')
@@ -42,14 +63,19 @@ program
   .action((o) => webCommand(o));
 
 program
-  .command('bench')
-  .description('compare kernel candidates (built-in variants, your .wgsl files) for speed and error')
-  .requiredOption('--compare <family=candidates>', 'e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
-  .option('--shapes <set|MxKxN,...>', 'transformer, vae, text, smoke, or explicit shapes', 'smoke')
-  .option('--dtype <d>', 'f32 or f16 inputs', 'f32')
-  .option('--runs <n>', 'timed runs per candidate and shape (median)', '5')
-  .option('--json', 'one JSON object per row')
-  .action((o) => benchCompare(o));
+  .command('demo')
+  .description('run the pipeline end to end on a generated tiny model and the bundled sample image')
+  .option('--output_dir <dir>', 'output folder', 'outputs/demo')
+  .action((o) => demo({ outputDir: o.output_dir }, loadPipeline));
+
+program
+  .command('embed-prompts')
+  .description('precompute the prompt embeddings of every task prompt (and "") so inference skips the text encoders')
+  .requiredOption('--sd3 <dir>', 'the stable-diffusion-3-medium-diffusers folder')
+  .requiredOption('--out <file>', 'the prompt cache to write (.safetensors)')
+  .option('--precision <p>', 'f16 or f32 (computation and storage)', 'f16')
+  .option('--prompt <text...>', 'extra prompts to include')
+  .action((o) => embedPromptsCommand(o));
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
