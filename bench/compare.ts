@@ -9,6 +9,8 @@ import type { Gpu } from '../src/runtime/device.ts';
 import { roundF16 } from '../src/runtime/f16.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { BYTES, fromArray, type DType, type Tensor } from '../src/runtime/tensor.ts';
+import { round, timeRuns } from './harness.ts';
+import type { Roofline } from './roofline.ts';
 
 export interface Candidate {
   /** Shown in the table: a variant name, or the override's file (with @variant if given). */
@@ -19,18 +21,14 @@ export interface Candidate {
   override?: KernelOverride;
 }
 
-/** The adapter's measured ceilings (bench/roofline.ts). */
-export interface Peak {
-  gflops: number;
-  gbps: number;
-}
-
 export interface CompareRow {
   candidate: string;
   variant: string;
   shape: string;
   dtype: DType;
   ms_median?: number;
+  /** Timed runs behind the median. */
+  runs?: number;
   gflops?: number;
   /** Achieved rate as a percentage of min(peak FLOP rate, arithmetic intensity × bandwidth). */
   pct_of_roofline?: number;
@@ -46,10 +44,11 @@ export interface CompareOptions {
   /** A shape set of the family ('transformer', 'vae', 'text', 'smoke') or explicit shapes 'MxKxN,...'. */
   shapes?: string;
   dtype?: DType;
-  /** Timed runs per candidate and shape (after one warm-up); 0 checks results only. */
+  /** Timed runs per candidate and shape (after one warm-up; at least 5); 0 checks results only. */
   runs?: number;
   seed?: number;
-  peak?: Peak;
+  /** The adapter's measured ceilings (bench/roofline.ts), for pct_of_roofline. */
+  peak?: Roofline;
   /** Called as each row is ready (the page fills its table progressively). */
   onRow?: (row: CompareRow) => void;
 }
@@ -175,23 +174,6 @@ export function defaultVariant(gpu: Gpu, family: string): string {
   return v.name;
 }
 
-async function medianMs(gpu: Gpu, fn: () => Promise<void>, runs: number): Promise<number> {
-  await fn(); // compiles, warms up
-  await gpu.sync('compare warm-up');
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    await gpu.sync('compare');
-    ms.push(performance.now() - t0);
-  }
-  ms.sort((a, b) => a - b);
-  const mid = ms.length >> 1;
-  return ms.length % 2 ? ms[mid] : (ms[mid - 1] + ms[mid]) / 2;
-}
-
-const sig = (x: number, digits = 3) => Number(x.toPrecision(digits));
-
 /** Runs every candidate on every shape; a candidate that fails to build or run gets a FAIL row. */
 export async function compare(gpu: Gpu, family: string, candidates: Candidate[], o: CompareOptions = {}): Promise<CompareRow[]> {
   const f = familyOf(family);
@@ -214,12 +196,12 @@ export async function compare(gpu: Gpu, family: string, candidates: Candidate[],
             const out = await problem.run();
             const err = await problem.check(out);
             out.dispose();
-            Object.assign(row, { max_abs: sig(err.maxAbs), rel_l2: sig(err.relL2), pass: err.relL2 <= REL_L2_TOLERANCE[dtype] });
+            Object.assign(row, { max_abs: round(err.maxAbs), rel_l2: round(err.relL2), pass: err.relL2 <= REL_L2_TOLERANCE[dtype] });
             if (!runs) return;
-            const ms = await medianMs(gpu, async () => (await problem.run()).dispose(), runs);
-            const gflops = problem.flops / (ms * 1e6);
-            Object.assign(row, { ms_median: sig(ms, 4), gflops: sig(gflops) });
-            if (o.peak) row.pct_of_roofline = sig((100 * gflops) / Math.min(o.peak.gflops, (problem.flops / problem.bytes) * o.peak.gbps));
+            const t = await timeRuns(gpu, async () => (await problem.run()).dispose(), { runs });
+            const gflops = problem.flops / (t.median * 1e6);
+            Object.assign(row, { ms_median: round(t.median, 4), runs: t.runs, gflops: round(gflops) });
+            if (o.peak) row.pct_of_roofline = round((100 * gflops) / Math.min(o.peak.gflops, (problem.flops / problem.bytes) * o.peak.gbps));
           });
         } catch (e) {
           row.error = (e as Error).message;

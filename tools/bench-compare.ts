@@ -2,6 +2,7 @@
 // variants and WGSL files side by side (bench/compare.ts does the work; the page shares it).
 import { readFileSync } from 'node:fs';
 import { compare, formatCompare, type Candidate } from '../bench/compare.ts';
+import { roofline } from '../bench/roofline.ts';
 import '../src/kernels/families.ts';
 import { variantsOf } from '../src/kernels/registry.ts';
 import { getDevice } from '../src/runtime/device.ts';
@@ -44,12 +45,13 @@ export async function benchCompare(o: CompareFlags, io: Streams = processStreams
   const { family, candidates } = parseCandidates(o.compare);
   const dtype = o.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype: '${dtype}' is not f32 or f16`);
-  const runs = integer(o.runs ?? '5', '--runs', 1, 1000);
+  const runs = integer(o.runs ?? '5', '--runs', 5, 1000);
   const gpu = await getDevice();
   const rows = await compare(gpu, family, candidates, {
     shapes: o.shapes ?? 'smoke',
     dtype,
     runs,
+    peak: await roofline(gpu),
     onRow: o.json ? (r) => io.out(`${JSON.stringify(r)}\n`) : undefined,
   });
   if (!o.json) io.out(`${formatCompare(rows)}\n`);

@@ -35,7 +35,7 @@ program
   .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
   .option('--shapes <set|MxKxN,...>', '--compare: transformer, vae, text, smoke, or explicit shapes', 'smoke')
   .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
-  .option('--runs <n>', '--compare: timed runs per candidate and shape (median)', '5')
+  .option('--runs <n>', '--compare: timed runs per candidate and shape (median; at least 5)', '5')
   .action((family, o) => {
     if (o.compare && family) throw new Error(`bench: give a family or --compare, not both`);
     if (!o.compare && !family) throw new Error('bench: name a family (matmul, roofline) or give --compare family=candidates');

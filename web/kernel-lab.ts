@@ -2,6 +2,7 @@
 // built-in variants (the same bench/compare.ts as `diception bench --compare`), and optionally
 // use it for the page's inference runs. main.ts mounts it with one import.
 import { compare, comparableFamilies, defaultVariant, formatCompare, type Candidate, type CompareRow } from '../bench/compare.ts';
+import { roofline } from '../bench/roofline.ts';
 import { setKernelOverride, variantsOf } from '../src/kernels/registry.ts';
 import { getDevice } from '../src/runtime/device.ts';
 
@@ -19,7 +20,7 @@ export function mountKernelLab(root: HTMLElement): void {
   const shapes = el('input', { value: 'smoke', title: 'a shape set or explicit shapes, comma-separated' });
   const sets = el('span', { className: 'hint' });
   const dtype = el('select', {}, el('option', {}, 'f32'), el('option', {}, 'f16'));
-  const runs = el('input', { type: 'number', value: '5', min: '0', max: '100' });
+  const runs = el('input', { type: 'number', value: '5', min: '0', max: '100', title: '0: check results only; else at least 5' });
   const builtins = el('div', { className: 'row' });
   const variant = el('select');
   const source = el('textarea', { rows: 16, spellcheck: false });
@@ -60,7 +61,11 @@ export function mountKernelLab(root: HTMLElement): void {
         rows.push(r);
         table.textContent = formatCompare(rows);
       };
-      await compare(gpu, family.value, candidates, { shapes: shapes.value.trim(), dtype: dtype.value as 'f32' | 'f16', runs: Number(runs.value), onRow });
+      const timed = Number(runs.value) > 0;
+      if (timed) status.textContent = 'Measuring this adapter\'s roofline (once)…';
+      const peak = timed ? await roofline(gpu) : undefined;
+      status.textContent = 'Running…';
+      await compare(gpu, family.value, candidates, { shapes: shapes.value.trim(), dtype: dtype.value as 'f32' | 'f16', runs: Number(runs.value), peak, onRow });
       const failed = rows.filter((r) => !r.pass).length;
       status.textContent = failed ? `${failed} of ${rows.length} FAIL` : `all ${rows.length} PASS`;
       if (failed) status.className = 'status error';
