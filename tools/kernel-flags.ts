@@ -4,9 +4,9 @@
 // (not after minutes of weight loading, and never as a lost device).
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { comparableFamilies, compare, defaultVariant } from '../bench/compare.ts';
+import { comparableFamilies, compare } from '../bench/compare.ts';
 import { configureKernels, parseAssignments } from '../src/kernels/kernel-options.ts';
-import { kernelChoice, type KernelOverride } from '../src/kernels/registry.ts';
+import { kernelChoice, variantsOf, type KernelOverride } from '../src/kernels/registry.ts';
 import { getDevice } from '../src/runtime/device.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -38,17 +38,20 @@ export async function applyKernelFlags(o: { kernel?: string[]; kernelOverride?: 
 }
 
 /**
- * Runs the override on small awkward shapes with the forced variant, else the family's default
- * one (checking every variant autotuning might pick costs a compile each: minutes on a CPU
- * adapter; those are still compiled, and reported with file:line, when first used).
+ * Runs the override with each variant it may be used with (the forced one, else every variant
+ * autotuning may pick: their defines select different code) on small awkward shapes.
  */
 async function checkOverride(family: string, o: KernelOverride): Promise<void> {
   const gpu = await getDevice();
-  const variant = kernelChoice(family) ?? defaultVariant(gpu, family);
-  const candidates = [{ label: `${o.file}@${variant}`, variant, override: o }];
-  const bad = (await compare(gpu, family, candidates, { shapes: 'smoke', runs: 0 })).find((r) => !r.pass);
-  if (bad) {
-    const why = bad.error ?? `wrong results on ${bad.shape}: rel_l2 ${bad.rel_l2} (max_abs ${bad.max_abs}) against the CPU reference`;
-    throw new Error(`--kernel-override ${family}=${o.file} (variant ${bad.variant}): ${why}`);
+  const forced = kernelChoice(family);
+  const variants = variantsOf(family).filter((v) => (forced ? v.name === forced : v.autotune !== false && v.supports(gpu.caps)));
+  for (const v of variants) {
+    const candidate = { label: `${o.file}@${v.name}`, variant: v.name, override: o };
+    const rows = await compare(gpu, family, [candidate], { shapes: 'smoke', runs: 0, dtype: v.f16Math ? 'f16' : 'f32' });
+    const row = rows.find((r) => !r.pass);
+    if (row) {
+      const why = row.error ?? `wrong results on ${row.shape}: rel_l2 ${row.rel_l2} (max_abs ${row.max_abs}) against the CPU reference`;
+      throw new Error(`--kernel-override ${family}=${o.file} (variant ${v.name}): ${why}`);
+    }
   }
 }

@@ -19,6 +19,8 @@ export interface Variant {
    * whose timing on a model-sized problem would cost minutes on a CPU adapter.
    */
   autotune?: boolean;
+  /** Products in f16: meant for f16 operands only (checks of an override use f16 inputs). */
+  f16Math?: boolean;
 }
 
 export interface KernelOverride {

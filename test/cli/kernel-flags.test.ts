@@ -96,11 +96,12 @@ describe('--kernel', () => {
 });
 
 describe('--kernel-override', () => {
-  it('runs a valid file (built-in with a harmless change) in the real run', async () => {
+  it('runs a valid file (built-in with a harmless change) in the real run (variant forced: checking all costs minutes here)', async () => {
     const file = wgslFile('ok.wgsl', builtin.replace('var v = acc;', 'var v = acc * 1.0;'));
-    await applyKernelFlags({ kernelOverride: [`matmul=${file}`] });
+    await applyKernelFlags({ kernel: ['matmul=tiled-8x4'], kernelOverride: [`matmul=${file}`] });
     expect(kernelOverride('matmul')?.file).toBe(file);
-    const { got, want } = await product();
+    const { got, want, labels } = await product();
+    expect(labels).toEqual(['linear tiled-8x4']);
     expectClose(got, want, { atol: 1e-5 });
   });
 
@@ -110,8 +111,8 @@ describe('--kernel-override', () => {
     const wrong = wgslFile('wrong.wgsl', builtin.replace('var v = acc;', 'var v = acc + 1.0;'));
     const fake = fakePipeline();
     const args = await inferArgs();
-    await expect(runCli([...args, '--kernel-override', `matmul=${syntax}`], fake.factory)).rejects.toThrow(
-      new RegExp(`^--kernel-override matmul=${syntax} \\(variant [\\w-]+\\): WGSL compile error .*\\n${syntax}:${line}:\\d+: `),
+    await expect(runCli([...args, '--kernel', 'matmul=tiled-4x4', '--kernel-override', `matmul=${syntax}`], fake.factory)).rejects.toThrow(
+      new RegExp(`^--kernel-override matmul=${syntax} \\(variant tiled-4x4\\): WGSL compile error .*\\n${syntax}:${line}:\\d+: `),
     );
     await expect(runCli([...args, '--kernel', 'matmul=naive', '--kernel-override', `matmul=${wrong}`], fake.factory)).rejects.toThrow(
       /\(variant naive\): wrong results on 37x64x45: rel_l2 [\d.e-]+ .*against the CPU reference/,
