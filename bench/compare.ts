@@ -1,9 +1,11 @@
 // Kernel candidates side by side: built-in variants and users' WGSL run on the same random
 // inputs at a family's real shapes, each timed (median) and checked against the CPU reference.
 // One module for `diception bench --compare` and the web page's kernel lab (browser-safe).
+import attentionSource from '../shaders/attention.wgsl';
 import matmulSource from '../shaders/matmul.wgsl';
+import { attention } from '../src/kernels/attention.ts';
 import { linear } from '../src/kernels/matmul.ts';
-import { matmulRow } from '../src/kernels/reference.ts';
+import { attentionRow, matmulRow } from '../src/kernels/reference.ts';
 import { variantsOf, withKernel, type KernelOverride } from '../src/kernels/registry.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { roundF16 } from '../src/runtime/f16.ts';
@@ -41,7 +43,7 @@ export interface CompareRow {
 }
 
 export interface CompareOptions {
-  /** A shape set of the family ('transformer', 'vae', 'text', 'smoke') or explicit shapes 'MxKxN,...'. */
+  /** A shape set of the family ('transformer', 'vae', 'text', 'smoke') or explicit shapes ('MxKxN,...' for matmul). */
   shapes?: string;
   dtype?: DType;
   /** Timed runs per candidate and shape (after one warm-up; at least 5); 0 checks results only. */
@@ -74,6 +76,30 @@ interface ComparableFamily {
   problem(gpu: Gpu, shape: number[], dtype: DType, seed: number): Problem;
 }
 
+/** max_abs and rel_l2 accumulated over the checked output rows. */
+class ErrorSum {
+  private maxAbs = 0;
+  private num = 0;
+  private den = 0;
+  add(got: ArrayLike<number>, at: number, want: ArrayLike<number>): void {
+    for (let n = 0; n < want.length; n++) {
+      const d = Math.abs(got[at + n] - want[n]);
+      this.maxAbs = Number.isNaN(d) || d > this.maxAbs ? d : this.maxAbs;
+      this.num += d * d;
+      this.den += want[n] * want[n];
+    }
+  }
+  result(): { maxAbs: number; relL2: number } {
+    return { maxAbs: this.maxAbs, relL2: Math.sqrt(this.num / (this.den || 1)) };
+  }
+}
+
+/** Random inputs as the kernel sees them: f16 storage rounds, so the reference gets the rounded values. */
+function inputs(gpu: Gpu, rng: Rng, shape: number[], dtype: DType): { t: Tensor; ref: Float32Array } {
+  const data = rng.uniformArray(shape.reduce((a, b) => a * b, 1));
+  return { t: fromArray(gpu, data, shape, dtype), ref: dtype === 'f16' ? roundF16(data) : data };
+}
+
 /** Largest output rows × K × N the reference computes per shape (sampled rows beyond). */
 const REF_BUDGET = 6e7;
 
@@ -84,7 +110,7 @@ function sampleRows(M: number, want: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.round((i * (M - 1)) / (n - 1 || 1)));
 }
 
-// Linear layers as the models run them: y[M, N] = x[M, K] · W[N, K]ᵀ, shapes written MxKxN.
+// Linear layers as the models run them: y[M, N] = x[M, K] · W[N, K]ᵀ, shapes MxKxN.
 const matmulFamily: ComparableFamily = {
   source: matmulSource,
   shapeForm: 'MxKxN',
@@ -101,12 +127,8 @@ const matmulFamily: ComparableFamily = {
   label: ([M, K, N]) => `${M}x${K}x${N}`,
   problem(gpu, [M, K, N], dtype, seed) {
     const rng = new Rng(seed);
-    const xs = rng.uniformArray(M * K);
-    const ws = rng.uniformArray(N * K);
-    const x = fromArray(gpu, xs, [M, K], dtype);
-    const w = fromArray(gpu, ws, [N, K], dtype);
-    // f16 storage: the reference sees the inputs as the kernel does.
-    const [xr, wr] = dtype === 'f16' ? [roundF16(xs), roundF16(ws)] : [xs, ws];
+    const { t: x, ref: xr } = inputs(gpu, rng, [M, K], dtype);
+    const { t: w, ref: wr } = inputs(gpu, rng, [N, K], dtype);
     const rows = sampleRows(M, Math.max(4, Math.floor(REF_BUDGET / (K * N))));
     return {
       flops: 2 * M * N * K,
@@ -115,19 +137,12 @@ const matmulFamily: ComparableFamily = {
       async check(out) {
         const got = await out.read();
         const want = new Float64Array(N);
-        let maxAbs = 0;
-        let num = 0;
-        let den = 0;
+        const e = new ErrorSum();
         for (const m of rows) {
           matmulRow(xr, wr, 0, m, M, N, K, true, want);
-          for (let n = 0; n < N; n++) {
-            const d = Math.abs(got[m * N + n] - want[n]);
-            maxAbs = Number.isNaN(d) || d > maxAbs ? d : maxAbs;
-            num += d * d;
-            den += want[n] * want[n];
-          }
+          e.add(got, m * N, want);
         }
-        return { maxAbs, relL2: Math.sqrt(num / (den || 1)) };
+        return e.result();
       },
       dispose() {
         x.dispose();
@@ -137,7 +152,50 @@ const matmulFamily: ComparableFamily = {
   },
 };
 
-const FAMILIES: Record<string, ComparableFamily> = { matmul: matmulFamily };
+// Attention as the models run it (one batch, heads interleaved in features), shapes TqxTkxHxD.
+const attentionFamily: ComparableFamily = {
+  source: attentionSource,
+  shapeForm: 'TqxTkxHxD',
+  sets: {
+    // MMDiT joint attention at 768²: 4946 tokens, 24 heads of 64.
+    transformer: [[4946, 4946, 24, 64]],
+    // VAE mid-block attention: 9216 tokens, one head of 512.
+    vae: [[9216, 9216, 1, 512]],
+    // T5-XXL (256 tokens, 64 heads of 64) and CLIP-G (77 tokens, 20 heads of 64), unmasked here.
+    text: [[256, 256, 64, 64], [77, 77, 20, 64]],
+    smoke: [[37, 45, 2, 16], [1, 7, 1, 8]],
+  },
+  label: (s) => s.join('x'),
+  problem(gpu, [tq, tk, heads, d], dtype, seed) {
+    const rng = new Rng(seed);
+    const hd = heads * d;
+    const { t: q, ref: qr } = inputs(gpu, rng, [1, tq, hd], dtype);
+    const { t: k, ref: kr } = inputs(gpu, rng, [1, tk, hd], dtype);
+    const { t: v, ref: vr } = inputs(gpu, rng, [1, tk, hd], dtype);
+    const spec = { batch: 1, tq, tk, heads, headDim: d, scale: 1 / Math.sqrt(d) };
+    const rows = sampleRows(tq, Math.max(4, Math.floor(REF_BUDGET / (2 * tk * hd))));
+    return {
+      flops: 4 * tq * tk * hd,
+      bytes: (2 * tq + 2 * tk) * hd * BYTES[dtype],
+      run: () => attention(gpu, q, k, v, { heads }),
+      async check(out) {
+        const got = await out.read();
+        const want = new Float32Array(hd);
+        const e = new ErrorSum();
+        for (const i of rows) {
+          attentionRow(qr, kr, vr, spec, 0, i, want);
+          e.add(got, i * hd, want);
+        }
+        return e.result();
+      },
+      dispose() {
+        [q, k, v].forEach((t) => t.dispose());
+      },
+    };
+  },
+};
+
+const FAMILIES: Record<string, ComparableFamily> = { matmul: matmulFamily, attention: attentionFamily };
 
 /** The families `compare` can run, with their shape sets. */
 export function comparableFamilies(): { family: string; source: string; shapeForm: string; sets: string[] }[] {

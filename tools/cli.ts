@@ -33,7 +33,7 @@ program
   .option('--all', 'every variant on every shape (slow on CPU adapters)')
   .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
   .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
-  .option('--shapes <set|MxKxN,...>', '--compare: transformer, vae, text, smoke, or explicit shapes', 'smoke')
+  .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
   .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
   .option('--runs <n>', '--compare: timed runs per candidate and shape (median; at least 5)', '5')
   .action((family, o) => {

@@ -3,6 +3,7 @@
 // broken files fail with the compiler's file:line or the bindings-contract message, and the
 // device keeps working afterwards.
 import { afterEach, describe, expect, it } from 'vitest';
+import attentionSource from '../../shaders/attention.wgsl';
 import source from '../../shaders/matmul.wgsl';
 import { compare, defaultVariant, formatCompare, parseShapes } from '../../bench/compare.ts';
 import { linear } from '../../src/kernels/matmul.ts';
@@ -71,10 +72,23 @@ describe('compare (matmul, smoke shapes 37x64x45 and 1x30x7, f32)', () => {
     expectClose(await y.read(), linearRef(x, w, 5, 6, 8), { atol: 1e-5 });
   });
 
+  it('attention: an override (naive, output divided as x·(1/l)) passes beside the built-in; a wrong one fails (37x45x2x16)', async () => {
+    const gpu = await device();
+    const from = 'out_store4(ob + i, acc[i] / l);';
+    expect(attentionSource).toContain(from);
+    const ok = { source: attentionSource.replace(from, 'out_store4(ob + i, acc[i] * (1.0 / l));'), file: 'my/attention.wgsl' };
+    const wrong = { source: attentionSource.replace(from, 'out_store4(ob + i, acc[i]);'), file: 'my/unnormalised.wgsl' };
+    const candidates = [{ label: 'naive', variant: 'naive' }, { label: 'ok', variant: 'naive', override: ok }, { label: 'wrong', variant: 'naive', override: wrong }];
+    const rows = await compare(gpu, 'attention', candidates, { shapes: '37x45x2x16', runs: 0 });
+    expect(rows.map((r) => [r.candidate, r.shape, r.pass])).toEqual([['naive', '37x45x2x16', true], ['ok', '37x45x2x16', true], ['wrong', '37x45x2x16', false]]);
+    expect(rows[1].rel_l2).toBeLessThan(1e-5);
+    expect(rows[2].rel_l2).toBeGreaterThan(1);
+  });
+
   it('parses shape sets and explicit MxKxN shapes, with a clear error otherwise', () => {
     expect(parseShapes('matmul', 'transformer')).toContainEqual([4946, 1536, 6144]);
     expect(parseShapes('matmul', '8x16x4, 1x2x3')).toEqual([[8, 16, 4], [1, 2, 3]]);
     expect(() => parseShapes('matmul', '8x16')).toThrow(/'8x16' is neither a shape set \(transformer, vae, text, smoke\) nor MxKxN/);
-    expect(() => parseShapes('conv9d', 'smoke')).toThrow(/no comparison for kernel family 'conv9d' \(available: matmul\)/);
+    expect(() => parseShapes('conv9d', 'smoke')).toThrow(/no comparison for kernel family 'conv9d' \(available: matmul, attention\)/);
   });
 });
