@@ -7,39 +7,23 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { nodePlatform } from '../src/runtime/node.ts';
 import { SafetensorsFile } from '../src/runtime/safetensors.ts';
+import { safetensorsHeader } from '../src/runtime/safetensors-write.ts';
 import { openWeights, type WeightReader } from '../src/runtime/weights.ts';
 
 /** Bytes copied per read: bounds memory for tensors of any size (T5's embedding is 263 MB). */
 const CHUNK = 16 * 2 ** 20;
 
-function safetensorsHeader(r: WeightReader, metadata: Record<string, string>): { header: Uint8Array; dataBytes: number } {
-  const h: Record<string, unknown> = { __metadata__: metadata };
-  let off = 0;
-  for (const name of r.names()) {
-    const e = r.entry(name);
-    h[name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + e.byteLength] };
-    off += e.byteLength;
-  }
-  let json = JSON.stringify(h);
-  // Pad with spaces so the data section starts 8-byte aligned (the format's convention).
-  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8);
-  const text = new TextEncoder().encode(json);
-  const header = new Uint8Array(8 + text.length);
-  new DataView(header.buffer).setBigUint64(0, BigInt(text.length), true);
-  header.set(text, 8);
-  return { header, dataBytes: off };
-}
-
 /** Writes every tensor of `r` to `out` as safetensors; no file at `out` unless it all worked. */
 export async function writeSafetensors(r: WeightReader, out: string, metadata: Record<string, string> = { format: 'pt' }): Promise<{ tensors: number; bytes: number }> {
-  const { header, dataBytes } = safetensorsHeader(r, metadata);
+  const specs = r.names().map((n) => r.entry(n));
+  const header = safetensorsHeader(specs, metadata);
+  const dataBytes = specs.reduce((a, e) => a + e.byteLength, 0);
   const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx');
   try {
     await fh.write(header, 0, header.length, 0);
     let pos = header.length;
-    for (const name of r.names()) {
-      const e = r.entry(name);
+    for (const e of specs) {
       for (let done = 0; done < e.byteLength; ) {
         const n = Math.min(CHUNK, e.byteLength - done);
         const bytes = await e.source.read(e.offset + done, n);
@@ -54,12 +38,12 @@ export async function writeSafetensors(r: WeightReader, out: string, metadata: R
     const check = await nodePlatform.open(tmp);
     try {
       const st = await SafetensorsFile.open(check);
-      if (st.entries.size !== r.names().length) throw new Error(`${out}: wrote ${st.entries.size} tensors, expected ${r.names().length}`);
+      if (st.entries.size !== specs.length) throw new Error(`${out}: wrote ${st.entries.size} tensors, expected ${specs.length}`);
     } finally {
       await check.close?.();
     }
     await rename(tmp, out);
-    return { tensors: r.names().length, bytes: header.length + dataBytes };
+    return { tensors: specs.length, bytes: header.length + dataBytes };
   } catch (e) {
     await fh.close().catch(() => {});
     await unlink(tmp).catch(() => {});

@@ -1,12 +1,12 @@
 // 2-D convolution (implicit GEMM, register-blocked) with fused bias, optional residual add,
 // input affine and output affine+clamp. Activations are NHWC (channels-last), so a band of
 // rows is one contiguous range: tensors above the binding limit are processed in row bands.
-// NCHW operands (an image in, an image out) are supported when they fit one binding.
+// NCHW operands (an image in, an image out) are bound whole, so they must fit one binding.
 import type { Gpu } from '../runtime/device.ts';
-import { BYTES, empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
+import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { readF32, type WeightReader } from '../runtime/weights.ts';
 import source from '../../shaders/conv2d.wgsl';
-import { bandBudget, window } from './window.ts';
+import { bandItems, maxWindowElems, window, writable } from './bands.ts';
 
 /** Output pixels per invocation (see shaders/conv2d.wgsl). */
 const TM = 4;
@@ -93,7 +93,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   const outW = convOutSize(inW, c.kw, stride, padL, padR);
   if (outH < 1 || outW < 1) throw new Error(`conv2d: input ${inH}×${inW} is smaller than the ${c.kh}×${c.kw} kernel`);
   const outShape = outL === 'nhwc' ? [B, outH, outW, c.cout] : [B, c.cout, outH, outW];
-  const outDtype = o.outDtype ?? (x.dtype === 'f16' && !gpu.caps.f16 ? 'f32' : x.dtype);
+  const outDtype = o.outDtype ?? writable(gpu, x.dtype);
   const res = o.residual;
   if (res && (res.shape.length !== 4 || res.shape.some((d, i) => d !== outShape[i]))) {
     throw new Error(`conv2d: residual is [${res.shape}], expected the output shape [${outShape}]`);
@@ -118,10 +118,9 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
 
   const inRow = inW * cin; // elements per input row (NHWC)
   const outRow = outW * c.cout;
-  const budget = bandBudget(gpu);
   const maxPixels = gpu.caps.maxWorkgroupsPerDim * TM * WORKGROUP;
-  const fitsWhole =
-    x.byteLength <= budget && out.byteLength <= budget && (!res || res.byteLength <= budget) && outH * outW <= maxPixels;
+  const fits = (t: Tensor) => t.numel <= maxWindowElems(gpu, t.dtype);
+  const fitsWhole = fits(x) && fits(out) && (!res || fits(res)) && outH * outW <= maxPixels;
   const u = new ArrayBuffer(128);
   const u32 = new Uint32Array(u);
   const f32 = new Float32Array(u);
@@ -136,10 +135,19 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   i32[30] = stride;
   const yGroups = c.coutPad / 4 / c.tn;
 
+  // NHWC operands are bound as windows of the band's rows; NCHW ones (an image in or out: a
+  // few channels) are bound whole and must fit one binding.
+  // The shaders index from the tensor's start minus `base` (the elements before the window).
+  const bind = (t: Tensor, start: number, count: number) => {
+    const w = window(t, start, count);
+    return { binding: w.binding, base: start - w.shift };
+  };
+  const outWindow = (t: Tensor, b0: number, batches: number, oy0: number, rows: number) =>
+    outL === 'nhwc' ? bind(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : bind(t, 0, t.numel);
   const run = (b0: number, batches: number, oy0: number, rows: number, xs: number, xn: number) => {
-    const xw = window(x, xs, xn);
-    const ow = window(out, b0 * outH * outRow + oy0 * outRow, batches * rows * outRow);
-    const rw = res && window(res, b0 * outH * outRow + oy0 * outRow, batches * rows * outRow);
+    const xw = inL === 'nhwc' ? bind(x, xs, xn) : bind(x, 0, x.numel);
+    const ow = outWindow(out, b0, batches, oy0, rows);
+    const rw = res && outWindow(res, b0, batches, oy0, rows);
     const pixels = rows * outW;
     u32[7] = pixels;
     u32[8] = oy0 * outW;
@@ -155,18 +163,10 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
     run(0, B, 0, outH, 0, x.numel);
     return out;
   }
-  if (inL !== 'nhwc' || outL !== 'nhwc') {
-    throw new Error(`conv2d: an NCHW operand above the ${gpu.caps.maxStorageBinding}-byte binding limit cannot be banded (input [${x.shape}], output [${outShape}]); use NHWC`);
-  }
   // Row bands: output rows [oy0, oy0+R) read input rows oy0·s − padT … (oy0+R−1)·s − padT + kh − 1.
-  const inBytes = inRow * BYTES[x.dtype];
-  const outBytes = Math.max(outRow * BYTES[outDtype], res ? outRow * BYTES[res.dtype] : 0);
-  const rows = Math.min(
-    Math.floor((Math.floor(budget / inBytes) - c.kh) / stride) + 1,
-    Math.floor(budget / outBytes),
-    Math.floor(maxPixels / outW),
-    outH,
-  );
+  const inRows = inL === 'nhwc' ? bandItems(gpu, inRow, [x.dtype], 'conv2d') : Infinity;
+  const outRows = outL === 'nhwc' ? bandItems(gpu, outRow, res ? [outDtype, res.dtype] : [outDtype], 'conv2d') : Infinity;
+  const rows = Math.min(Math.floor((inRows - c.kh) / stride) + 1, outRows, Math.floor(maxPixels / outW), outH);
   if (rows < 1) {
     throw new Error(`conv2d: one band of input [${x.shape}] / output [${outShape}] exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit`);
   }
@@ -175,7 +175,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
       const r = Math.min(rows, outH - oy0);
       const iy0 = Math.max(0, oy0 * stride - padT);
       const iy1 = Math.min(inH - 1, (oy0 + r - 1) * stride - padT + c.kh - 1);
-      run(b, 1, oy0, r, (b * inH + iy0) * inRow, (iy1 - iy0 + 1) * inRow);
+      run(b, 1, oy0, r, (b * inH + iy0) * inRow, Math.max(1, iy1 - iy0 + 1) * inRow);
     }
   }
   return out;

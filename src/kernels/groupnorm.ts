@@ -2,10 +2,10 @@
 // a merge pass and an apply pass (see shaders/groupnorm.wgsl), each banded over pixels when
 // the tensor exceeds the binding limit. Results do not depend on the banding.
 import type { Gpu } from '../runtime/device.ts';
-import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
+import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/groupnorm.wgsl';
 import { grid1d } from './grid.ts';
-import { bandBudget, window } from './window.ts';
+import { bandItems, maxWindowElems, window, writable } from './bands.ts';
 
 export interface GroupNormParams {
   gamma: Tensor;
@@ -32,14 +32,12 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
     throw new Error(`groupNorm: gamma/beta have ${p.gamma.numel}/${p.beta.numel} values, expected ${C} (input [${x.shape}])`);
   }
   const P = x.numel / (B * C);
-  const outDtype = o.outDtype ?? (x.dtype === 'f16' && !gpu.caps.f16 ? 'f32' : x.dtype);
-  const budget = bandBudget(gpu);
-  const pixelBytes = C * Math.max(BYTES[x.dtype], BYTES[outDtype]);
+  const outDtype = o.outDtype ?? writable(gpu, x.dtype);
+  const pixelsPerWindow = bandItems(gpu, C, [x.dtype, outDtype], 'groupNorm');
   // Stats chunks must tile a band exactly, so bands are whole chunks of pixels.
   let chunk = MAX_CHUNK;
-  while (chunk > 1 && chunk * pixelBytes > budget) chunk >>= 1;
-  if (pixelBytes > budget) throw new Error(`groupNorm: one pixel of [${x.shape}] (${C} channels) exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit`);
-  const bandPixels = Math.min(P, Math.floor(budget / pixelBytes / chunk) * chunk, gpu.caps.maxWorkgroupsPerDim * chunk);
+  while (chunk > pixelsPerWindow) chunk >>= 1;
+  const bandPixels = Math.min(P, Math.floor(pixelsPerWindow / chunk) * chunk, gpu.caps.maxWorkgroupsPerDim * chunk);
   const nPart = Math.ceil(P / chunk);
   const whole = bandPixels === P;
 
@@ -77,14 +75,16 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
   new Float32Array(u)[12] = p.eps;
   u32.set([C, C / G, G, P, 0, 0, 0, 0, nPart, 0, chunk, 0]);
 
-  // Pass 1: partial moments per band (whole batch at once when everything fits).
+  // Pass 1: partial moments per band. Shaders index from the tensor's start minus the
+  // elements before the window (start − shift). (whole batch at once when everything fits).
   const statsBand = (b0: number, batches: number, p0: number, n: number) => {
-    const w = window(x, (b0 * P + p0) * C, (batches > 1 ? batches * P : n) * C);
-    u32.set([n, p0, b0, w.base], 4);
+    const start = (b0 * P + p0) * C;
+    const w = window(x, start, (batches > 1 ? batches * P : n) * C);
+    u32.set([n, p0, b0, start - w.shift], 4);
     u32[9] = p0 / chunk;
     gpu.recorder.dispatch(stats, [w.binding, part], u, [Math.ceil(n / chunk), G, batches], 'groupnorm stats');
   };
-  if (whole && x.byteLength <= budget) statsBand(0, B, 0, P);
+  if (whole && x.numel <= maxWindowElems(gpu, x.dtype)) statsBand(0, B, 0, P);
   else for (let b = 0; b < B; b++) for (let p0 = 0; p0 < P; p0 += bandPixels) statsBand(b, 1, p0, Math.min(bandPixels, P - p0));
 
   // Pass 2: merge partials into mean and rstd per (batch, group).
@@ -95,11 +95,11 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
   const applyBand = (e0: number, count: number) => {
     const xw = window(x, e0, count);
     const ow = window(out, e0, count);
-    u32.set([count / vec, e0, 0, xw.base], 4);
-    u32[11] = ow.base;
+    u32.set([count / vec, e0, 0, e0 - xw.shift], 4);
+    u32[11] = e0 - ow.shift;
     gpu.recorder.dispatch(apply, [xw.binding, st, p.gamma, p.beta, ow.binding], u, grid1d(gpu, count / vec, 256), 'groupnorm apply');
   };
-  const bandElems = Math.floor(budget / pixelBytes) * C;
+  const bandElems = pixelsPerWindow * C;
   for (let e0 = 0; e0 < x.numel; e0 += bandElems) applyBand(e0, Math.min(bandElems, x.numel - e0));
   part.dispose();
   st.dispose();

@@ -81,13 +81,16 @@ export function setAutotune(on: boolean): void {
 /**
  * The variant to run. `time` runs one variant on the real problem (or a representative slice
  * of it) and returns its duration; per variant it is called twice (warm-up, then timed), and
- * only on the first request for a shape class.
+ * only on the first request for a shape class. `eligible` excludes variants that would change
+ * the problem's numerics (e.g. f16 products for f32 operands); it must depend only on what
+ * `shapeClass` encodes, since the choice is remembered per shape class.
  */
 export async function chooseVariant<V extends Variant>(
   gpu: Gpu,
   family: string,
   shapeClass: string,
   time: (v: V) => Promise<number>,
+  eligible: (v: V) => boolean = () => true,
 ): Promise<V> {
   const all = variantsOf(family) as V[];
   const name = forced.get(family);
@@ -96,7 +99,7 @@ export async function chooseVariant<V extends Variant>(
     if (!v.supports(gpu.caps)) throw new Error(`${family}: forced variant '${name}' is not supported on ${gpu.caps.adapterName}`);
     return v;
   }
-  const candidates = all.filter((v) => v.autotune !== false && v.supports(gpu.caps));
+  const candidates = all.filter((v) => v.autotune !== false && v.supports(gpu.caps) && eligible(v));
   if (!candidates.length) throw new Error(`${family}: no variant supports ${shapeClass} on ${gpu.caps.adapterName}`);
   if (candidates.length === 1 || !autotuneEnabled) return candidates[0];
   let cache = tuned.get(gpu);

@@ -15,7 +15,7 @@ export function safetensorsHeader(specs: readonly TensorSpec[], metadata?: Recor
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const s of specs) {
-    if (s.name in header) throw new Error(`safetensors: duplicate tensor name '${s.name}'`);
+    if (Object.hasOwn(header, s.name)) throw new Error(`safetensors: duplicate tensor name '${s.name}'`);
     const bytes = s.shape.reduce((a, b) => a * b, 1) * ST_BYTES[s.dtype];
     header[s.name] = { dtype: s.dtype, shape: s.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;

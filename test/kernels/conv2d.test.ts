@@ -72,6 +72,8 @@ const CASES: (Case & { banded?: boolean })[] = [
   { name: 'banded 3x3 s2 pad(0,1,0,1) 65x20 cin16 cout8', B: 1, H: 65, W: 20, cin: 16, cout: 8, k: 3, stride: 2, pad: [0, 1, 0, 1], banded: true },
   { name: 'banded 1x1 61x23 cin12 cout4', B: 1, H: 61, W: 23, cin: 12, cout: 4, k: 1, banded: true },
   { name: 'banded 3x3 odd channels 70x50 cin5 cout6', B: 1, H: 70, W: 50, cin: 5, cout: 6, k: 3, banded: true },
+  { name: 'banded out, nchw in 3x3 48x40 cin3 cout16 in-affine', B: 1, H: 48, W: 40, cin: 3, cout: 16, k: 3, inLayout: 'nchw', inAffine: [2, -1], banded: true },
+  { name: 'banded in, nchw out 3x3 48x48 cin8 cout3 clamp', B: 1, H: 48, W: 48, cin: 8, cout: 3, k: 3, outLayout: 'nchw', clamp: [-0.5, 0.5], banded: true },
 ];
 
 async function runCase(c: Case & { banded?: boolean }, dtype: 'f32' | 'f16', opts: object, seed = 1) {
@@ -92,7 +94,7 @@ async function runCase(c: Case & { banded?: boolean }, dtype: 'f32' | 'f16', opt
   const o: Conv2dOptions = { stride: s, pad: c.pad, inLayout: c.inLayout, outLayout: c.outLayout, inAffine: c.inAffine, outAffine: c.outAffine, clamp: c.clamp };
   if (res) o.residual = fromArray(gpu, res, outShape, dtype);
   // The banded cases must really exceed the limit (else they would test nothing new).
-  if (c.banded) expect(c.B * c.H * c.W * c.cin * (dtype === 'f16' ? 2 : 4)).toBeGreaterThan(LIMIT);
+  if (c.banded) expect(Math.max(c.B * c.H * c.W * c.cin * (dtype === 'f16' ? 2 : 4), c.B * Ho * Wo * c.cout * (outDtype === 'f16' ? 2 : 4))).toBeGreaterThan(LIMIT);
   const y = await conv2d(gpu, fromArray(gpu, x, inShape, dtype), cw, { ...o, outDtype });
   expect(y.shape).toEqual(outShape);
   const tol = outDtype === 'f16' ? { atol: 3e-3, rtol: 3e-3 } : { atol: 2e-5, rtol: 1e-5 };

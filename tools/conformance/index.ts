@@ -1,7 +1,7 @@
 // `diception conformance <fixture-dir>`: runs every golden whose module exists and compares
 // each output tensor with the upstream implementation's (rel_l2 per tensor).
 import { join } from 'node:path';
-import { getDevice } from '../../src/runtime/device.ts';
+import { getDevice, type DeviceOptions } from '../../src/runtime/device.ts';
 import { openWeights, readF32, readJson } from '../../src/runtime/weights.ts';
 import { runners } from './runners.ts';
 import type { GoldenContext, Precision } from './types.ts';
@@ -12,6 +12,8 @@ export interface ConformanceOptions {
   only?: string[];
   precision?: Precision;
   json?: boolean;
+  /** Device capability overrides (tests run the packed-f16 path with disableF16). */
+  device?: DeviceOptions;
 }
 
 export interface Line {
@@ -43,7 +45,7 @@ export async function conformance(dir: string, o: ConformanceOptions = {}): Prom
   const tol = TOLERANCE[precision];
   const manifest = await readJson<{ goldens: Record<string, GoldenContext['manifest']> }>(join(dir, 'golden', 'manifest.json'));
   if (!manifest.goldens) throw new Error(`${join(dir, 'golden', 'manifest.json')}: no "goldens" object`);
-  const gpu = await getDevice();
+  const gpu = await getDevice(o.device);
   const lines: Line[] = [];
   for (const [name, entry] of Object.entries(manifest.goldens)) {
     if (o.only && !o.only.includes(name)) continue;

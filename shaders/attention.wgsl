@@ -1,0 +1,246 @@
+// Multi-head attention O = softmax(Q·Kᵀ·scale + bias + causal mask)·V with an online softmax
+// (flash attention): scores live only in registers / one K tile, never in memory.
+// Layout: q, out [B, rows, heads·D]; k, v [B, tk, heads·D]; bias [heads, tq, tk] (optional).
+// Each dispatch covers a band of query rows (row0..row0+rows) of B' batch items; the wrapper
+// binds sub-ranges of oversized tensors, so element offsets come in params (multiples of 4).
+// Dispatch: naive: [ceil(rows/64), heads, B']; main (tiled): [ceil(rows/BQ), heads, B'].
+struct Params {
+  rows: u32,
+  tk: u32,
+  heads: u32,
+  row0: u32,
+  q_off: u32,
+  k_off: u32,
+  v_off: u32,
+  o_off: u32,
+  scale: f32,
+  causal: u32,
+  tq: u32,
+  _pad: u32,
+}
+
+const D4: u32 = {{D4}}u; // head dim / 4
+
+// Masked scores are skipped, not set to -inf, so a fully masked tile cannot make exp(-inf + inf).
+const NEG: f32 = -3.0e38;
+
+fn q_base(b: u32, r: u32, h: u32) -> u32 {
+  return params.q_off / 4u + ((b * params.rows + r) * params.heads + h) * D4;
+}
+fn o_base(b: u32, r: u32, h: u32) -> u32 {
+  return params.o_off / 4u + ((b * params.rows + r) * params.heads + h) * D4;
+}
+fn kv_row(b: u32, k: u32, h: u32) -> u32 {
+  return ((b * params.tk + k) * params.heads + h) * D4;
+}
+// Additive bias plus the causal mask (top-left aligned: query i sees keys 0..i).
+fn score_ok(qg: u32, kg: u32) -> bool {
+  return kg < params.tk && !(params.causal != 0u && kg > qg);
+}
+fn bias_at(h: u32, qg: u32, kg: u32) -> f32 {
+#if BIAS
+  return bias_load((h * params.tq + qg) * params.tk + kg);
+#else
+  return 0.0;
+#endif
+}
+
+#if NAIVE
+// One thread per query row, the whole row's state (q, acc) in registers: no barriers.
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = gid.x;
+  let h = gid.y;
+  let b = gid.z;
+  if (r >= params.rows) { return; }
+  let qg = params.row0 + r;
+  var q: array<vec4<f32>, D4>;
+  var acc: array<vec4<f32>, D4>;
+  let qb = q_base(b, r, h);
+  for (var i = 0u; i < D4; i++) {
+    q[i] = q_load4(qb + i) * params.scale;
+    acc[i] = vec4<f32>(0.0);
+  }
+  var kend = params.tk;
+  if (params.causal != 0u) { kend = min(kend, qg + 1u); }
+  var m = NEG;
+  var l = 0.0;
+  for (var k = 0u; k < kend; k++) {
+    let kr = kv_row(b, k, h);
+    var s = 0.0;
+    for (var i = 0u; i < D4; i++) { s += dot(q[i], k_load4(params.k_off / 4u + kr + i)); }
+    s += bias_at(h, qg, k);
+    if (s > m) {
+      let a = exp(m - s);
+      l *= a;
+      for (var i = 0u; i < D4; i++) { acc[i] *= a; }
+      m = s;
+    }
+    let p = exp(s - m);
+    l += p;
+    for (var i = 0u; i < D4; i++) { acc[i] += p * v_load4(params.v_off / 4u + kr + i); }
+  }
+  let ob = o_base(b, r, h);
+  for (var i = 0u; i < D4; i++) { out_store4(ob + i, acc[i] / l); }
+}
+#else
+// Tiled flash attention. A workgroup owns BQ query rows of one (batch, head); TPR threads
+// share a row. Per K/V tile of BK keys: each thread computes KPT scores of its row (keys
+// lane, lane+TPR, ...), the row's max/sum are reduced over its TPR threads, probabilities go
+// to workgroup memory, then each thread accumulates its own vec4 columns of the row's output.
+// D is streamed through workgroup memory in chunks of C4 vec4s, so any head dim fits (the
+// output accumulator stays in registers: NCH·APT vec4s per thread).
+const C4: u32 = {{C4}}u;
+const NCH: u32 = D4 / C4;
+const BQ: u32 = 16u;
+const BK: u32 = 32u;
+const TPR: u32 = 4u;
+const WG: u32 = BQ * TPR;
+const KPT: u32 = BK / TPR;
+const APT: u32 = (C4 + TPR - 1u) / TPR;
+
+var<workgroup> qs: array<vec4<f32>, BQ * C4>;
+var<workgroup> kv: array<vec4<f32>, BK * C4>;
+var<workgroup> ps: array<f32, BQ * BK>;
+#if SUBGROUPS
+var<workgroup> slots: atomic<u32>;
+#else
+var<workgroup> red: array<f32, WG>;
+#endif
+
+// Reductions over the TPR threads of a row. With subgroups the row's threads are TPR
+// consecutive lanes of one subgroup (see `slot` in main; needs subgroup size >= TPR).
+fn row_max(x: f32, t: u32) -> f32 {
+#if SUBGROUPS
+  let a = max(x, subgroupShuffleXor(x, 1u));
+  return max(a, subgroupShuffleXor(a, 2u));
+#else
+  workgroupBarrier();
+  red[t] = x;
+  workgroupBarrier();
+  let b = t & ~3u;
+  return max(max(red[b], red[b + 1u]), max(red[b + 2u], red[b + 3u]));
+#endif
+}
+fn row_sum(x: f32, t: u32) -> f32 {
+#if SUBGROUPS
+  let a = x + subgroupShuffleXor(x, 1u);
+  return a + subgroupShuffleXor(a, 2u);
+#else
+  workgroupBarrier();
+  red[t] = x;
+  workgroupBarrier();
+  let b = t & ~3u;
+  return (red[b] + red[b + 1u]) + (red[b + 2u] + red[b + 3u]);
+#endif
+}
+
+fn load_q_chunk(t: u32, b: u32, h: u32, q0: u32, c: u32) {
+  for (var i = t; i < BQ * C4; i += WG) {
+    let r = min(q0 + i / C4, params.rows - 1u);
+    qs[i] = q_load4(q_base(b, r, h) + c * C4 + i % C4) * params.scale;
+  }
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>
+#if SUBGROUPS
+  , @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32
+#endif
+) {
+#if SUBGROUPS
+  // Number the threads subgroup by subgroup, so a row's TPR threads share a subgroup whatever
+  // order the hardware assigns lanes in.
+  var first = 0u;
+  if (sg_lane == 0u) { first = atomicAdd(&slots, sg_size); }
+  let t = subgroupBroadcastFirst(first) + sg_lane;
+#else
+  let t = lid;
+#endif
+  let h = wg.y;
+  let b = wg.z;
+  let r = t / TPR;
+  let lane = t % TPR;
+  let q0 = wg.x * BQ;
+  let qg = params.row0 + min(q0 + r, params.rows - 1u);
+  var kend = params.tk;
+  if (params.causal != 0u) { kend = min(kend, params.row0 + q0 + BQ); }
+
+  var m = NEG;
+  var l = 0.0;
+  var acc: array<vec4<f32>, NCH * APT>;
+  for (var i = 0u; i < NCH * APT; i++) { acc[i] = vec4<f32>(0.0); }
+#if Q_RESIDENT
+  load_q_chunk(t, b, h, q0, 0u);
+#endif
+
+  for (var k0 = 0u; k0 < kend; k0 += BK) {
+    var s: array<f32, KPT>;
+    for (var j = 0u; j < KPT; j++) { s[j] = 0.0; }
+    for (var c = 0u; c < NCH; c++) {
+      workgroupBarrier();
+#if !Q_RESIDENT
+      load_q_chunk(t, b, h, q0, c);
+#endif
+      for (var i = t; i < BK * C4; i += WG) {
+        let kg = min(k0 + i / C4, params.tk - 1u);
+        kv[i] = k_load4(params.k_off / 4u + kv_row(b, kg, h) + c * C4 + i % C4);
+      }
+      workgroupBarrier();
+      for (var j = 0u; j < KPT; j++) {
+        let kk = lane + TPR * j;
+        var d = 0.0;
+        for (var i = 0u; i < C4; i++) { d += dot(qs[r * C4 + i], kv[kk * C4 + i]); }
+        s[j] += d;
+      }
+    }
+    var mx = NEG;
+    for (var j = 0u; j < KPT; j++) {
+      let kg = k0 + lane + TPR * j;
+      if (score_ok(qg, kg)) {
+        s[j] += bias_at(h, qg, kg);
+        mx = max(mx, s[j]);
+      }
+    }
+    let mn = max(m, row_max(mx, t));
+    let alpha = exp(m - mn);
+    m = mn;
+    var sum = 0.0;
+    for (var j = 0u; j < KPT; j++) {
+      let kk = lane + TPR * j;
+      let p = select(0.0, exp(s[j] - m), score_ok(qg, k0 + kk));
+      ps[r * BK + kk] = p;
+      sum += p;
+    }
+    l = l * alpha + row_sum(sum, t);
+    for (var i = 0u; i < NCH * APT; i++) { acc[i] *= alpha; }
+
+    for (var c = 0u; c < NCH; c++) {
+      workgroupBarrier();
+      for (var i = t; i < BK * C4; i += WG) {
+        let kg = min(k0 + i / C4, params.tk - 1u);
+        kv[i] = v_load4(params.v_off / 4u + kv_row(b, kg, h) + c * C4 + i % C4);
+      }
+      workgroupBarrier();
+      for (var a = 0u; a < APT; a++) {
+        let col = lane + TPR * a;
+        if (col < C4) {
+          var o = acc[c * APT + a];
+          for (var kk = 0u; kk < BK; kk++) { o += ps[r * BK + kk] * kv[kk * C4 + col]; }
+          acc[c * APT + a] = o;
+        }
+      }
+    }
+  }
+
+  if (q0 + r < params.rows) {
+    let ob = o_base(b, q0 + r, h);
+    for (var c = 0u; c < NCH; c++) {
+      for (var a = 0u; a < APT; a++) {
+        let col = lane + TPR * a;
+        if (col < C4) { out_store4(ob + c * C4 + col, acc[c * APT + a] / l); }
+      }
+    }
+  }
+}
+#endif

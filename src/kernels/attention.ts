@@ -1,0 +1,156 @@
+// Multi-head attention without a score matrix (shaders/attention.wgsl), and the choice of
+// variant. Q/K/V are token-major with heads interleaved in features, as Linear layers emit them.
+import type { Gpu } from '../runtime/device.ts';
+import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
+import source from '../../shaders/attention.wgsl';
+
+export interface AttentionOptions {
+  heads: number;
+  /** Query i attends to keys 0..i (top-left aligned when Tq ≠ Tk), as in CLIP's text encoder. */
+  causal?: boolean;
+  /** Additive bias [heads, Tq, Tk] shared over the batch (T5 relative position bias). */
+  bias?: Tensor;
+  /** Score scale; default 1/sqrt(headDim) (T5 uses 1). */
+  scale?: number;
+  outDtype?: DType;
+  /** Force a variant (tests, bench); default: chooseAttention(). */
+  variant?: AttentionVariant;
+}
+
+/** naive: a thread per query row. tiled: flash tiles in workgroup memory. subgroup: tiled with subgroup row reductions. */
+export type AttentionVariant = 'naive' | 'tiled' | 'subgroup';
+
+/** Query rows per workgroup of the tiled variants (BQ in the shader). */
+const BQ = 16;
+
+export interface AttentionShape {
+  batch: number;
+  tq: number;
+  tk: number;
+  heads: number;
+  headDim: number;
+}
+
+/** The variants this adapter can run. */
+export function attentionVariants(gpu: Gpu): AttentionVariant[] {
+  // The subgroup variant reduces over 4 lanes of one subgroup.
+  void gpu;
+  // The tiled variants are being fixed (very slow pipeline builds on lavapipe): naive only for now.
+  return ['naive'];
+}
+
+/** The variant to use for a shape on this adapter (the one place that decides). */
+export function chooseAttention(gpu: Gpu, s: AttentionShape): AttentionVariant {
+  void s;
+  return 'naive';
+}
+
+function check(op: string, cond: boolean, msg: string): void {
+  if (!cond) throw new Error(`${op}: ${msg}`);
+}
+
+/** Largest divisor of n that is <= cap (the D chunk streamed through workgroup memory). */
+function chunkOf(n: number, cap: number): number {
+  for (let c = Math.min(n, cap); c > 1; c--) if (n % c === 0) return c;
+  return 1;
+}
+
+/**
+ * A binding of elements [start, start+count) of t. Offsets must be 256-byte aligned, so the
+ * binding starts at the aligned byte below and the shader skips `skip` elements.
+ */
+function subBinding(gpu: Gpu, t: Tensor, start: number, count: number): { binding: GPUBufferBinding; skip: number } {
+  const whole = t.binding();
+  const align = gpu.caps.minStorageOffsetAlignment;
+  const bytes = BYTES[t.dtype];
+  const first = t.offset + start * bytes;
+  const offset = Math.floor(first / align) * align;
+  const size = Math.ceil((first - offset + count * bytes) / 16) * 16;
+  return { binding: { buffer: whole.buffer, offset, size: Math.min(size, t.buffer.size - offset) }, skip: (first - offset) / bytes };
+}
+
+export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): Promise<Tensor> {
+  const op = 'attention';
+  const { heads } = o;
+  check(op, q.shape.length === 3, `q must be [B, Tq, heads·D], got [${q.shape}]`);
+  check(op, k.shape.length === 3, `k must be [B, Tk, heads·D], got [${k.shape}]`);
+  check(op, v.shape.length === 3, `v must be [B, Tk, heads·D], got [${v.shape}]`);
+  const [batch, tq, hd] = q.shape;
+  const tk = k.shape[1];
+  check(op, Number.isInteger(heads) && heads > 0 && hd % heads === 0, `q features ${hd} are not a multiple of heads ${heads}`);
+  const headDim = hd / heads;
+  check(op, headDim % 4 === 0, `head dim ${headDim} must be a multiple of 4`);
+  check(op, k.shape[0] === batch && k.shape[2] === hd, `k is [${k.shape}], expected [${batch}, Tk, ${hd}]`);
+  check(op, v.shape[0] === batch && v.shape[1] === tk && v.shape[2] === hd, `v is [${v.shape}], expected [${k.shape}] like k`);
+  check(op, tq > 0 && tk > 0, `empty sequence (Tq ${tq}, Tk ${tk})`);
+  const bias = o.bias;
+  if (bias) {
+    const want = [heads, tq, tk];
+    check(op, bias.shape.length === 3 && bias.shape.every((d, i) => d === want[i]), `bias is [${bias.shape}], expected [${want}]`);
+    check(op, bias.byteLength <= gpu.caps.maxStorageBinding, `bias of ${bias.byteLength} bytes exceeds the storage binding limit`);
+  }
+  const outDtype = o.outDtype ?? (q.dtype === 'f16' && !gpu.caps.f16 ? 'f32' : q.dtype);
+  check(op, outDtype === 'f32' || gpu.caps.f16, 'f16 output needs shader-f16 on this adapter (ask for outDtype f32)');
+  const variant = o.variant ?? chooseAttention(gpu, { batch, tq, tk, heads, headDim });
+  check(op, attentionVariants(gpu).includes(variant), `variant '${variant}' is not available on this adapter`);
+
+  const d4 = headDim / 4;
+  const kernel = await gpu.pipelines.get({
+    name: 'attention',
+    source,
+    bindings: [
+      { name: 'q', dtype: q.dtype, vec: 4 },
+      { name: 'k', dtype: k.dtype, vec: 4 },
+      { name: 'v', dtype: v.dtype, vec: 4 },
+      ...(bias ? [{ name: 'bias', dtype: bias.dtype }] : []),
+      { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: 4 as const },
+    ],
+    uniforms: true,
+    defines: {
+      D4: d4,
+      C4: chunkOf(d4, 16),
+      NAIVE: variant === 'naive',
+      Q_RESIDENT: chunkOf(d4, 16) === d4,
+      BIAS: Boolean(bias),
+      SUBGROUPS: variant === 'subgroup',
+    },
+  });
+  const out = empty(gpu, [batch, tq, hd], outDtype);
+  const scale = o.scale ?? 1 / Math.sqrt(headDim);
+  const perGroup = variant === 'naive' ? 64 : BQ;
+
+  // Bands: as many whole batch items per dispatch as the binding limit allows; a batch item
+  // too large for one binding goes in bands of query rows. Each band needs all of its item's K/V.
+  // The 256 bytes of slack cover the aligned-down start of a sub-binding.
+  const limit = gpu.caps.maxStorageBinding - gpu.caps.minStorageOffsetAlignment;
+  const rowBytes = hd * Math.max(BYTES[q.dtype], BYTES[outDtype]);
+  const kvBytes = tk * hd * Math.max(BYTES[k.dtype], BYTES[v.dtype]);
+  check(
+    op,
+    kvBytes <= limit,
+    `k/v of one batch item (${kvBytes} bytes) exceed the ${gpu.caps.maxStorageBinding}-byte storage binding limit`,
+  );
+  const maxRows = Math.min(Math.floor(limit / rowBytes), gpu.caps.maxWorkgroupsPerDim * perGroup);
+  check(op, maxRows >= 1, `one query row (${rowBytes} bytes) exceeds the storage binding limit`);
+  const itemsPer = tq <= maxRows ? Math.max(1, Math.min(Math.floor(limit / (tq * rowBytes)), Math.floor(limit / kvBytes), gpu.caps.maxWorkgroupsPerDim)) : 1;
+  const rowsPer = Math.min(tq, maxRows);
+  const u = new ArrayBuffer(48);
+  const u32 = new Uint32Array(u);
+  const f32 = new Float32Array(u);
+  for (let b0 = 0; b0 < batch; b0 += itemsPer) {
+    const nb = Math.min(itemsPer, batch - b0);
+    for (let r0 = 0; r0 < tq; r0 += rowsPer) {
+      const rows = Math.min(rowsPer, tq - r0);
+      const qs = subBinding(gpu, q, (b0 * tq + r0) * hd, nb * rows * hd);
+      const os = subBinding(gpu, out, (b0 * tq + r0) * hd, nb * rows * hd);
+      const ks = subBinding(gpu, k, b0 * tk * hd, nb * tk * hd);
+      const vs = subBinding(gpu, v, b0 * tk * hd, nb * tk * hd);
+      u32.set([rows, tk, heads, r0, qs.skip, ks.skip, vs.skip, os.skip]);
+      f32[8] = scale;
+      u32.set([o.causal ? 1 : 0, tq, 0], 9);
+      const bindings = [qs.binding, ks.binding, vs.binding, ...(bias ? [bias] : []), os.binding];
+      gpu.recorder.dispatch(kernel, bindings, u, [Math.ceil(rows / perGroup), heads, nb], `attention ${variant}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { attention, attentionVariants, type AttentionVariant } from '../../src/kernels/attention.ts';
+import { roundF16 } from '../../src/runtime/f16.ts';
+import { fromArray, type DType } from '../../src/runtime/tensor.ts';
+import type { Gpu } from '../../src/runtime/device.ts';
+import { device, expectClose, PRECISIONS, rand } from '../helpers.ts';
+import { attentionRef } from './attention.ref.ts';
+
+interface Case {
+  batch: number;
+  tq: number;
+  tk: number;
+  heads: number;
+  headDim: number;
+  causal?: boolean;
+  bias?: boolean;
+  scale?: number;
+}
+
+const name = (c: Case) =>
+  `B${c.batch} Tq${c.tq} Tk${c.tk} H${c.heads}×${c.headDim}${c.causal ? ' causal' : ''}${c.bias ? ' bias' : ''}${c.scale !== undefined ? ` scale ${c.scale}` : ''}`;
+
+async function runCase(gpu: Gpu, c: Case, dtype: DType, variant?: AttentionVariant): Promise<void> {
+  const hd = c.heads * c.headDim;
+  const seed = c.tq * 7 + c.tk * 13 + hd;
+  // Scores of a few units: peaked enough that a wrong max/rescale shows.
+  const round = (x: Float32Array) => (dtype === 'f16' ? roundF16(x) : x);
+  const q = round(rand(c.batch * c.tq * hd, seed, -2, 2));
+  const k = round(rand(c.batch * c.tk * hd, seed + 1, -2, 2));
+  const v = round(rand(c.batch * c.tk * hd, seed + 2));
+  const bias = c.bias ? round(rand(c.heads * c.tq * c.tk, seed + 3, -3, 3)) : undefined;
+  const scale = c.scale ?? 1 / Math.sqrt(c.headDim);
+  const expected = attentionRef(q, k, v, { ...c, scale, bias });
+  const tq = fromArray(gpu, q, [c.batch, c.tq, hd], dtype);
+  const tk = fromArray(gpu, k, [c.batch, c.tk, hd], dtype);
+  const tv = fromArray(gpu, v, [c.batch, c.tk, hd], dtype);
+  const tb = bias ? fromArray(gpu, bias, [c.heads, c.tq, c.tk], dtype) : undefined;
+  const out = await attention(gpu, tq, tk, tv, { heads: c.heads, causal: c.causal, bias: tb, scale: c.scale, variant });
+  const got = await out.read();
+  const tol = out.dtype === 'f16' ? { atol: 2e-3, rtol: 4e-3 } : { atol: 2e-5, rtol: 2e-4 };
+  expectClose(got, expected, { ...tol, label: `attention ${variant ?? 'default'} ${name(c)} ${dtype}→${out.dtype}` });
+  for (const t of [tq, tk, tv, tb, out]) t?.dispose();
+}
+
+const CASES: Case[] = [
+  { batch: 1, tq: 1, tk: 1, heads: 1, headDim: 8 },
+  { batch: 1, tq: 7, tk: 7, heads: 2, headDim: 8 },
+  { batch: 2, tq: 77, tk: 77, heads: 3, headDim: 16 },
+  { batch: 1, tq: 33, tk: 333, heads: 2, headDim: 32 },
+  { batch: 2, tq: 45, tk: 7, heads: 1, headDim: 64 },
+  { batch: 1, tq: 77, tk: 77, heads: 2, headDim: 16, causal: true },
+  { batch: 2, tq: 20, tk: 35, heads: 3, headDim: 8, bias: true, scale: 1 },
+  { batch: 1, tq: 9, tk: 40, heads: 1, headDim: 512 },
+  { batch: 1, tq: 5, tk: 6, heads: 2, headDim: 20 },
+];
+
+describe.each(PRECISIONS)('attention ($name)', ({ dtype, opts }) => {
+  it.each(CASES.map((c) => [name(c), c] as const))('%s, every variant', async (_, c) => {
+    const gpu = await device(opts);
+    for (const variant of attentionVariants(gpu)) await runCase(gpu, c, dtype, variant);
+  });
+
+  it('long sequence B1 Tq1000 Tk1000 H1×16 (default variant)', async () => {
+    const gpu = await device(opts);
+    await runCase(gpu, { batch: 1, tq: 1000, tk: 1000, heads: 1, headDim: 16 }, dtype);
+  });
+});
+
+describe('attention splitting', () => {
+  // Simulated small binding limits: batch items split across dispatches, and query-row bands
+  // (the 32 KiB case: one item's q is 37.5 KiB) with the causal mask and bias indexed globally.
+  it.each([
+    ['batch bands B3 Tq57 Tk61 H2×8', 8192, { batch: 3, tq: 57, tk: 61, heads: 2, headDim: 8 }],
+    ['row bands B2 Tq150 Tk40 H1×64 causal bias', 32768, { batch: 2, tq: 150, tk: 40, heads: 1, headDim: 64, causal: true, bias: true }],
+  ] as const)('%s under a %i-byte binding limit', async (_, limit, c) => {
+    const gpu = await device({ maxStorageBinding: limit });
+    for (const variant of attentionVariants(gpu)) await runCase(gpu, c, 'f32', variant);
+  });
+});
+
+describe('attention errors', () => {
+  it('names the operand and the expected shape', async () => {
+    const gpu = await device();
+    const q = fromArray(gpu, rand(2 * 3 * 8), [2, 3, 8]);
+    const k = fromArray(gpu, rand(2 * 4 * 8), [2, 4, 8]);
+    const v = fromArray(gpu, rand(2 * 5 * 8), [2, 5, 8]);
+    await expect(attention(gpu, q, k, v, { heads: 2 })).rejects.toThrow(/attention: v is \[2,5,8\]/);
+    await expect(attention(gpu, q, k, k, { heads: 3 })).rejects.toThrow(/not a multiple of heads 3/);
+    await expect(attention(gpu, q, k, k, { heads: 4 })).rejects.toThrow(/head dim 2 must be a multiple of 4/);
+  });
+});

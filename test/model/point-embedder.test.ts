@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { PointEmbedder, withUnconditional } from '../../src/model/point-embedder.ts';
+import { openWeights } from '../../src/runtime/weights.ts';
+import { describeFixtures, device, TINY } from '../helpers.ts';
+import { expectGoldenPasses, MODEL_PRECISIONS } from './conformance.ts';
+
+describeFixtures('PointEmbedder (tiny fixture)', () => {
+  for (const p of MODEL_PRECISIONS) {
+    it(`point_embed golden ${p.name}`, async () => {
+      await expectGoldenPasses('point_embed', p, ['output']);
+    });
+  }
+
+  it('CFG batch: zeros for the unconditional half, then the points; bad labels are refused', async () => {
+    const gpu = await device();
+    const pe = await PointEmbedder.load(gpu, await openWeights(join(TINY, 'diception.pth')), 'f32');
+    const coords = [0.1, 0.9, 0.5, 0.5, 0, 0, 0, 0, 0, 0];
+    const labels = [1, 1, 0, 0, 0];
+    await expect(pe.embed(coords, [1, 2, 0, 0, 0], 1)).rejects.toThrow(/label 2 of point 1 must be 0 or 1/);
+    const cond = await pe.embed(coords, labels, 1);
+    const both = withUnconditional(gpu, cond);
+    expect(both.shape).toEqual([2, 5, pe.dim]);
+    const [c, b] = [await cond.read(), await both.read()];
+    expect(Array.from(b.subarray(0, c.length)).every((v) => v === 0)).toBe(true);
+    expect(Array.from(b.subarray(c.length))).toEqual(Array.from(c));
+    for (const t of [cond, both]) t.dispose();
+    pe.dispose();
+  });
+});
