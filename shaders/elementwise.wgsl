@@ -13,21 +13,23 @@ struct Params {
   g_stride: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
+// Four consecutive elements per invocation: about twice the throughput of one on lavapipe.
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params.n) { return; }
-  let x = a_load(params.a_off + i);
+  let first = 4u * (gid.x + gid.y * nwg.x * 256u);
+  for (var i = first; i < min(first + 4u, params.n); i++) {
+    let x = a_load(params.a_off + i);
 #if HAS_B
 #if TILED_B
-  let y = b_load(params.b_off + (i + params.b_phase) % params.nb);
+    let y = b_load(params.b_off + (i + params.b_phase) % params.nb);
 #else
-  let y = b_load(params.b_off + i);
+    let y = b_load(params.b_off + i);
 #endif
 #endif
 #if HAS_GATE
-  let e = params.g_first + i;
-  let g = gate_load(params.g_off + (e / params.g_sample) * params.g_stride + e % params.g_cols);
+    let e = params.g_first + i;
+    let g = gate_load(params.g_off + (e / params.g_sample) * params.g_stride + e % params.g_cols);
 #endif
-  out_store(params.out_off + i, {{OP}});
+    out_store(params.out_off + i, {{OP}});
+  }
 }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import '../src/runtime/node.ts';
 import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
+import { demo } from './demo.ts';
 import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
 import { registerInfer } from './infer.ts';
@@ -37,6 +38,12 @@ program
   .option('--port <n>', 'port', '8080')
   .option('--models <dir>', 'also serve this folder at /models/')
   .action((o) => webCommand(o));
+
+program
+  .command('demo')
+  .description('run the pipeline end to end on a generated tiny model and the bundled sample image')
+  .option('--output_dir <dir>', 'output folder', 'outputs/demo')
+  .action((o) => demo({ outputDir: o.output_dir }, loadPipeline));
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);

@@ -54,6 +54,10 @@ export async function writeSafetensors(r: WeightReader, out: string, metadata: R
 export async function convert(input: string, output: string): Promise<void> {
   if (!output.endsWith('.safetensors')) throw new Error(`${output}: the output name must end in .safetensors`);
   const r = await openWeights(input);
-  const { tensors, bytes } = await writeSafetensors(r, output, { format: 'pt', converted_from: basename(input) });
-  console.log(`${output}: ${tensors} tensors, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+  try {
+    const { tensors, bytes } = await writeSafetensors(r, output, { format: 'pt', converted_from: basename(input) });
+    console.log(`${output}: ${tensors} tensors, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+  } finally {
+    await r.close?.();
+  }
 }

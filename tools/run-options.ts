@@ -31,7 +31,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--fast', `${FAST.steps} step, guidance ${FAST.guidance}`)
     .option('--seed <n>', 'random seed', '42')
     .option('--precision <p>', 'f16 or f32', 'f16')
-    .option('--prompt-cache <dir>', 'cache prompt embeddings in <dir> (skips the text encoders for known prompts)')
+    .option('--prompt-cache <file>', 'prompt embeddings made by `diception embed-prompts` (prompts it holds skip the text encoders)')
     .option('--save_npy', 'also write the float depth / normal map as .npy (float16, original size)')
     .option('--quiet', 'print nothing but errors')
     .option('--json', 'print a JSON summary on stdout instead of progress bars');
@@ -57,6 +57,7 @@ export function runSettings(o: RawOptions): RunSettings {
   const seed = integer(String(o.seed ?? '42'), '--seed', 0, 2 ** 32 - 1);
   const precision = String(o.precision ?? 'f16');
   if (precision !== 'f16' && precision !== 'f32') throw new Error(`--precision: '${precision}' is not f16 or f32`);
+  if (o.promptCache) requirePath(String(o.promptCache), '--prompt-cache', false);
   return {
     modelPath, diceptionPath, steps, guidance, seed, precision,
     promptCache: o.promptCache ? String(o.promptCache) : undefined,

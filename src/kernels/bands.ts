@@ -1,26 +1,44 @@
-// Banding helpers for kernels whose operands may exceed the storage-binding limit (128 MiB on
-// lavapipe): bands of items that fit one binding window each (window.ts), bound so that the
-// shader adds a uniform `shift` to its band-relative indices.
+// Operands larger than the storage-binding limit (128 MiB on lavapipe) are processed in
+// bands. A band binds a window of the buffer that starts at the aligned offset at or below its
+// first element; the shader adds the remaining element shift (a uniform), so bands may start
+// anywhere, whatever the row size or dtype.
 import type { Gpu } from '../runtime/device.ts';
 import { BYTES, type DType, type Tensor } from '../runtime/tensor.ts';
 import type { Chunk } from './types.ts';
-import { bandBudget, window } from './window.ts';
 
-export interface ShiftedWindow {
+export interface Window {
   binding: GPUBufferBinding;
   /** Index of the band's first element inside the bound window. */
   shift: number;
 }
 
+/** Bytes a window may need beyond its elements: alignment slack in front, 16-byte rounding behind. */
+const slack = (gpu: Gpu) => gpu.caps.minStorageOffsetAlignment + 16;
+
 /** Binds elements [start, start + count) of `t`. */
-export function bind(t: Tensor, start: number, count: number): ShiftedWindow {
+export function window(t: Tensor, start: number, count: number): Window {
+  t.binding(); // throws on a disposed tensor
+  const bytes = BYTES[t.dtype];
+  const first = t.offset + start * bytes;
+  const offset = first - (first % t.gpu.caps.minStorageOffsetAlignment);
+  const shift = (first - offset) / bytes;
+  // 16-byte multiples keep vec4 views whole; never past the buffer's end.
+  const size = Math.min(Math.max(16, Math.ceil(((shift + count) * bytes) / 16) * 16), t.buffer.size - offset);
+  return { binding: { buffer: t.buffer, offset, size }, shift };
+}
+
+/**
+ * The same window described by `base`: the index, counted from the tensor's start, of the
+ * binding's element 0 (for shaders that index from the tensor's start).
+ */
+export function baseWindow(t: Tensor, start: number, count: number): { binding: GPUBufferBinding; base: number } {
   const w = window(t, start, count);
-  return { binding: w.binding, shift: start - w.base };
+  return { binding: w.binding, base: start - w.shift };
 }
 
 /** Largest element count whose window fits in one binding. */
 export function maxWindowElems(gpu: Gpu, dtype: DType): number {
-  return Math.floor(bandBudget(gpu) / BYTES[dtype]);
+  return Math.floor((gpu.caps.maxStorageBinding - slack(gpu)) / BYTES[dtype]);
 }
 
 /** Items per band when every item takes up to `itemElems` elements of each operand. */
@@ -41,12 +59,27 @@ export function writable(gpu: Gpu, dtype: DType): DType {
 }
 
 /**
+ * Checks that `ch` (a chunk of [B, chunks·cols]) can modulate `rows` rows of `cols` columns;
+ * returns the rows per sample.
+ */
+export function checkChunk(op: string, name: string, ch: Chunk, cols: number, rows: number): number {
+  const t = ch.tensor;
+  const batch = t.shape[0];
+  if (t.shape.length !== 2 || t.shape[1] !== ch.chunks * cols || !(ch.chunk >= 0 && ch.chunk < ch.chunks) || rows % batch !== 0) {
+    throw new Error(
+      `${op}: ${name} chunk ${ch.chunk}/${ch.chunks} of [${t.shape}] does not fit ${rows} rows of C = ${cols} (expected [B, ${ch.chunks}·${cols}] with rows divisible by B)`,
+    );
+  }
+  return rows / batch;
+}
+
+/**
  * Binds the part of a per-sample column chunk that rows [r0, r0 + count) use (rowsPerSample
  * rows per sample): the kernel then indexes `shift + (sample − firstSample)·stride + col`.
  */
-export function chunkWindow(ch: Chunk, cols: number, rowsPerSample: number, r0: number, count: number): ShiftedWindow & { firstSample: number } {
+export function chunkWindow(ch: Chunk, cols: number, rowsPerSample: number, r0: number, count: number): Window & { firstSample: number } {
   const stride = ch.tensor.numel / ch.tensor.shape[0];
   const first = Math.floor(r0 / rowsPerSample);
   const last = Math.floor((r0 + count - 1) / rowsPerSample);
-  return { ...bind(ch.tensor, first * stride + ch.chunk * cols, (last - first) * stride + cols), firstSample: first };
+  return { ...window(ch.tensor, first * stride + ch.chunk * cols, (last - first) * stride + cols), firstSample: first };
 }

@@ -6,7 +6,7 @@ import type { Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { readF32, type WeightReader } from '../runtime/weights.ts';
 import source from '../../shaders/conv2d.wgsl';
-import { bandItems, maxWindowElems, window, writable } from './bands.ts';
+import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
 
 /** Output pixels per invocation (see shaders/conv2d.wgsl). */
 const TM = 4;
@@ -138,14 +138,10 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   // NHWC operands are bound as windows of the band's rows; NCHW ones (an image in or out: a
   // few channels) are bound whole and must fit one binding.
   // The shaders index from the tensor's start minus `base` (the elements before the window).
-  const bind = (t: Tensor, start: number, count: number) => {
-    const w = window(t, start, count);
-    return { binding: w.binding, base: start - w.shift };
-  };
   const outWindow = (t: Tensor, b0: number, batches: number, oy0: number, rows: number) =>
-    outL === 'nhwc' ? bind(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : bind(t, 0, t.numel);
+    outL === 'nhwc' ? baseWindow(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : baseWindow(t, 0, t.numel);
   const run = (b0: number, batches: number, oy0: number, rows: number, xs: number, xn: number) => {
-    const xw = inL === 'nhwc' ? bind(x, xs, xn) : bind(x, 0, x.numel);
+    const xw = inL === 'nhwc' ? baseWindow(x, xs, xn) : baseWindow(x, 0, x.numel);
     const ow = outWindow(out, b0, batches, oy0, rows);
     const rw = res && outWindow(res, b0, batches, oy0, rows);
     const pixels = rows * outW;

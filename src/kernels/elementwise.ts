@@ -5,7 +5,7 @@ import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/elementwise.wgsl';
 import activations from '../../shaders/activation.wgsl';
-import { bandItems, bands, bind, chunkWindow, writable } from './bands.ts';
+import { bandItems, bands, checkChunk, chunkWindow, window, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 import type { Chunk } from './types.ts';
 
@@ -37,19 +37,9 @@ export async function map(gpu: Gpu, m: MapArgs): Promise<Tensor> {
   if (b && tiled && (bStart !== 0 || b.numel > n || n % b.numel !== 0)) {
     throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] do not broadcast (b must match a or tile its trailing block)`);
   }
-  let gateInfo: { cols: number; rowsPerSample: number; stride: number } | undefined;
-  if (gate) {
-    const { tensor: g, chunk, chunks } = gate;
-    const batch = g.shape[0];
-    const cols = g.numel / batch / chunks;
-    const rows = n / cols;
-    if (g.shape.length !== 2 || !Number.isInteger(cols) || !Number.isInteger(rows) || rows % batch !== 0 || chunk >= chunks) {
-      throw new Error(
-        `${op}: gate chunk ${chunk}/${chunks} of [${g.shape}] does not fit [${shape}] (expected [B, ${chunks}·C] with C the last dimension and rows divisible by B)`,
-      );
-    }
-    gateInfo = { cols, rowsPerSample: rows / batch, stride: g.numel / batch };
-  }
+  // A gate modulates rows of the output's last dimension, per sample.
+  const cols = shape[shape.length - 1];
+  const rowsPerSample = gate ? checkChunk(op, 'gate', gate, cols, n / cols) : 0;
   const kernel = await gpu.pipelines.get({
     name: 'elementwise',
     source: source + '\n' + activations,
@@ -64,27 +54,26 @@ export async function map(gpu: Gpu, m: MapArgs): Promise<Tensor> {
   });
   const out = empty(gpu, shape, outDtype);
   const banded = [a.dtype, outDtype, ...(b && !tiled ? [b.dtype] : [])];
-  const bWhole = b && tiled ? bind(b, 0, b.numel) : undefined;
+  const bWhole = b && tiled ? window(b, 0, b.numel) : undefined;
   const u = new Uint32Array(16);
   const f = new Float32Array(u.buffer);
   for (const [s, count] of bands(n, bandItems(gpu, 1, banded, op))) {
-    const wa = bind(a, s, count);
-    const wo = bind(out, s, count);
-    const wb = b ? (tiled ? bWhole! : bind(b, bStart + s, count)) : undefined;
+    const wa = window(a, s, count);
+    const wo = window(out, s, count);
+    const wb = b ? (tiled ? bWhole! : window(b, bStart + s, count)) : undefined;
     u.set([count, wa.shift, wb?.shift ?? 0, wo.shift, b?.numel ?? 0, b ? s % b.numel : 0]);
     f[6] = m.alpha ?? 0;
     f[7] = m.beta ?? 0;
     let wg: GPUBufferBinding | undefined;
-    if (gate && gateInfo) {
-      const { cols, rowsPerSample, stride } = gateInfo;
+    if (gate) {
       // Bind only the samples this band touches; g_first counts from the first of them.
       const r0 = Math.floor(s / cols);
       const gw = chunkWindow(gate, cols, rowsPerSample, r0, Math.floor((s + count - 1) / cols) - r0 + 1);
       wg = gw.binding;
-      u.set([gw.shift, s - gw.firstSample * rowsPerSample * cols, cols, rowsPerSample * cols, stride], 8);
+      u.set([gw.shift, s - gw.firstSample * rowsPerSample * cols, cols, rowsPerSample * cols, gate.tensor.shape[1]], 8);
     }
     const bindings = [wa.binding, ...(wb ? [wb.binding] : []), ...(wg ? [wg] : []), wo.binding];
-    gpu.recorder.dispatch(kernel, bindings, u, grid1d(gpu, count, 256), op);
+    gpu.recorder.dispatch(kernel, bindings, u, grid1d(gpu, count, 4 * 256), op);
   }
   return out;
 }

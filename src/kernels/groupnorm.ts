@@ -5,7 +5,7 @@ import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/groupnorm.wgsl';
 import { grid1d } from './grid.ts';
-import { bandItems, maxWindowElems, window, writable } from './bands.ts';
+import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
 
 export interface GroupNormParams {
   gamma: Tensor;
@@ -76,11 +76,11 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
   u32.set([C, C / G, G, P, 0, 0, 0, 0, nPart, 0, chunk, 0]);
 
   // Pass 1: partial moments per band. Shaders index from the tensor's start minus the
-  // elements before the window (start − shift). (whole batch at once when everything fits).
+  // elements before the window (its base). (whole batch at once when everything fits).
   const statsBand = (b0: number, batches: number, p0: number, n: number) => {
     const start = (b0 * P + p0) * C;
-    const w = window(x, start, (batches > 1 ? batches * P : n) * C);
-    u32.set([n, p0, b0, start - w.shift], 4);
+    const w = baseWindow(x, start, (batches > 1 ? batches * P : n) * C);
+    u32.set([n, p0, b0, w.base], 4);
     u32[9] = p0 / chunk;
     gpu.recorder.dispatch(stats, [w.binding, part], u, [Math.ceil(n / chunk), G, batches], 'groupnorm stats');
   };
@@ -93,10 +93,10 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
   // Pass 3: normalise (elementwise over bands of whole pixels).
   const vec = C % 4 === 0 ? 4 : 1;
   const applyBand = (e0: number, count: number) => {
-    const xw = window(x, e0, count);
-    const ow = window(out, e0, count);
-    u32.set([count / vec, e0, 0, e0 - xw.shift], 4);
-    u32[11] = e0 - ow.shift;
+    const xw = baseWindow(x, e0, count);
+    const ow = baseWindow(out, e0, count);
+    u32.set([count / vec, e0, 0, xw.base], 4);
+    u32[11] = ow.base;
     gpu.recorder.dispatch(apply, [xw.binding, st, p.gamma, p.beta, ow.binding], u, grid1d(gpu, count / vec, 256), 'groupnorm apply');
   };
   const bandElems = pixelsPerWindow * C;

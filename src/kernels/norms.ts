@@ -3,7 +3,7 @@
 import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/norms.wgsl';
-import { bandItems, bands, bind, chunkWindow, writable, type ShiftedWindow } from './bands.ts';
+import { bandItems, bands, checkChunk, chunkWindow, window, type Window, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 import type { Chunk } from './types.ts';
 
@@ -22,26 +22,18 @@ interface NormArgs extends LayerNormOptions {
   rms: boolean;
 }
 
-/** Threads per row: enough for ~8 elements each, a power of two (tree fallback), at most 256. */
+/**
+ * Threads per row: ~32 elements each, a power of two (tree fallback) from 32 to 256. Fewer,
+ * busier threads halve lavapipe's time (its barriers are costly) and leave GPUs plenty of rows.
+ */
 function workgroupSize(c: number): number {
   let wg = 32;
-  while (wg < 256 && wg * 8 < c) wg *= 2;
+  while (wg < 256 && wg * 32 < c) wg *= 2;
   return wg;
 }
 
 function checkVector(op: string, name: string, t: Tensor | undefined, c: number): void {
   if (t && t.numel !== c) throw new Error(`${op}: ${name} [${t.shape}] must have C = ${c} elements (the last dimension of x)`);
-}
-
-function checkChunk(op: string, name: string, ch: Chunk, c: number, rows: number): { batch: number; stride: number } {
-  const t = ch.tensor;
-  const batch = t.shape[0];
-  if (t.shape.length !== 2 || t.shape[1] !== ch.chunks * c || ch.chunk < 0 || ch.chunk >= ch.chunks || rows % batch !== 0) {
-    throw new Error(
-      `${op}: ${name} chunk ${ch.chunk}/${ch.chunks} of [${t.shape}] does not fit x's ${rows} rows of C = ${c} (expected [B, ${ch.chunks}·${c}] with rows divisible by B)`,
-    );
-  }
-  return { batch, stride: t.shape[1] };
 }
 
 async function norm(gpu: Gpu, x: Tensor, o: NormArgs): Promise<Tensor> {
@@ -52,8 +44,8 @@ async function norm(gpu: Gpu, x: Tensor, o: NormArgs): Promise<Tensor> {
   checkVector(op, 'weight', o.weight, c);
   checkVector(op, 'bias', o.bias, c);
   if (Boolean(o.shift) !== Boolean(o.scale)) throw new Error(`${op}: shift and scale must be given together`);
-  const mods = o.shift && o.scale ? [checkChunk(op, 'shift', o.shift, c, rows), checkChunk(op, 'scale', o.scale, c, rows)] : [];
-  if (mods.length && mods[0].batch !== mods[1].batch) throw new Error(`${op}: shift and scale have different batch sizes`);
+  const rps = o.shift && o.scale ? [checkChunk(op, 'shift', o.shift, c, rows), checkChunk(op, 'scale', o.scale, c, rows)] : [];
+  if (rps.length && rps[0] !== rps[1]) throw new Error(`${op}: shift and scale have different batch sizes`);
   const outDtype = o.outDtype ?? writable(gpu, x.dtype);
   const wg = workgroupSize(c);
   const subgroups = gpu.caps.subgroups;
@@ -79,32 +71,31 @@ async function norm(gpu: Gpu, x: Tensor, o: NormArgs): Promise<Tensor> {
       RMS: o.rms,
       AFFINE: Boolean(o.weight),
       BIAS: Boolean(o.bias),
-      MODULATE: mods.length > 0,
+      MODULATE: rps.length > 0,
       SUBGROUPS: subgroups,
     },
   });
   const out = empty(gpu, x.shape, outDtype);
-  const whole = (t: Tensor) => bind(t, 0, t.numel);
+  const whole = (t: Tensor) => window(t, 0, t.numel);
   const ww = o.weight && whole(o.weight);
   const wb = o.bias && whole(o.bias);
   const u = new Uint32Array(12);
   const f = new Float32Array(u.buffer);
   for (const [r0, count] of bands(rows, bandItems(gpu, c, [x.dtype, outDtype], op))) {
-    const wx = bind(x, r0 * c, count * c);
-    const wo = bind(out, r0 * c, count * c);
+    const wx = window(x, r0 * c, count * c);
+    const wo = window(out, r0 * c, count * c);
     u.set([count, c, wx.shift, wo.shift, 0, ww?.shift ?? 0, wb?.shift ?? 0, 0]);
     f[4] = o.eps;
-    let ws: ShiftedWindow | undefined;
-    let wsc: ShiftedWindow | undefined;
+    let ws: Window | undefined;
+    let wsc: Window | undefined;
     if (o.shift && o.scale) {
-      const rps = rows / mods[0].batch;
-      const sh = chunkWindow(o.shift, c, rps, r0, count);
-      const sc = chunkWindow(o.scale, c, rps, r0, count);
+      const sh = chunkWindow(o.shift, c, rps[0], r0, count);
+      const sc = chunkWindow(o.scale, c, rps[0], r0, count);
       [ws, wsc] = [sh, sc];
       // row0 makes the shader's sample index relative to the band's first sample.
-      u.set([r0 - sh.firstSample * rps, rps, mods[0].stride, sh.shift, sc.shift], 7);
+      u.set([r0 - sh.firstSample * rps[0], rps[0], o.shift.tensor.shape[1], sh.shift, sc.shift], 7);
     }
-    const opt = [ww, wb, ws, wsc].filter((w): w is ShiftedWindow => w !== undefined).map((w) => w.binding);
+    const opt = [ww, wb, ws, wsc].filter((w): w is Window => w !== undefined).map((w) => w.binding);
     gpu.recorder.dispatch(kernel, [wx.binding, ...opt, wo.binding], u, grid1d(gpu, count, 1), op);
   }
   return out;

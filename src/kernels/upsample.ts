@@ -4,7 +4,7 @@ import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/upsample.wgsl';
 import { grid1d } from './grid.ts';
-import { bandItems, window, writable } from './bands.ts';
+import { bandItems, writable, baseWindow } from './bands.ts';
 
 export async function upsampleNearest2x(gpu: Gpu, x: Tensor, o: { outDtype?: DType } = {}): Promise<Tensor> {
   if (x.shape.length !== 4) throw new Error(`upsampleNearest2x: input must be NHWC [B, H, W, C], got [${x.shape}]`);
@@ -32,10 +32,10 @@ export async function upsampleNearest2x(gpu: Gpu, x: Tensor, o: { outDtype?: DTy
   for (let r0 = 0; r0 < totalRows; r0 += rows) {
     const r = Math.min(rows, totalRows - r0);
     const xs = (r0 / 2) * W * C;
-    const xw = window(x, xs, (r / 2) * W * C);
-    const ow = window(out, r0 * outRow, r * outRow);
+    const xw = baseWindow(x, xs, (r / 2) * W * C);
+    const ow = baseWindow(out, r0 * outRow, r * outRow);
     // Shaders index from the tensor's start minus the elements before the window.
-    u.set([(r * outRow) / vec, r0 * outRow, xs - xw.shift, r0 * outRow - ow.shift], 3);
+    u.set([(r * outRow) / vec, r0 * outRow, xw.base, ow.base], 3);
     gpu.recorder.dispatch(kernel, [xw.binding, ow.binding], u, grid1d(gpu, (r * outRow) / vec, 256), 'upsample');
   }
   return out;

@@ -17,7 +17,7 @@ export interface PipelineOptions {
   /** DICEPTION_v1 checkpoint (--diception_path). */
   diceptionPath: string;
   precision: Precision;
-  /** Folder caching prompt embeddings, so a known prompt skips the text encoders (--prompt-cache). */
+  /** A prompt-embedding cache file (--prompt-cache): prompts it holds skip the text encoders. */
   promptCache?: string;
   onProgress?: ProgressFn;
 }
@@ -46,6 +46,8 @@ export interface PipelineRequest {
 export interface StageTiming {
   stage: string;
   ms: number;
+  /** Most GPU memory the buffer pool held during the stage. */
+  peakBytes?: number;
 }
 
 export interface PipelineResult {

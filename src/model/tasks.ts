@@ -62,6 +62,14 @@ export function parsePrompt(prompt: string, where = '--prompt'): Task {
   return makeTask(m[1] as TaskName, m[2] || undefined, where);
 }
 
+/** Every prompt the model knows (semantic with each COCO class), plus the empty negative prompt. */
+export function allPrompts(): string[] {
+  const out = TASK_NAMES.filter((t) => t !== 'semantic').map(TOKEN);
+  for (const c of COCO_CLASSES) out.push(`${TOKEN('semantic')} ${c}`);
+  out.push('');
+  return out;
+}
+
 export const MAX_POINTS = 5;
 
 /**

@@ -19,15 +19,20 @@ class FileSource implements ByteSource {
     private readonly fh: import('node:fs/promises').FileHandle,
   ) {}
   async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this, offset, length);
     const out = new Uint8Array(length);
+    await this.readInto(offset, out);
+    return out;
+  }
+  async readInto(offset: number, target: Uint8Array): Promise<void> {
+    checkRange(this, offset, target.length);
     let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.fh.read(out, done, length - done, offset + done);
+    while (done < target.length) {
+      // pread takes at most 2 GiB per call.
+      const n = Math.min(target.length - done, 2 ** 30);
+      const { bytesRead } = await this.fh.read(target, done, n, offset + done);
       if (bytesRead === 0) throw new Error(`${this.name}: unexpected end of file at byte ${offset + done}`);
       done += bytesRead;
     }
-    return out;
   }
   async close(): Promise<void> {
     await this.fh.close();

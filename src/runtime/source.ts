@@ -8,7 +8,15 @@ export interface ByteSource {
   readonly size: number;
   /** Reads exactly `length` bytes at `offset`; throws if the source is shorter. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Optional: reads `target.length` bytes at `offset` into `target`, with no new allocation. */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
   close?(): Promise<void>;
+}
+
+/** Fills `target` from `src` at `offset`, without an intermediate copy where the source allows. */
+export async function readInto(src: ByteSource, offset: number, target: Uint8Array): Promise<void> {
+  if (src.readInto) return src.readInto(offset, target);
+  target.set(await src.read(offset, target.length));
 }
 
 export function checkRange(src: { name: string; size: number }, offset: number, length: number): void {

@@ -5,7 +5,7 @@ import type { Gpu } from './device.ts';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToF16 } from './f16.ts';
 import { platform } from './platform.ts';
 import { SafetensorsFile, type TensorEntry } from './safetensors.ts';
-import type { ByteSource } from './source.ts';
+import { readInto, type ByteSource } from './source.ts';
 import { empty, numel, type DType, type Tensor } from './tensor.ts';
 
 export interface WeightReader {
@@ -15,20 +15,23 @@ export interface WeightReader {
   has(name: string): boolean;
   /** Throws naming the file and tensor when absent. */
   entry(name: string): TensorEntry;
+  /** Closes the files behind it (entries are unreadable afterwards). */
+  close?(): Promise<void>;
 }
 
 /** A reader over a fixed name -> entry map (what every container format resolves to). */
-export function mapReader(name: string, entries: ReadonlyMap<string, TensorEntry>): WeightReader {
+export function mapReader(name: string, entries: ReadonlyMap<string, TensorEntry>, sources: readonly ByteSource[] = []): WeightReader {
   return {
     name,
     names: () => [...entries.keys()],
     has: (n) => entries.has(n),
     entry: (n) => entries.get(n) ?? missing(name, n),
+    close: async () => void (await Promise.all(sources.map((s) => s.close?.()))),
   };
 }
 
 export function safetensorsReader(f: SafetensorsFile): WeightReader {
-  return mapReader(f.source.name, f.entries);
+  return mapReader(f.source.name, f.entries, [f.source]);
 }
 
 function missing(where: string, name: string): never {
@@ -45,6 +48,7 @@ export function overlay(...readers: WeightReader[]): WeightReader {
     names: () => [...new Set(readers.flatMap((r) => r.names()))],
     has: (n) => find(n) !== undefined,
     entry: (n) => (find(n) ?? missing(readers.map((r) => r.name).join(' + '), n)).entry(n),
+    close: async () => void (await Promise.all(readers.map((r) => r.close?.()))),
   };
 }
 
@@ -55,6 +59,7 @@ export function prefixed(r: WeightReader, prefix: string): WeightReader {
     names: () => r.names().filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)),
     has: (n) => r.has(prefix + n),
     entry: (n) => r.entry(prefix + n),
+    close: () => r.close?.() ?? Promise.resolve(),
   };
 }
 
@@ -91,25 +96,32 @@ async function openSharded(path: string): Promise<WeightReader> {
   const dir = path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
   const shards = new Map<string, SafetensorsFile>();
   const entries = new Map<string, TensorEntry>();
-  for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
-    // Shards are plain file names beside the index; anything else could reach outside it.
-    if (typeof shard !== 'string' || !/^[^/\\]+$/.test(shard) || shard === '..' || shard === '.') {
-      throw new Error(`${path}: tensor '${name}' maps to ${JSON.stringify(shard)}, not a shard file name`);
-    }
-    let f = shards.get(shard);
-    if (!f) {
-      try {
-        f = await withSource(dir + shard, SafetensorsFile.open);
-      } catch (e) {
-        throw new Error(`${path}: shard '${shard}' (holding '${name}'): ${(e as Error).message}`);
+  const reader = mapReader(path, entries, []);
+  const close = () => Promise.all([...shards.values()].map((f) => f.source.close?.()));
+  try {
+    for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
+      // Shards are plain file names beside the index; anything else could reach outside it.
+      if (typeof shard !== 'string' || !/^[^/\\]+$/.test(shard) || shard === '..' || shard === '.') {
+        throw new Error(`${path}: tensor '${name}' maps to ${JSON.stringify(shard)}, not a shard file name`);
       }
-      shards.set(shard, f);
+      let f = shards.get(shard);
+      if (!f) {
+        try {
+          f = await withSource(dir + shard, SafetensorsFile.open);
+        } catch (e) {
+          throw new Error(`${path}: shard '${shard}' (holding '${name}'): ${(e as Error).message}`);
+        }
+        shards.set(shard, f);
+      }
+      const e = f.entries.get(name);
+      if (!e) throw new Error(`${dir + shard}: tensor '${name}' listed in ${path} is not in this shard`);
+      entries.set(name, e);
     }
-    const e = f.entries.get(name);
-    if (!e) throw new Error(`${dir + shard}: tensor '${name}' listed in ${path} is not in this shard`);
-    entries.set(name, e);
+  } catch (e) {
+    await close();
+    throw e;
   }
-  return mapReader(path, entries);
+  return { ...reader, close: async () => void (await close()) };
 }
 
 /** Opens `.safetensors`, `.safetensors.index.json` (shards beside it) or `.pth`. */
@@ -128,42 +140,78 @@ export async function readRaw(e: TensorEntry): Promise<Uint8Array> {
   return (await e.source.read(e.offset, e.byteLength)).slice();
 }
 
-/** Reads a tensor as f32 values (F32, F16, BF16 converted). */
-export async function readF32(e: TensorEntry): Promise<Float32Array> {
-  const raw = await e.source.read(e.offset, e.byteLength);
-  // Copy to an aligned buffer: the typed-array views below need aligned offsets.
-  const buf = raw.byteOffset % 4 === 0 ? raw : raw.slice();
-  switch (e.dtype) {
-    case 'F32':
-      return new Float32Array(buf.buffer, buf.byteOffset, e.byteLength / 4).slice();
-    case 'F16':
-      return f16ArrayToF32(new Uint16Array(buf.buffer, buf.byteOffset, e.byteLength / 2));
-    case 'BF16':
-      return bf16ArrayToF32(new Uint16Array(buf.buffer, buf.byteOffset, e.byteLength / 2));
-    default:
-      throw new Error(`${e.source.name}: tensor '${e.name}' is ${e.dtype}; expected a floating-point tensor (F32, F16 or BF16)`);
+/**
+ * Bytes read per step when converting or uploading, so memory never holds a tensor twice.
+ * A multiple of 4 (chunks start 4-byte aligned in the GPU buffer); tests lower it.
+ */
+export const READ_CHUNK = { bytes: 16 * 2 ** 20 };
+
+function floatSize(e: TensorEntry): 2 | 4 {
+  if (e.dtype === 'F32') return 4;
+  if (e.dtype === 'F16' || e.dtype === 'BF16') return 2;
+  throw new Error(`${e.source.name}: tensor '${e.name}' is ${e.dtype}; expected a floating-point tensor (F32, F16 or BF16)`);
+}
+
+/**
+ * Visits a float tensor in chunks of raw bytes, read into one reused buffer (so reading
+ * allocates nothing per chunk). `visit` must be done with the bytes before it returns.
+ */
+async function forEachChunk(e: TensorEntry, visit: (start: number, count: number, raw: Uint8Array) => void): Promise<void> {
+  const size = floatSize(e);
+  const n = e.byteLength / size;
+  const per = READ_CHUNK.bytes / size;
+  const scratch = new Uint8Array(Math.min(READ_CHUNK.bytes, e.byteLength));
+  for (let start = 0; start < n; start += per) {
+    const count = Math.min(per, n - start);
+    const raw = scratch.subarray(0, count * size);
+    await readInto(e.source, e.offset + start * size, raw);
+    visit(start, count, raw);
   }
+}
+
+/** Converts one chunk of `e` (raw bytes at offset 0 of their buffer) to f32 into `out`. */
+function chunkToF32(e: TensorEntry, raw: Uint8Array, out: Float32Array): void {
+  if (e.dtype === 'F32') out.set(new Float32Array(raw.buffer, raw.byteOffset, out.length));
+  else if (e.dtype === 'F16') f16ArrayToF32(new Uint16Array(raw.buffer, raw.byteOffset, out.length), out);
+  else bf16ArrayToF32(new Uint16Array(raw.buffer, raw.byteOffset, out.length), out);
+}
+
+/** Reads a tensor as f32 values (F32, F16, BF16 converted); memory: the result plus one chunk. */
+export async function readF32(e: TensorEntry): Promise<Float32Array> {
+  const out = new Float32Array(e.byteLength / floatSize(e));
+  // F32 goes straight into the result.
+  if (e.dtype === 'F32') await readInto(e.source, e.offset, new Uint8Array(out.buffer));
+  else await forEachChunk(e, (start, count, raw) => chunkToF32(e, raw, out.subarray(start, start + count)));
+  return out;
 }
 
 /**
  * Uploads one tensor to the GPU in `dtype`, checking its shape. F16 -> f16 uploads the bytes
- * unchanged; other combinations convert on the CPU one tensor at a time.
+ * unchanged; other combinations convert on the CPU. Either way a chunk at a time, so the
+ * CPU never holds more than one chunk of a tensor.
  */
 export async function uploadWeight(gpu: Gpu, r: WeightReader, name: string, dtype: DType, expectShape?: readonly number[]): Promise<Tensor> {
   const e = r.entry(name);
   if (expectShape && (expectShape.length !== e.shape.length || expectShape.some((d, i) => d !== e.shape[i]))) {
     throw new Error(`${e.source.name}: tensor '${name}' has shape [${e.shape}], expected [${expectShape}]`);
   }
+  floatSize(e); // refuses integer tensors before a GPU buffer is made
+  const outSize = dtype === 'f32' ? 4 : 2;
+  const same = (dtype === 'f16' && e.dtype === 'F16') || (dtype === 'f32' && e.dtype === 'F32');
+  // Conversion scratch, reused across chunks.
+  const f32 = same ? undefined : new Float32Array(Math.min(READ_CHUNK.bytes / 2, numel(e.shape)));
+  const f16 = dtype === 'f16' && f32 ? new Uint16Array(f32.length) : undefined;
   const t = empty(gpu, e.shape, dtype, name);
-  let bytes: Uint8Array;
-  if (dtype === 'f16' && e.dtype === 'F16') {
-    bytes = await e.source.read(e.offset, e.byteLength);
-  } else {
-    const f = await readF32(e);
-    const out = dtype === 'f32' ? f : f32ArrayToF16(f);
-    bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  }
-  if (bytes.byteLength !== numel(e.shape) * (dtype === 'f32' ? 4 : 2)) throw new Error(`${name}: internal size mismatch`);
-  gpu.recorder.write(t.buffer, t.offset, bytes);
+  // writeBuffer copies at call time, so the scratch buffers are free again after each chunk.
+  await forEachChunk(e, (start, count, raw) => {
+    let bytes = raw;
+    if (f32) {
+      const f = f32.subarray(0, count);
+      chunkToF32(e, raw, f);
+      const out = f16 ? f32ArrayToF16(f, f16.subarray(0, count)) : f;
+      bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    }
+    gpu.recorder.write(t.buffer, t.offset + start * outSize, bytes);
+  });
   return t;
 }

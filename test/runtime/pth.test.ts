@@ -195,6 +195,7 @@ describe('.pth reader on generated checkpoints', () => {
       ['big-endian', () => pth(statePickle(tensors), storages, { extra: [{ name: 'archive/byteorder', data: utf8('big') }] }), /byte order 'big'/],
       ['not a zip', () => utf8('definitely not a zip file, just text that is long enough'), /not a valid zip archive: no end-of-central-directory record/],
       ['tiny file', () => utf8('PK'), /only 2 bytes, too short for a zip/],
+      ['legacy torch format', () => statePickle(tensors), /a legacy \(torch < 1\.6\) checkpoint/],
       ['truncated (tail cut)', () => good().subarray(0, good().length - 30), /no end-of-central-directory record/],
       ['truncated (head cut)', () => good().subarray(200), /central directory .* runs past its end record/],
       ['CRC mismatch in data.pkl', () => {

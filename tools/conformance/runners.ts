@@ -4,4 +4,5 @@ import type { Runner } from './types.ts';
 export const runners: Record<string, () => Promise<Runner>> = {
   tokens: async () => (await import('./tokens.ts')).run,
   point_embed: async () => (await import('./point_embed.ts')).run,
+  vae: async () => (await import('./vae.ts')).run,
 };

@@ -142,6 +142,10 @@ function flatten(root: PyValue, where: string): Map<string, TensorRef> {
 }
 
 export async function openPth(src: ByteSource): Promise<WeightReader> {
+  // torch < 1.6 wrote a bare pickle stream (starts with PROTO), not a zip.
+  if (src.size >= 2 && (await src.read(0, 1))[0] === 0x80) {
+    throw new Error(`${src.name}: a legacy (torch < 1.6) checkpoint, which is not supported; re-save it with a current torch.save`);
+  }
   const zip = await ZipArchive.open(src);
   const pkls = [...zip.entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (pkls.length !== 1) {
@@ -183,5 +187,5 @@ export async function openPth(src: ByteSource): Promise<WeightReader> {
     }),
   );
   // Keep the pickle's order (Promise.all filled the map as reads finished).
-  return mapReader(src.name, new Map([...tensors.keys()].map((n) => [n, entries.get(n)!])));
+  return mapReader(src.name, new Map([...tensors.keys()].map((n) => [n, entries.get(n)!])), [src]);
 }

@@ -1,0 +1,166 @@
+// SD3's VAE at the real widths (block_out_channels [128, 256, 512, 512], 2 layers, 32 groups;
+// random weights) on this adapter:
+//  - conv:   3×3 conv GFLOP/s at the decoder's four resolutions (96², 192², 384², 768² with
+//            512, 512, 256, 128 channels), timed on a full-width strip of rows (same per-pixel
+//            work; a whole 768² map takes minutes on a CPU adapter);
+//  - memory: peak GPU memory (gpu.pool.peakBytes, weights included) of a 768² encode and decode,
+//            from the real allocation sequence with kernel execution skipped: every dispatch's
+//            bindings are still checked against the binding limit, so this also proves the
+//            full-size run fits e.g. lavapipe's 128 MiB;
+//  - e2e:    encode and decode executed at a small image size.
+import { conv2d, disposeConv2d, prepareConv2d } from '../src/kernels/conv2d.ts';
+import { Vae, type VaeConfig } from '../src/model/vae.ts';
+import { vaeParams } from '../src/model/param-lists.ts';
+import type { Gpu } from '../src/runtime/device.ts';
+import { f32ArrayToF16 } from '../src/runtime/f16.ts';
+import { Rng } from '../src/runtime/random.ts';
+import { serializeSafetensors } from '../src/runtime/safetensors-write.ts';
+import { SafetensorsFile } from '../src/runtime/safetensors.ts';
+import { MemorySource } from '../src/runtime/source.ts';
+import { fromArray, type DType, type Tensor } from '../src/runtime/tensor.ts';
+import { safetensorsReader } from '../src/runtime/weights.ts';
+
+export const SD3_VAE: VaeConfig = {
+  in_channels: 3,
+  out_channels: 3,
+  block_out_channels: [128, 256, 512, 512],
+  layers_per_block: 2,
+  latent_channels: 16,
+  norm_num_groups: 32,
+  scaling_factor: 1.5305,
+  shift_factor: 0.0609,
+  mid_block_add_attention: true,
+  use_quant_conv: false,
+  use_post_quant_conv: false,
+};
+
+export interface VaeBenchOptions {
+  /** Image size of the memory measurement (default 768). */
+  size?: number;
+  /** Image size of the executed encode/decode (default 64). */
+  e2eSize?: number;
+  dtypes?: DType[];
+  /** FLOPs per timed conv strip (default 2e9). */
+  convFlops?: number;
+}
+
+/** A random-weight VAE of `config` (F16 like the real file), built in memory. */
+export async function randomVae(gpu: Gpu, config: VaeConfig, dtype: DType, seed = 1): Promise<Vae> {
+  const rng = new Rng(seed);
+  const tensors = vaeParams(config).map((p) => {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    // Unit norm gains, small biases, uniform weights with variance 1/fan-in.
+    const bound = p.shape.length === 1 ? 0.02 : Math.sqrt(3 / (n / p.shape[0]));
+    const v = p.shape.length === 1 && p.name.endsWith('weight') ? new Float32Array(n).fill(1) : rng.uniformArray(n, -bound, bound);
+    return { name: p.name, dtype: 'F16' as const, shape: p.shape, data: new Uint8Array(f32ArrayToF16(v).buffer) };
+  });
+  const file = await SafetensorsFile.open(new MemorySource('random SD3 VAE', serializeSafetensors(tensors)));
+  return Vae.fromWeights(gpu, config, safetensorsReader(file), dtype);
+}
+
+async function medianMs(gpu: Gpu, runs: number, f: () => Promise<Tensor | void>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const t0 = performance.now();
+    const out = await f();
+    await gpu.sync('bench');
+    if (i > 0) times.push(performance.now() - t0); // the first run compiles and warms up
+    out?.dispose();
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number) {
+  const shapes = [
+    [96, 512],
+    [192, 512],
+    [384, 256],
+    [768, 128],
+  ];
+  const rows = [];
+  for (const dtype of dtypes) {
+    for (const [side, c] of shapes) {
+      const perRow = 2 * side * c * c * 9;
+      const h = Math.max(1, Math.min(side, Math.round(flops / perRow)));
+      const rng = new Rng(side);
+      const w = prepareConv2d(gpu, rng.uniformArray(c * c * 9, -0.02, 0.02), [c, c, 3, 3], new Float32Array(c), dtype);
+      const x = fromArray(gpu, rng.uniformArray(h * side * c), [1, h, side, c], dtype);
+      const ms = await medianMs(gpu, 2, () => conv2d(gpu, x, w));
+      rows.push({ op: 'conv2d 3x3', resolution: `${side}²`, channels: `${c}->${c}`, strip: `${h}x${side}`, dtype, ms: +ms.toFixed(1), gflops: +((perRow * h) / ms / 1e6).toFixed(2) });
+      x.dispose();
+      disposeConv2d(w);
+    }
+  }
+  return rows;
+}
+
+/** Runs `f` recording nothing: dispatches are only checked against the binding limit. */
+async function withoutExecution<T>(gpu: Gpu, f: () => Promise<T>): Promise<{ result: T; dispatches: number }> {
+  const rec = gpu.recorder;
+  const dispatch = rec.dispatch;
+  let dispatches = 0;
+  rec.dispatch = (kernel, bindings, _u, _wg, label = kernel.label) => {
+    for (const b of bindings) {
+      const size = 'buffer' in b && !('shape' in b) ? (b.size ?? 0) : (b as Tensor).byteLength;
+      if (size > gpu.caps.maxStorageBinding) throw new Error(`${label}: a ${size}-byte binding exceeds the ${gpu.caps.maxStorageBinding}-byte limit`);
+    }
+    dispatches++;
+  };
+  try {
+    return { result: await f(), dispatches };
+  } finally {
+    rec.dispatch = dispatch;
+  }
+}
+
+async function benchMemory(gpu: Gpu, vae: Vae, size: number) {
+  const lat = size / 8;
+  const image = fromArray(gpu, new Float32Array(3 * size * size), [1, 3, size, size]);
+  const latent = fromArray(gpu, new Float32Array(16 * lat * lat), [1, 16, lat, lat]);
+  const out: Record<string, number> = { weightsBytes: gpu.pool.liveBytes - image.byteLength - latent.byteLength };
+  for (const [name, run] of [
+    ['encode', async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose())],
+    ['decode', async () => (await vae.decode(latent)).dispose()],
+  ] as const) {
+    gpu.pool.trim();
+    gpu.pool.resetPeak();
+    const { dispatches } = await withoutExecution(gpu, run);
+    out[`${name}PeakBytes`] = gpu.pool.peakBytes;
+    out[`${name}Dispatches`] = dispatches;
+  }
+  image.dispose();
+  latent.dispose();
+  gpu.pool.trim();
+  return out;
+}
+
+async function benchE2e(gpu: Gpu, vae: Vae, size: number) {
+  const lat = size / 8;
+  const image = fromArray(gpu, new Rng(3).uniformArray(3 * size * size), [1, 3, size, size]);
+  const latent = fromArray(gpu, new Rng(4).normal(16 * lat * lat), [1, 16, lat, lat]);
+  const encodeMs = await medianMs(gpu, 1, async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose()));
+  const decodeMs = await medianMs(gpu, 1, () => vae.decode(latent));
+  image.dispose();
+  latent.dispose();
+  return { size: `${size}x${size}`, encodeMs: Math.round(encodeMs), decodeMs: Math.round(decodeMs) };
+}
+
+export async function benchVae(gpu: Gpu, o: VaeBenchOptions = {}) {
+  const dtypes = (o.dtypes ?? ['f32', 'f16']).filter((d) => d === 'f32' || gpu.caps.f16);
+  const result = {
+    adapter: gpu.caps.adapterName,
+    maxStorageBinding: gpu.caps.maxStorageBinding,
+    convs: await benchConvs(gpu, dtypes, o.convFlops ?? 2e9),
+    runs: [] as Record<string, unknown>[],
+  };
+  for (const dtype of dtypes) {
+    const vae = await randomVae(gpu, SD3_VAE, dtype);
+    const memory = await benchMemory(gpu, vae, o.size ?? 768);
+    const e2e = await benchE2e(gpu, vae, o.e2eSize ?? 64);
+    result.runs.push({ precision: dtype, activations: vae.act, memorySize: `${o.size ?? 768}x${o.size ?? 768}`, ...memory, e2e });
+    vae.dispose();
+    gpu.pool.trim();
+  }
+  return result;
+}
