@@ -88,20 +88,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 // share a row. Per K/V tile of BK keys: each thread computes KPT scores of its row (keys
 // lane, lane+TPR, ...), the row's max/sum are reduced over its TPR threads, probabilities go
 // to workgroup memory, then each thread accumulates its own vec4 columns of the row's output.
-// D is streamed through workgroup memory in chunks of C4 vec4s, so any head dim fits (the
-// output accumulator stays in registers: NCH·APT vec4s per thread).
+// D is streamed through workgroup memory in chunks of C4 vec4s, so any head dim fits. Scores
+// and the output accumulator live in workgroup memory, not in private arrays: lavapipe turns
+// dynamically indexed private arrays into branch ladders that take minutes to compile.
 const C4: u32 = {{C4}}u;
 const NCH: u32 = D4 / C4;
-const BQ: u32 = 16u;
+const BQ: u32 = {{BQ}}u;
 const BK: u32 = 32u;
-const TPR: u32 = 4u;
-const WG: u32 = BQ * TPR;
+const WG: u32 = 64u;
+const TPR: u32 = WG / BQ;
 const KPT: u32 = BK / TPR;
 const APT: u32 = (C4 + TPR - 1u) / TPR;
 
 var<workgroup> qs: array<vec4<f32>, BQ * C4>;
 var<workgroup> kv: array<vec4<f32>, BK * C4>;
 var<workgroup> ps: array<f32, BQ * BK>;
+var<workgroup> os: array<vec4<f32>, BQ * D4>;
 #if SUBGROUPS
 var<workgroup> slots: atomic<u32>;
 #else
@@ -109,30 +111,33 @@ var<workgroup> red: array<f32, WG>;
 #endif
 
 // Reductions over the TPR threads of a row. With subgroups the row's threads are TPR
-// consecutive lanes of one subgroup (see `slot` in main; needs subgroup size >= TPR).
+// consecutive lanes of one subgroup (see `t` in main; needs subgroup size >= TPR).
 fn row_max(x: f32, t: u32) -> f32 {
+  var a = x;
 #if SUBGROUPS
-  let a = max(x, subgroupShuffleXor(x, 1u));
-  return max(a, subgroupShuffleXor(a, 2u));
+  for (var i = 1u; i < TPR; i <<= 1u) { a = max(a, subgroupShuffleXor(a, i)); }
 #else
   workgroupBarrier();
   red[t] = x;
   workgroupBarrier();
-  let b = t & ~3u;
-  return max(max(red[b], red[b + 1u]), max(red[b + 2u], red[b + 3u]));
+  let b = t & ~(TPR - 1u);
+  for (var i = 0u; i < TPR; i++) { a = max(a, red[b + i]); }
 #endif
+  return a;
 }
 fn row_sum(x: f32, t: u32) -> f32 {
 #if SUBGROUPS
-  let a = x + subgroupShuffleXor(x, 1u);
-  return a + subgroupShuffleXor(a, 2u);
+  var a = x;
+  for (var i = 1u; i < TPR; i <<= 1u) { a += subgroupShuffleXor(a, i); }
 #else
   workgroupBarrier();
   red[t] = x;
   workgroupBarrier();
-  let b = t & ~3u;
-  return (red[b] + red[b + 1u]) + (red[b + 2u] + red[b + 3u]);
+  let b = t & ~(TPR - 1u);
+  var a = 0.0;
+  for (var i = 0u; i < TPR; i++) { a += red[b + i]; }
 #endif
+  return a;
 }
 
 fn load_q_chunk(t: u32, b: u32, h: u32, q0: u32, c: u32) {
@@ -168,15 +173,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
 
   var m = NEG;
   var l = 0.0;
-  var acc: array<vec4<f32>, NCH * APT>;
-  for (var i = 0u; i < NCH * APT; i++) { acc[i] = vec4<f32>(0.0); }
+  for (var i = lane; i < D4; i += TPR) { os[r * D4 + i] = vec4<f32>(0.0); }
 #if Q_RESIDENT
   load_q_chunk(t, b, h, q0, 0u);
 #endif
 
   for (var k0 = 0u; k0 < kend; k0 += BK) {
-    var s: array<f32, KPT>;
-    for (var j = 0u; j < KPT; j++) { s[j] = 0.0; }
     for (var c = 0u; c < NCH; c++) {
       workgroupBarrier();
 #if !Q_RESIDENT
@@ -189,17 +191,19 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
       workgroupBarrier();
       for (var j = 0u; j < KPT; j++) {
         let kk = lane + TPR * j;
-        var d = 0.0;
+        var d = select(ps[r * BK + kk], 0.0, c == 0u);
         for (var i = 0u; i < C4; i++) { d += dot(qs[r * C4 + i], kv[kk * C4 + i]); }
-        s[j] += d;
+        ps[r * BK + kk] = d;
       }
     }
     var mx = NEG;
     for (var j = 0u; j < KPT; j++) {
-      let kg = k0 + lane + TPR * j;
+      let kk = lane + TPR * j;
+      let kg = k0 + kk;
       if (score_ok(qg, kg)) {
-        s[j] += bias_at(h, qg, kg);
-        mx = max(mx, s[j]);
+        let s = ps[r * BK + kk] + bias_at(h, qg, kg);
+        ps[r * BK + kk] = s;
+        mx = max(mx, s);
       }
     }
     let mn = max(m, row_max(mx, t));
@@ -208,12 +212,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
     var sum = 0.0;
     for (var j = 0u; j < KPT; j++) {
       let kk = lane + TPR * j;
-      let p = select(0.0, exp(s[j] - m), score_ok(qg, k0 + kk));
+      let p = select(0.0, exp(ps[r * BK + kk] - m), score_ok(qg, k0 + kk));
       ps[r * BK + kk] = p;
       sum += p;
     }
     l = l * alpha + row_sum(sum, t);
-    for (var i = 0u; i < NCH * APT; i++) { acc[i] *= alpha; }
+    for (var i = lane; i < D4; i += TPR) { os[r * D4 + i] *= alpha; }
 
     for (var c = 0u; c < NCH; c++) {
       workgroupBarrier();
@@ -225,22 +229,18 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
       for (var a = 0u; a < APT; a++) {
         let col = lane + TPR * a;
         if (col < C4) {
-          var o = acc[c * APT + a];
+          var o = os[r * D4 + c * C4 + col];
           for (var kk = 0u; kk < BK; kk++) { o += ps[r * BK + kk] * kv[kk * C4 + col]; }
-          acc[c * APT + a] = o;
+          os[r * D4 + c * C4 + col] = o;
         }
       }
     }
   }
 
+  workgroupBarrier(); // the last P·V may have written another lane's columns
   if (q0 + r < params.rows) {
     let ob = o_base(b, q0 + r, h);
-    for (var c = 0u; c < NCH; c++) {
-      for (var a = 0u; a < APT; a++) {
-        let col = lane + TPR * a;
-        if (col < C4) { out_store4(ob + c * C4 + col, acc[c * APT + a] / l); }
-      }
-    }
+    for (var i = lane; i < D4; i += TPR) { out_store4(ob + i, os[r * D4 + i] / l); }
   }
 }
 #endif

@@ -15,6 +15,7 @@ struct Params {
 const TM = {{TM}}u;
 const TN = {{TN}}u;
 alias V4 = vec4<{{MATH}}>;
+alias M4 = mat4x4<{{MATH}}>;
 
 // Four consecutive K elements of A's row starting at index i (i % 4 == 0 when VEC_A).
 fn loadA(i: u32) -> V4 {
@@ -82,12 +83,21 @@ fn finish(z: u32, m: u32, n: u32, acc: f32) {
   out_store(params.offO + z * params.strideO + o, v);
 }
 
-@compute @workgroup_size({{WGX}}, {{WGY}})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+// No early return: subgroupBroadcast needs uniform control flow. Columns past N are clamped on
+// load and skipped on store; the grid never has rows past M.
+@compute @workgroup_size({{WG}})
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+#if SUBGROUPS
+  @builtin(subgroup_invocation_id) lane: u32,
+#endif
+) {
   let z = wg.z;
-  let m0 = (wg.y * {{WGY}}u + lid.y) * TM;
-  let n0 = (wg.x * {{WGX}}u + lid.x) * TN;
-  if (m0 >= params.M || n0 >= params.N) { return; }
+  // A workgroup shares its TM rows: their loads are uniform, which CPU drivers turn into one
+  // scalar load instead of a per-lane gather.
+  let m0 = wg.y * TM;
+  let n0 = (wg.x * {{WG}}u + lid.x) * TN;
   let K = params.K;
 
   var rowA: array<u32, TM>;
@@ -110,33 +120,75 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let kstep = params.N;
 #endif
 
-  var acc: array<array<f32, TN>, TM>;
+#if NAIVE
+  // The bench baseline: one output per invocation, scalar loads.
+  var s = 0.0;
+  for (var k = 0u; k < K; k++) { s += a_load(rowA[0] + k) * b_load(colB[0] + k * kstep); }
+  if (n0 < params.N) { finish(z, m0, n0, s); }
+#else
+  // acc0[i] holds columns n0..n0+3 of row i (acc1: n0+4..n0+7). A 4×4 block of B is a
+  // mat4x4 whose column c is B[n0 + c, k..k+3], so a row's vec4 of A times it adds 16 products
+  // in one expression. Named blocks, not an array of them: lavapipe keeps those in registers.
+  var acc0: array<vec4<f32>, TM>;
+#if TN8
+  var acc1: array<vec4<f32>, TM>;
+#endif
   let k4 = K & ~3u;
+#if SUBGROUPS
+  let myRow = rowA[min(lane, TM - 1u)];
+#endif
   for (var k = 0u; k < k4; k += 4u) {
-    var a: array<V4, TM>;
-    var b: array<V4, TN>;
-    for (var i = 0u; i < TM; i++) { a[i] = loadA(rowA[i] + k); }
-    for (var j = 0u; j < TN; j++) { b[j] = loadB(colB[j] + k * kstep); }
+    let o = k * kstep;
+    let b0 = M4(loadB(colB[0] + o), loadB(colB[1] + o), loadB(colB[2] + o), loadB(colB[3] + o));
+#if TN8
+    let b1 = M4(loadB(colB[4] + o), loadB(colB[5] + o), loadB(colB[6] + o), loadB(colB[7] + o));
+#endif
+#if SUBGROUPS
+    // Lane i loads row i's vec4 and the subgroup shares it: one load of A per lane instead of
+    // TM (needs TM == 8 and a subgroup of at least 8 lanes).
+    let mine = loadA(myRow + k);
+    acc0[0] += vec4<f32>(subgroupBroadcast(mine, 0u) * b0);
+    acc0[1] += vec4<f32>(subgroupBroadcast(mine, 1u) * b0);
+    acc0[2] += vec4<f32>(subgroupBroadcast(mine, 2u) * b0);
+    acc0[3] += vec4<f32>(subgroupBroadcast(mine, 3u) * b0);
+    acc0[4] += vec4<f32>(subgroupBroadcast(mine, 4u) * b0);
+    acc0[5] += vec4<f32>(subgroupBroadcast(mine, 5u) * b0);
+    acc0[6] += vec4<f32>(subgroupBroadcast(mine, 6u) * b0);
+    acc0[7] += vec4<f32>(subgroupBroadcast(mine, 7u) * b0);
+#else
     for (var i = 0u; i < TM; i++) {
-      for (var j = 0u; j < TN; j++) {
-        acc[i][j] += f32(dot(a[i], b[j]));
-      }
+      let a = loadA(rowA[i] + k);
+      acc0[i] += vec4<f32>(a * b0);
+#if TN8
+      acc1[i] += vec4<f32>(a * b1);
+#endif
     }
+#endif
   }
   // K % 4 tail (only without VEC_A/VEC_B, which require K % 4 == 0).
   for (var k = k4; k < K; k++) {
+    let o = k * kstep;
+    let b0 = vec4<f32>(b_load(colB[0] + o), b_load(colB[1] + o), b_load(colB[2] + o), b_load(colB[3] + o));
+#if TN8
+    let b1 = vec4<f32>(b_load(colB[4] + o), b_load(colB[5] + o), b_load(colB[6] + o), b_load(colB[7] + o));
+#endif
     for (var i = 0u; i < TM; i++) {
       let x = a_load(rowA[i] + k);
-      for (var j = 0u; j < TN; j++) {
-        acc[i][j] += x * b_load(colB[j] + k * kstep);
-      }
+      acc0[i] += x * b0;
+#if TN8
+      acc1[i] += x * b1;
+#endif
     }
   }
 
   for (var i = 0u; i < TM; i++) {
     if (m0 + i >= params.M) { break; }
-    for (var j = 0u; j < TN; j++) {
-      if (n0 + j < params.N) { finish(z, m0 + i, n0 + j, acc[i][j]); }
+    for (var j = 0u; j < 4u; j++) {
+      if (n0 + j < params.N) { finish(z, m0 + i, n0 + j, acc0[i][j]); }
+#if TN8
+      if (n0 + 4u + j < params.N) { finish(z, m0 + i, n0 + 4u + j, acc1[i][j]); }
+#endif
     }
   }
+#endif
 }

@@ -1,11 +1,13 @@
 // The `diception` command line. Each subcommand lives in its own module under tools/.
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
+import { bench } from '../bench/run.ts';
 import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
 import { demo } from './demo.ts';
 import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
+import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerInfer } from './infer.ts';
 import { loadPipeline } from './pipeline-loader.ts';
 import { webCommand } from './web.ts';
@@ -18,6 +20,16 @@ program
   .description('show the WebGPU adapter, its features and limits, and run a self-test kernel')
   .option('--json', 'print JSON')
   .action((o) => doctor(o));
+
+program
+  .command('bench')
+  .description('time a kernel family (matmul, roofline) on this adapter')
+  .argument('<family>')
+  .option('--json', 'print one JSON object per line')
+  .option('--quick', 'only the short runs')
+  .option('--all', 'every variant on every shape (slow on CPU adapters)')
+  .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
+  .action((family, o) => bench(family, o));
 
 program
   .command('conformance <fixture-dir>')
@@ -44,6 +56,15 @@ program
   .description('run the pipeline end to end on a generated tiny model and the bundled sample image')
   .option('--output_dir <dir>', 'output folder', 'outputs/demo')
   .action((o) => demo({ outputDir: o.output_dir }, loadPipeline));
+
+program
+  .command('embed-prompts')
+  .description('precompute the prompt embeddings of every task prompt (and "") so inference skips the text encoders')
+  .requiredOption('--sd3 <dir>', 'the stable-diffusion-3-medium-diffusers folder')
+  .requiredOption('--out <file>', 'the prompt cache to write (.safetensors)')
+  .option('--precision <p>', 'f16 or f32 (computation and storage)', 'f16')
+  .option('--prompt <text...>', 'extra prompts to include')
+  .action((o) => embedPromptsCommand(o));
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);

@@ -20,8 +20,20 @@ export interface AttentionOptions {
 /** naive: a thread per query row. tiled: flash tiles in workgroup memory. subgroup: tiled with subgroup row reductions. */
 export type AttentionVariant = 'naive' | 'tiled' | 'subgroup';
 
-/** Query rows per workgroup of the tiled variants (BQ in the shader). */
-const BQ = 16;
+/** Threads per workgroup and keys per tile of the tiled variants (WG, BK in the shader). */
+const WG = 64;
+const BK = 32;
+
+/**
+ * Tile geometry of the tiled variants: c4 = vec4s of D per chunk through workgroup memory,
+ * bq = query rows per workgroup (the most whose tiles fit the adapter's workgroup memory).
+ */
+function tiles(gpu: Gpu, d4: number): { c4: number; bq: number } {
+  const c4 = chunkOf(d4, 16);
+  const bytes = (bq: number) => 16 * (bq * c4 + BK * c4 + bq * d4) + 4 * bq * BK + 4 * WG + 4;
+  const bq = [16, 8, 4, 2].find((n) => bytes(n) <= gpu.caps.maxWorkgroupStorage) ?? 2;
+  return { c4, bq };
+}
 
 export interface AttentionShape {
   batch: number;
@@ -34,15 +46,21 @@ export interface AttentionShape {
 /** The variants this adapter can run. */
 export function attentionVariants(gpu: Gpu): AttentionVariant[] {
   // The subgroup variant reduces over 4 lanes of one subgroup.
-  void gpu;
-  // The tiled variants are being fixed (very slow pipeline builds on lavapipe): naive only for now.
-  return ['naive'];
+  // The subgroup variant reduces rows over at least 4 lanes of one subgroup.
+  const sub = gpu.caps.subgroups && gpu.caps.subgroupMinSize >= 4;
+  return sub ? ['naive', 'tiled', 'subgroup'] : ['naive', 'tiled'];
 }
 
-/** The variant to use for a shape on this adapter (the one place that decides). */
+/**
+ * The variant to use for a shape on this adapter (the one place that decides). CPU adapters
+ * (lavapipe, SwiftShader) get `naive`: it has no barriers, and llvmpipe compiles shaders with
+ * barriers in loops as coroutines, taking tens of seconds per pipeline; caches gain nothing there.
+ */
 export function chooseAttention(gpu: Gpu, s: AttentionShape): AttentionVariant {
   void s;
-  return 'naive';
+  const { caps } = gpu;
+  if (caps.isFallback || /llvmpipe|lavapipe|swiftshader/i.test(`${caps.adapterName} ${caps.architecture}`)) return 'naive';
+  return attentionVariants(gpu).includes('subgroup') ? 'subgroup' : 'tiled';
 }
 
 function check(op: string, cond: boolean, msg: string): void {
@@ -95,6 +113,9 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
   check(op, attentionVariants(gpu).includes(variant), `variant '${variant}' is not available on this adapter`);
 
   const d4 = headDim / 4;
+  const { c4, bq } = tiles(gpu, d4);
+  // Rows are reduced over WG/bq threads: in one subgroup when every subgroup is that wide.
+  const subgroups = variant === 'subgroup' && WG / bq <= gpu.caps.subgroupMinSize;
   const kernel = await gpu.pipelines.get({
     name: 'attention',
     source,
@@ -108,16 +129,17 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
     uniforms: true,
     defines: {
       D4: d4,
-      C4: chunkOf(d4, 16),
+      C4: c4,
+      BQ: bq,
       NAIVE: variant === 'naive',
-      Q_RESIDENT: chunkOf(d4, 16) === d4,
+      Q_RESIDENT: c4 === d4,
       BIAS: Boolean(bias),
-      SUBGROUPS: variant === 'subgroup',
+      SUBGROUPS: subgroups,
     },
   });
   const out = empty(gpu, [batch, tq, hd], outDtype);
   const scale = o.scale ?? 1 / Math.sqrt(headDim);
-  const perGroup = variant === 'naive' ? 64 : BQ;
+  const perGroup = variant === 'naive' ? WG : bq;
 
   // Bands: as many whole batch items per dispatch as the binding limit allows; a batch item
   // too large for one binding goes in bands of query rows. Each band needs all of its item's K/V.

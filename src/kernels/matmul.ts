@@ -1,7 +1,7 @@
 // Matrix products: `linear` (x·Wᵀ with a fused bias/activation/gated-residual epilogue) and
 // batched `matmul`. Variants come from one template (shaders/matmul.wgsl); the registry picks
 // one. Operands above the storage-binding limit are split into bands of rows and columns.
-import type { Gpu } from '../runtime/device.ts';
+import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/matmul.wgsl';
 import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
@@ -11,25 +11,32 @@ export interface MatmulVariant extends Variant {
   /** Outputs per invocation: rows × columns. */
   tm: number;
   tn: number;
-  /** Workgroup size (x over columns, y over rows). */
-  wgx: number;
-  wgy: number;
+  /** Invocations per workgroup, side by side along N (they share the block's rows). */
+  wg: number;
   /** vec4 loads along K where K % 4 == 0 (the naive baseline reads scalars). */
   vec: boolean;
+  /** The bench baseline: one output per invocation, scalar loads (tm = tn = 1). */
+  naive?: boolean;
+  /** A's rows are loaded once per subgroup and broadcast (tm must be 8). */
+  subgroups?: boolean;
   /** Products in f16 (accumulation stays f32). */
   f16Math?: boolean;
 }
 
 const any = () => true;
+const sg8 = (c: Capabilities) => c.subgroups && c.subgroupMinSize >= 8;
 
 /** In preference order (the first supported one wins when autotuning is off). */
 export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', [
-  { name: 'tiled-4x4', family: 'matmul', tm: 4, tn: 4, wgx: 8, wgy: 8, vec: true, supports: any },
-  { name: 'tiled-8x4', family: 'matmul', tm: 8, tn: 4, wgx: 8, wgy: 8, vec: true, supports: any },
-  { name: 'tiled-4x8', family: 'matmul', tm: 4, tn: 8, wgx: 8, wgy: 8, vec: true, supports: any },
-  { name: 'tiled-4x4-f16', family: 'matmul', tm: 4, tn: 4, wgx: 8, wgy: 8, vec: true, f16Math: true, supports: (c) => c.f16 },
-  // The bench baseline: one output per invocation, scalar loads.
-  { name: 'naive', family: 'matmul', tm: 1, tn: 1, wgx: 16, wgy: 16, vec: false, supports: any, autotune: false },
+  // Workgroups of 8 suit lavapipe (one SIMD batch per workgroup); GPUs want 64 or more.
+  { name: 'subgroup-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8 },
+  { name: 'subgroup-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8 },
+  { name: 'tiled-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, supports: any },
+  { name: 'tiled-4x4', family: 'matmul', tm: 4, tn: 4, wg: 8, vec: true, supports: any },
+  { name: 'tiled-4x8', family: 'matmul', tm: 4, tn: 8, wg: 8, vec: true, supports: any },
+  { name: 'tiled-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, supports: any },
+  { name: 'tiled-8x4-f16', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, f16Math: true, supports: (c) => c.f16 },
+  { name: 'naive', family: 'matmul', tm: 1, tn: 1, wg: 64, vec: false, naive: true, supports: any, autotune: false },
 ]);
 
 export interface LinearOptions {
@@ -187,8 +194,8 @@ function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
     );
   }
   const zc = fits ? Math.min(batch, maxWg) : 1;
-  const mMax = Math.min(fits ? M : Math.floor(budget / rowBytes), maxWg * v.wgy * v.tm);
-  const nMax = Math.min(fits || !p.transB ? N : Math.floor(budget / colBytes), maxWg * v.wgx * v.tn);
+  const mMax = Math.min(fits ? M : Math.floor(budget / rowBytes), maxWg * v.tm);
+  const nMax = Math.min(fits || !p.transB ? N : Math.floor(budget / colBytes), maxWg * v.wg * v.tn);
   const out: Band[] = [];
   for (let z0 = 0; z0 < batch; z0 += zc) {
     for (let m0 = 0; m0 < M; m0 += mMax) {
@@ -211,8 +218,10 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
   const defines: Record<string, string | number | boolean> = {
     TM: v.tm,
     TN: v.tn,
-    WGX: v.wgx,
-    WGY: v.wgy,
+    WG: v.wg,
+    NAIVE: Boolean(v.naive),
+    SUBGROUPS: Boolean(v.subgroups),
+    TN8: v.tn === 8,
     MATH: v.f16Math ? 'f16' : 'f32',
     F16_MATH: Boolean(v.f16Math),
     VEC_A: vecA(p, v),
@@ -261,7 +270,7 @@ async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity
     if (res) bindings.push(res.binding);
     if (g) bindings.push(g.tensor.binding());
     bindings.push(out.binding);
-    const groups: [number, number, number] = [Math.ceil(band.nb / (v.wgx * v.tn)), Math.ceil(mb / (v.wgy * v.tm)), band.zc];
+    const groups: [number, number, number] = [Math.ceil(band.nb / (v.wg * v.tn)), Math.ceil(mb / v.tm), band.zc];
     gpu.recorder.dispatch(kernel, bindings, u, groups, `${p.op} ${v.name}`);
   }
 }

@@ -99,8 +99,26 @@ describe.each(PRECISIONS)('linear ($name)', ({ name, dtype, opts }) => {
     expectClose(await y.read(), matmulRef(as(a, dtype), as(b, dtype), B, M, N, K, transB), { ...tolerance(gpu, dtype, K), label: `${name} batched` });
   });
 
-  it('every variant gives the reference result (M=37 N=45 K=64 and K=30)', async () => {
-    const gpu = await device(opts);
+  // Last in the block: a new device per binding limit.
+  it('splits operands above a 4 KiB binding limit (x 38x100, W 50x100, batched 3x20x30)', async () => {
+    const small = { ...opts, maxStorageBinding: 4096 };
+    await checkLinear(small, dtype, { M: 38, N: 50, K: 100, bias: true, act: 'gelu', residual: true, gate: 'chunk' }, `${name} split`);
+    await checkLinear(small, dtype, { M: 37, N: 50, K: 98, bias: true }, `${name} split K%4`);
+    const gpu = await device(small);
+    const [B, M, K, N] = [3, 20, 30, 11];
+    const a = rand(B * M * K, 6);
+    const b = rand(B * N * K, 7);
+    const y = await matmul(gpu, fromArray(gpu, a, [B, M, K], dtype), fromArray(gpu, b, [B, N, K], dtype), { transB: true });
+    expectClose(await y.read(), matmulRef(as(a, dtype), as(b, dtype), B, M, N, K, true), { ...tolerance(gpu, dtype, K), label: `${name} split batched` });
+  });
+});
+
+// One precision only: each variant is a pipeline per K path, and compiles dominate the run time.
+describe('matmul variants', () => {
+  it('every variant gives the reference result (f32, M=37 N=45 K=64 and K=30)', async () => {
+    const gpu = await device();
+    const dtype = 'f32';
+    const name = 'f32';
     try {
       for (const v of MATMUL_VARIANTS.filter((v) => v.supports(gpu.caps))) {
         setKernelChoice('matmul', v.name);
@@ -118,18 +136,5 @@ describe.each(PRECISIONS)('linear ($name)', ({ name, dtype, opts }) => {
     } finally {
       setKernelChoice('matmul', undefined);
     }
-  });
-
-  // Last in the block: a new device per binding limit.
-  it('splits operands above a 4 KiB binding limit (x 38x100, W 50x100, batched 3x20x30)', async () => {
-    const small = { ...opts, maxStorageBinding: 4096 };
-    await checkLinear(small, dtype, { M: 38, N: 50, K: 100, bias: true, act: 'gelu', residual: true, gate: 'chunk' }, `${name} split`);
-    await checkLinear(small, dtype, { M: 37, N: 50, K: 98, bias: true }, `${name} split K%4`);
-    const gpu = await device(small);
-    const [B, M, K, N] = [3, 20, 30, 11];
-    const a = rand(B * M * K, 6);
-    const b = rand(B * N * K, 7);
-    const y = await matmul(gpu, fromArray(gpu, a, [B, M, K], dtype), fromArray(gpu, b, [B, N, K], dtype), { transB: true });
-    expectClose(await y.read(), matmulRef(as(a, dtype), as(b, dtype), B, M, N, K, true), { ...tolerance(gpu, dtype, K), label: `${name} split batched` });
   });
 });

@@ -1,0 +1,93 @@
+// Attention variants at DICEPTION's shapes: ms (median of 5 after a warm-up) and GFLOP/s
+// (4·B·H·Tq·Tk·D). Self-contained until the shared bench harness lands.
+// Run: node --import tsx/esm --experimental-loader ./tools/wgsl-hook.js bench/attention.ts [--full] [--variant v]
+// Default (--quick) shapes are scaled down so a CPU adapter finishes in about a minute.
+import type { Gpu } from '../src/runtime/device.ts';
+import { attention, attentionVariants, type AttentionVariant } from '../src/kernels/attention.ts';
+import { Rng } from '../src/runtime/random.ts';
+import { fromArray, type DType } from '../src/runtime/tensor.ts';
+
+export interface BenchResult {
+  op: string;
+  variant: string;
+  shape: string;
+  dtype: DType;
+  ms_median: number;
+  gflops: number;
+  adapter: string;
+}
+
+interface Shape {
+  label: string;
+  batch: number;
+  tokens: number;
+  heads: number;
+  headDim: number;
+}
+
+/** MMDiT joint attention at 768² (4946 tokens) and 512² (850 tokens, as briefed), and the VAE mid-block. */
+export const FULL_SHAPES: Shape[] = [
+  { label: 'mmdit 768²', batch: 2, tokens: 4946, heads: 24, headDim: 64 },
+  { label: 'mmdit 768²', batch: 1, tokens: 4946, heads: 24, headDim: 64 },
+  { label: 'mmdit 512²', batch: 1, tokens: 850, heads: 24, headDim: 64 },
+  { label: 'vae mid 768²', batch: 1, tokens: 9216, heads: 1, headDim: 512 },
+];
+export const QUICK_SHAPES: Shape[] = [
+  { label: 'mmdit (T/8, H/4)', batch: 1, tokens: 618, heads: 6, headDim: 64 },
+  { label: 'vae mid (T/8)', batch: 1, tokens: 1152, heads: 1, headDim: 512 },
+];
+
+async function timeMs(gpu: Gpu, run: () => Promise<void>, reps = 5): Promise<number> {
+  await run();
+  await gpu.sync('bench warm-up');
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await run();
+    await gpu.sync('bench');
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[reps >> 1];
+}
+
+export async function benchAttention(
+  gpu: Gpu,
+  o: { full?: boolean; variants?: AttentionVariant[]; dtype?: DType } = {},
+): Promise<BenchResult[]> {
+  const dtype = o.dtype ?? 'f32';
+  const results: BenchResult[] = [];
+  for (const s of o.full ? FULL_SHAPES : QUICK_SHAPES) {
+    const n = s.batch * s.tokens * s.heads * s.headDim;
+    const rng = new Rng(1);
+    const [q, k, v] = [0, 1, 2].map(() => fromArray(gpu, rng.uniformArray(n, -1, 1), [s.batch, s.tokens, s.heads * s.headDim], dtype));
+    for (const variant of o.variants ?? attentionVariants(gpu)) {
+      const ms = await timeMs(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
+      const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
+      results.push({
+        op: 'attention',
+        variant,
+        shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`,
+        dtype,
+        ms_median: Number(ms.toFixed(3)),
+        gflops: Number((flops / ms / 1e6).toFixed(2)),
+        adapter: gpu.caps.adapterName,
+      });
+      console.log(JSON.stringify(results[results.length - 1]));
+    }
+    for (const t of [q, k, v]) t.dispose();
+  }
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await import('../src/runtime/node.ts');
+  const { getDevice } = await import('../src/runtime/device.ts');
+  const args = process.argv.slice(2);
+  const vi = args.indexOf('--variant');
+  const di = args.indexOf('--dtype');
+  await benchAttention(await getDevice(), {
+    full: args.includes('--full'),
+    variants: vi >= 0 ? [args[vi + 1] as AttentionVariant] : undefined,
+    dtype: di >= 0 ? (args[di + 1] as DType) : undefined,
+  });
+}

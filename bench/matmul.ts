@@ -1,0 +1,71 @@
+// `npm run bench -- matmul`: the naive baseline against the register-tiled variants on 1024³,
+// then DICEPTION's transformer shapes (4946 joint tokens = 2·2304 image + 333 text + 5 point
+// tokens; 1536 hidden, 6144 MLP) with the fastest tiled variant.
+import { linear, MATMUL_VARIANTS } from '../src/kernels/matmul.ts';
+import { setKernelChoice } from '../src/kernels/registry.ts';
+import type { Gpu } from '../src/runtime/device.ts';
+import { Rng } from '../src/runtime/random.ts';
+import { fromArray, type DType } from '../src/runtime/tensor.ts';
+import { round, timeRuns, type BenchResult } from './harness.ts';
+import { benchRoofline, roofline } from './roofline.ts';
+import type { BenchOptions } from './run.ts';
+
+type Shape = [M: number, N: number, K: number];
+
+const CUBE: Shape = [1024, 1024, 1024];
+const MODEL_SHAPES: Shape[] = [
+  [4946, 1536, 1536], // attention projections of the joint sequence
+  [4946, 6144, 1536], // MLP up
+  [4946, 1536, 6144], // MLP down
+  [2304, 1536, 1536], // image-token projections of one sample
+];
+
+async function one(gpu: Gpu, variant: string, [M, N, K]: Shape, dtype: DType, peak: number): Promise<BenchResult> {
+  const x = fromArray(gpu, new Rng(1).uniformArray(M * K, -1, 1), [M, K], dtype);
+  const w = fromArray(gpu, new Rng(2).uniformArray(N * K, -1, 1), [N, K], dtype);
+  setKernelChoice('matmul', variant);
+  try {
+    const t = await timeRuns(gpu, async () => (await linear(gpu, x, w)).dispose());
+    const gflops = (2 * M * N * K) / (t.median * 1e6);
+    return {
+      op: 'linear',
+      variant,
+      shape: `${M}x${N}x${K}`,
+      dtype,
+      ms_median: round(t.median, 4),
+      runs: t.runs,
+      gflops: round(gflops),
+      pct_of_peak: round((100 * gflops) / peak),
+      adapter: gpu.caps.adapterName,
+    };
+  } finally {
+    setKernelChoice('matmul', undefined);
+    x.dispose();
+    w.dispose();
+  }
+}
+
+/** "MxNxK" -> [M, N, K]. */
+function parseShape(s: string): Shape {
+  const d = s.split('x').map(Number);
+  if (d.length !== 3 || !d.every((v) => Number.isInteger(v) && v > 0)) throw new Error(`bench matmul: --shape '${s}' is not MxNxK`);
+  return d as Shape;
+}
+
+export async function benchMatmul(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
+  // The peak rows come first: on a shared machine the ceiling moves, so compare within one run.
+  const results: BenchResult[] = await benchRoofline(gpu);
+  const peak = (await roofline(gpu)).gflops;
+  const variants = MATMUL_VARIANTS.filter((v) => v.supports(gpu.caps)).map((v) => v.name);
+  const cube: BenchResult[] = [];
+  for (const v of variants) cube.push(await one(gpu, v, CUBE, 'f32', peak));
+  results.push(...cube);
+  if (o.quick) return results;
+  const best = cube.filter((r) => r.variant !== 'naive').reduce((a, b) => (b.gflops! > a.gflops! ? b : a)).variant;
+  for (const shape of o.shape ? [parseShape(o.shape)] : MODEL_SHAPES) {
+    for (const v of o.all ? variants : [best]) {
+      for (const dtype of ['f32', 'f16'] as const) results.push(await one(gpu, v, shape, dtype, peak));
+    }
+  }
+  return results;
+}

@@ -1,0 +1,145 @@
+// One MMDiT forward at SD3-medium width (1536 = 24 heads × 64) with random weights and
+// `layers` blocks (default 2; the last is context_pre_only, as in the real model), on a 32×32
+// latent: 2·256 image+condition tokens + 333 prompt + 5 point tokens = 850 tokens. A first
+// forward compiles pipelines and autotunes kernels (reported as warmupMs); the second is timed,
+// with a sync at each block boundary to split it by block.
+//   node bench/run.js mmdit [--layers 2] [--latent 32] [--precision f16] [--batch 1] [--no-warmup]
+import { parseArgs } from 'node:util';
+import '../src/runtime/node.ts';
+import { MMDiT } from '../src/model/mmdit.ts';
+import { transformerParams } from '../src/model/param-lists.ts';
+import { getDevice, type Gpu } from '../src/runtime/device.ts';
+import { f32ArrayToF16 } from '../src/runtime/f16.ts';
+import { Rng } from '../src/runtime/random.ts';
+import type { TensorEntry } from '../src/runtime/safetensors.ts';
+import { MemorySource } from '../src/runtime/source.ts';
+import { fromArray, type Tensor } from '../src/runtime/tensor.ts';
+import type { WeightReader } from '../src/runtime/weights.ts';
+
+const C = 1536;
+const PROMPT = 333;
+
+export interface MMDiTBenchOptions {
+  layers: number;
+  /** Latent side (the image is 8× that). */
+  latent: number;
+  precision: 'f32' | 'f16';
+  batch: number;
+  warmup: boolean;
+}
+
+function sd3Config(layers: number) {
+  return {
+    _class_name: 'SD3Transformer2DModel',
+    attention_head_dim: 64,
+    caption_projection_dim: C,
+    in_channels: 16,
+    joint_attention_dim: 4096,
+    num_attention_heads: 24,
+    num_layers: layers,
+    out_channels: 16,
+    patch_size: 2,
+    pooled_projection_dim: 2048,
+    pos_embed_max_size: 192,
+  };
+}
+
+/** Every tensor reads the front of one shared block of small random f16 values. */
+function randomWeights(config: ReturnType<typeof sd3Config>): WeightReader {
+  const sh = Object.fromEntries(transformerParams(config).map((p) => [p.name, p.shape]));
+  const largest = Math.max(...Object.values(sh).map((d) => d.reduce((x, y) => x * y, 1)));
+  const values = new Rng(7).uniformArray(largest, -0.03, 0.03);
+  const bits = f32ArrayToF16(values);
+  const src = new MemorySource('random', new Uint8Array(bits.buffer));
+  const entry = (name: string): TensorEntry => {
+    const shape = sh[name];
+    if (!shape) throw new Error(`random: tensor '${name}' not found`);
+    const n = shape.reduce((x, y) => x * y, 1);
+    return { name, dtype: 'F16', shape, offset: 0, byteLength: 2 * n, source: src };
+  };
+  return { name: 'random', names: () => Object.keys(sh), has: (n) => n in sh, entry };
+}
+
+export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
+  const { layers, latent: S, batch: B, precision } = o;
+  const config = sd3Config(layers);
+  let t0 = performance.now();
+  const model = await MMDiT.load(gpu, randomWeights(config), config, precision);
+  await gpu.sync('load');
+  const loadMs = performance.now() - t0;
+  const rng = new Rng(1);
+  const inputs = [
+    fromArray(gpu, rng.normal(B * 16 * S * S), [B, 16, S, S]),
+    fromArray(gpu, rng.normal(B * 16 * S * S), [B, 16, S, S]),
+    fromArray(gpu, rng.normal(B * 5 * C), [B, 5, C]),
+    fromArray(gpu, rng.normal(B * PROMPT * 4096), [B, PROMPT, 4096]),
+    fromArray(gpu, rng.normal(B * 2048), [B, 2048]),
+  ];
+  const [x, cond, points, prompt, pooled] = inputs;
+  const forward = async (blocks?: number[]) => {
+    let mark = 0;
+    const out = await model.forward(x, cond, points, new Array(B).fill(500), prompt, pooled, async (name) => {
+      if (!blocks || (name !== 'temb' && !name.endsWith('_hidden'))) return;
+      await gpu.sync(name);
+      const now = performance.now();
+      if (name !== 'temb') blocks.push(now - mark);
+      mark = now;
+    });
+    const v = await out.read();
+    out.dispose();
+    return v;
+  };
+  let warmupMs: number | undefined;
+  if (o.warmup) {
+    t0 = performance.now();
+    await forward();
+    warmupMs = performance.now() - t0;
+  }
+  const blocks: number[] = [];
+  t0 = performance.now();
+  const v = await forward(blocks);
+  const forwardMs = performance.now() - t0;
+  for (const t of inputs as Tensor[]) t.dispose();
+  model.dispose();
+  return {
+    bench: 'mmdit',
+    adapter: gpu.caps.adapterName,
+    precision,
+    f16Shaders: gpu.caps.f16,
+    hidden: C,
+    heads: 24,
+    layers,
+    batch: B,
+    latent: [16, S, S],
+    tokens: 2 * (S / 2) ** 2 + PROMPT + 5,
+    loadMs: Math.round(loadMs),
+    warmupMs: warmupMs === undefined ? undefined : Math.round(warmupMs),
+    forwardMs: Math.round(forwardMs),
+    /** Per block; the last block is context_pre_only (no context MLP). */
+    blockMs: blocks.map(Math.round),
+    finite: v.every(Number.isFinite),
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values: a } = parseArgs({
+    args: argv,
+    options: {
+      layers: { type: 'string', default: '2' },
+      latent: { type: 'string', default: '32' },
+      precision: { type: 'string', default: 'f16' },
+      batch: { type: 'string', default: '1' },
+      'no-warmup': { type: 'boolean', default: false },
+    },
+  });
+  const precision = a.precision;
+  if (precision !== 'f32' && precision !== 'f16') throw new Error(`--precision must be f32 or f16, got '${precision}'`);
+  const r = await benchMMDiT(await getDevice(), {
+    layers: Number(a.layers),
+    latent: Number(a.latent),
+    batch: Number(a.batch),
+    precision,
+    warmup: !a['no-warmup'],
+  });
+  console.log(JSON.stringify(r, null, 2));
+}

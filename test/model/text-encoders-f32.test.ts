@@ -1,0 +1,5 @@
+// CLIP-L, CLIP-G, T5 and SD3's prompt assembly against the upstream goldens of the tiny
+// fixture (tiny/golden/text_encoders.safetensors), f32 path, through the conformance runner.
+import { describeTextGoldens } from './text-goldens.ts';
+
+describeTextGoldens('f32', 'f32');
