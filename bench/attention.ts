@@ -1,9 +1,11 @@
 // Attention variants at DICEPTION's shapes: ms (median of 5 after a warm-up) and GFLOP/s
 // (4·B·H·Tq·Tk·D). Self-contained until the shared bench harness lands.
-// Run: node --import tsx/esm --experimental-loader ./tools/wgsl-hook.js bench/attention.ts [--full] [--variant v]
-// Default (--quick) shapes are scaled down so a CPU adapter finishes in about a minute.
+// Run: node --import tsx/esm --experimental-loader ./tools/wgsl-hook.js bench/attention.ts [--full] [--all | --variant v] [--dtype f16]
+// Default (quick) shapes are scaled down so a CPU adapter finishes in about a minute; default
+// variant: the one chooseAttention picks (--all: every variant; on llvmpipe the tiled ones take
+// minutes to build).
 import type { Gpu } from '../src/runtime/device.ts';
-import { attention, attentionVariants, type AttentionVariant } from '../src/kernels/attention.ts';
+import { attention, attentionVariants, chooseAttention, type AttentionVariant } from '../src/kernels/attention.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
 
@@ -52,7 +54,7 @@ async function timeMs(gpu: Gpu, run: () => Promise<void>, reps = 5): Promise<num
 
 export async function benchAttention(
   gpu: Gpu,
-  o: { full?: boolean; variants?: AttentionVariant[]; dtype?: DType } = {},
+  o: { full?: boolean; variants?: AttentionVariant[] | 'all'; dtype?: DType } = {},
 ): Promise<BenchResult[]> {
   const dtype = o.dtype ?? 'f32';
   const results: BenchResult[] = [];
@@ -60,7 +62,9 @@ export async function benchAttention(
     const n = s.batch * s.tokens * s.heads * s.headDim;
     const rng = new Rng(1);
     const [q, k, v] = [0, 1, 2].map(() => fromArray(gpu, rng.uniformArray(n, -1, 1), [s.batch, s.tokens, s.heads * s.headDim], dtype));
-    for (const variant of o.variants ?? attentionVariants(gpu)) {
+    const shape = { batch: s.batch, tq: s.tokens, tk: s.tokens, heads: s.heads, headDim: s.headDim };
+    const variants = o.variants === 'all' ? attentionVariants(gpu) : (o.variants ?? [chooseAttention(gpu, shape)]);
+    for (const variant of variants) {
       const ms = await timeMs(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
       const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
       results.push({
@@ -87,7 +91,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const di = args.indexOf('--dtype');
   await benchAttention(await getDevice(), {
     full: args.includes('--full'),
-    variants: vi >= 0 ? [args[vi + 1] as AttentionVariant] : undefined,
+    variants: vi >= 0 ? [args[vi + 1] as AttentionVariant] : args.includes('--all') ? 'all' : undefined,
     dtype: di >= 0 ? (args[di + 1] as DType) : undefined,
   });
 }

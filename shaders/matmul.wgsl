@@ -145,16 +145,15 @@ fn main(
 #endif
 #if SUBGROUPS
     // Lane i loads row i's vec4 and the subgroup shares it: one load of A per lane instead of
-    // TM (needs TM == 8 and a subgroup of at least 8 lanes).
+    // TM (needs a subgroup of at least TM lanes; subgroupBroadcast would need a constant lane).
     let mine = loadA(myRow + k);
-    acc0[0] += vec4<f32>(subgroupBroadcast(mine, 0u) * b0);
-    acc0[1] += vec4<f32>(subgroupBroadcast(mine, 1u) * b0);
-    acc0[2] += vec4<f32>(subgroupBroadcast(mine, 2u) * b0);
-    acc0[3] += vec4<f32>(subgroupBroadcast(mine, 3u) * b0);
-    acc0[4] += vec4<f32>(subgroupBroadcast(mine, 4u) * b0);
-    acc0[5] += vec4<f32>(subgroupBroadcast(mine, 5u) * b0);
-    acc0[6] += vec4<f32>(subgroupBroadcast(mine, 6u) * b0);
-    acc0[7] += vec4<f32>(subgroupBroadcast(mine, 7u) * b0);
+    for (var i = 0u; i < TM; i++) {
+      let a = subgroupShuffle(mine, i);
+      acc0[i] += vec4<f32>(a * b0);
+#if TN8
+      acc1[i] += vec4<f32>(a * b1);
+#endif
+    }
 #else
     for (var i = 0u; i < TM; i++) {
       let a = loadA(rowA[i] + k);

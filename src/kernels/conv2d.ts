@@ -9,7 +9,7 @@ import source from '../../shaders/conv2d.wgsl';
 import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
 
 /** Output pixels per invocation (see shaders/conv2d.wgsl). */
-const TM = 4;
+const TM = 8;
 const WORKGROUP = 64;
 
 /** Conv weights laid out for the kernel: w [kh·kw·cin, coutPad], bias [coutPad] (zero padded). */

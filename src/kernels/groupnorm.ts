@@ -75,8 +75,8 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
   new Float32Array(u)[12] = p.eps;
   u32.set([C, C / G, G, P, 0, 0, 0, 0, nPart, 0, chunk, 0]);
 
-  // Pass 1: partial moments per band. Shaders index from the tensor's start minus the
-  // elements before the window (its base). (whole batch at once when everything fits).
+  // Pass 1: partial moments per band (the whole batch at once when everything fits). Shaders
+  // index from the tensor's start minus the elements before the window (its base).
   const statsBand = (b0: number, batches: number, p0: number, n: number) => {
     const start = (b0 * P + p0) * C;
     const w = baseWindow(x, start, (batches > 1 ? batches * P : n) * C);

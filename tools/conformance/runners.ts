@@ -8,4 +8,5 @@ export const runners: Record<string, () => Promise<Runner>> = {
   vae: async () => (await import('./vae.ts')).run,
   transformer: async () => (await import('./transformer.ts')).run,
   scheduler: async () => (await import('./scheduler.ts')).run,
+  pipeline: async () => (await import('./pipeline.ts')).run,
 };

@@ -1,0 +1,55 @@
+// Runs the fixture's `pipeline` golden (the upstream eval loop with given noise, embeddings and
+// points) through the real pipeline pieces. Browser-safe, so the CLI's conformance command and
+// the web page's test run the very same code.
+import type { Gpu } from '../runtime/device.ts';
+import { platform } from '../runtime/platform.ts';
+import { fromArray, type Tensor } from '../runtime/tensor.ts';
+import { openWeights, readF32 } from '../runtime/weights.ts';
+import { Diception } from './pipeline.ts';
+import type { Precision } from './pipeline-types.ts';
+
+export interface GoldenOutput {
+  tensor: string;
+  ours: Float32Array;
+  expected: Float32Array;
+}
+
+/** The two runs of golden/pipeline.safetensors: A (guidance 2, 2 steps) and B (guidance 1, 1 step). */
+export async function runPipelineGolden(gpu: Gpu, fixtureDir: string, precision: Precision): Promise<GoldenOutput[]> {
+  const p = platform();
+  const golden = await openWeights(p.join(fixtureDir, 'golden', 'pipeline.safetensors'));
+  const values = (name: string) => readF32(golden.entry(name));
+  const tensor = async (name: string): Promise<Tensor> => fromArray(gpu, await values(name), golden.entry(name).shape);
+  const pth = (await p.exists(p.join(fixtureDir, 'diception.pth'))) ? 'diception.pth' : 'diception.safetensors';
+  const pipe = await Diception.load(gpu, { pretrainedModelPath: fixtureDir, diceptionPath: p.join(fixtureDir, pth), precision });
+  const out: GoldenOutput[] = [];
+  const owned: Tensor[] = [];
+  const t = async (name: string) => {
+    const x = await tensor(name);
+    owned.push(x);
+    return x;
+  };
+  try {
+    const image = await t('image');
+    const cond = await pipe.encodeImage(image, await t('vae_eps'));
+    owned.push(cond);
+    const labels = await values('point_labels');
+    const points = await pipe.points.embed(await values('coor_point'), labels, labels.length / 5);
+    owned.push(points);
+    const common = { noise: await t('noise'), cond, points, embeds: await t('prompt_embeds'), pooled: await t('pooled') };
+    const negEmbeds = await t('negative_prompt_embeds');
+    const negPooled = await t('negative_pooled');
+    for (const [run, guidance, steps] of [['A', 2, 2], ['B', 1, 1]] as const) {
+      const latents = await pipe.denoise({ ...common, negEmbeds, negPooled, guidance, steps });
+      const image01 = await pipe.decode(latents);
+      out.push({ tensor: `latents_${run}`, ours: await latents.read(), expected: await values(`latents_${run}`) });
+      out.push({ tensor: `image_${run}`, ours: await image01.read(), expected: await values(`image_${run}`) });
+      latents.dispose();
+      image01.dispose();
+    }
+  } finally {
+    owned.forEach((x) => x.dispose());
+    pipe.dispose();
+  }
+  return out;
+}

@@ -1,0 +1,255 @@
+// The DICEPTION pipeline: prompts → embeddings (cache or text encoders), image → VAE latent,
+// MMDiT flow-matching denoising with classifier-free guidance, VAE decode. Browser-safe: every
+// file is read through the platform, weights are streamed to the GPU tensor by tensor.
+import { concatTokens } from '../kernels/layout.ts';
+import { getDevice, type Gpu } from '../runtime/device.ts';
+import { openModelFolder, SD3_NEEDS, type ModelFolder } from '../runtime/model-folder.ts';
+import { platform } from '../runtime/platform.ts';
+import { Rng } from '../runtime/random.ts';
+import { fromArray, type Tensor } from '../runtime/tensor.ts';
+import { openWeights, overlay, prefixed, readJson, type WeightReader } from '../runtime/weights.ts';
+import { MMDiT } from './mmdit.ts';
+import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
+import { PointEmbedder, withUnconditional } from './point-embedder.ts';
+import { encodePrompts } from './prompt.ts';
+import { PromptCache } from './prompt-cache.ts';
+import { FlowMatchEuler, guide, parseSchedulerConfig, type FlowMatchConfig } from './scheduler.ts';
+import { Vae } from './vae.ts';
+
+/** What the denoising loop takes; every tensor stays owned by the caller. */
+export interface DenoiseInputs {
+  /** Initial latent x_T [B, C, h, w]. */
+  noise: Tensor;
+  /** The image's scaled VAE latent [B, C, h, w]. */
+  cond: Tensor;
+  /** Point embeddings of the conditional half [B, 5, hidden] (f32). */
+  points: Tensor;
+  /** [B, T, joint_attention_dim] and [B, pooled_projection_dim]. */
+  embeds: Tensor;
+  pooled: Tensor;
+  /** The negative prompt's, needed when guidance > 1. */
+  negEmbeds?: Tensor;
+  negPooled?: Tensor;
+  steps: number;
+  guidance: number;
+  onStep?: (done: number, total: number) => void;
+}
+
+/** [a; b] along the batch axis (the first), as one new tensor. */
+async function catBatch(gpu: Gpu, a: Tensor, b: Tensor): Promise<Tensor> {
+  const flat = (t: Tensor) => t.reshape([1, t.shape[0], t.numel / t.shape[0]]);
+  const out = await concatTokens(gpu, [flat(a), flat(b)]);
+  return out.reshape([a.shape[0] + b.shape[0], ...a.shape.slice(1)]);
+}
+
+export class Diception implements Pipeline {
+  private mmdit: MMDiT | undefined;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly options: PipelineOptions,
+    readonly folder: ModelFolder,
+    readonly vae: Vae,
+    readonly points: PointEmbedder,
+    readonly scheduler: FlowMatchConfig,
+    private readonly transformerWeights: WeightReader,
+    private readonly transformerConfig: Record<string, unknown>,
+    private readonly cache: PromptCache | undefined,
+  ) {}
+
+  /**
+   * Opens and checks every file, and loads the VAE and the point encoder. The transformer is
+   * uploaded on the first run, after any text encoder has run and been freed.
+   */
+  static async load(gpu: Gpu, o: PipelineOptions): Promise<Diception> {
+    const progress = o.onProgress ?? (() => {});
+    // Text encoders are only needed for prompts missing from a cache: checked when used.
+    const folder = await openModelFolder(o.pretrainedModelPath, { weights: ['transformer', 'vae'], config: ['scheduler'], folder: [] });
+    const c = folder.components;
+    progress('load', 0, 3);
+    const dice = await openWeights(o.diceptionPath);
+    if (!dice.names().some((n) => n.startsWith('transformer.')) || !dice.has('positional_encoding_gaussian_matrix')) {
+      throw new Error(`${o.diceptionPath}: not a DICEPTION checkpoint (expected 'transformer.*', 'point_embedder.*' and 'positional_encoding_gaussian_matrix')`);
+    }
+    const transformerWeights = overlay(await openWeights(c.transformer.weights!), prefixed(dice, 'transformer.'));
+    const transformerConfig = await readJson(c.transformer.config!);
+    const scheduler = parseSchedulerConfig(await readJson(c.scheduler.config!), c.scheduler.config);
+    const cache = o.promptCache ? await PromptCache.open(o.promptCache) : undefined;
+    const vae = await Vae.load(gpu, c.vae.dir, o.precision);
+    progress('load', 1, 3);
+    const points = await PointEmbedder.load(gpu, dice, o.precision);
+    progress('load', 2, 3);
+    return new Diception(gpu, o, folder, vae, points, scheduler, transformerWeights, transformerConfig, cache);
+  }
+
+  private async transformer(): Promise<MMDiT> {
+    this.mmdit ??= await MMDiT.load(this.gpu, this.transformerWeights, this.transformerConfig, this.options.precision);
+    this.options.onProgress?.('load', 3, 3);
+    return this.mmdit;
+  }
+
+  /** Prompt embeddings for `prompts` (cache first, text encoders for the rest). */
+  async encodePrompts(prompts: string[]): Promise<{ embeds: Tensor; pooled: Tensor }> {
+    const missing = prompts.filter((p) => !this.cache?.has(p));
+    if (missing.length) {
+      // The text encoders must be there for prompts the cache lacks.
+      await openModelFolder(this.options.pretrainedModelPath, SD3_NEEDS).catch((e: Error) => {
+        throw new Error(
+          `prompt ${JSON.stringify(missing[0])} is ${this.cache ? `not in the prompt cache ${this.cache.name}` : 'not cached (no --prompt-cache given)'}, and the text encoders cannot run: ${e.message}`,
+        );
+      });
+    }
+    const dtype = this.options.precision === 'f16' && this.gpu.caps.f16 ? 'f16' : 'f32';
+    const { promptEmbeds, pooled } = await encodePrompts(this.gpu, this.options.pretrainedModelPath, prompts, dtype, this.cache);
+    return { embeds: promptEmbeds, pooled };
+  }
+
+  /** The image's scaled latent: VAE mean + e^{logvar/2}·eps, then (z − shift)·scale. */
+  async encodeImage(images: Tensor, eps: Tensor): Promise<Tensor> {
+    const { mean, logvar } = await this.vae.encode(images);
+    const z = await this.vae.latentFromMoments(mean, logvar, eps);
+    mean.dispose();
+    logvar.dispose();
+    return z;
+  }
+
+  /** The flow-matching loop; returns the final latent [B, C, h, w] (f32). */
+  async denoise(i: DenoiseInputs): Promise<Tensor> {
+    const gpu = this.gpu;
+    const mmdit = await this.transformer();
+    const sched = new FlowMatchEuler(this.scheduler, i.steps);
+    const cfg = i.guidance > 1;
+    if (cfg && (!i.negEmbeds || !i.negPooled)) throw new Error('denoise: guidance > 1 needs the negative prompt embeddings');
+    const B = i.noise.shape[0];
+    // With CFG the batch is [uncond, cond]: negative prompt and zero point embeddings first.
+    const embeds = cfg ? await catBatch(gpu, i.negEmbeds!, i.embeds) : i.embeds;
+    const pooled = cfg ? await catBatch(gpu, i.negPooled!, i.pooled) : i.pooled;
+    const points = cfg ? withUnconditional(gpu, i.points) : i.points;
+    const cond = cfg ? await catBatch(gpu, i.cond, i.cond) : i.cond;
+    let x = i.noise;
+    try {
+      for (let s = 0; s < i.steps; s++) {
+        const t = new Float32Array(cfg ? 2 * B : B).fill(sched.timesteps[s]);
+        const input = cfg ? await catBatch(gpu, x, x) : x;
+        let v = await mmdit.forward(input, cond, points, t, embeds, pooled);
+        if (input !== x) input.dispose();
+        if (cfg) {
+          const g = await guide(gpu, v, i.guidance);
+          v.dispose();
+          v = g;
+        }
+        const next = await sched.step(gpu, x, v, s);
+        v.dispose();
+        if (x !== i.noise) x.dispose();
+        x = next;
+        // One sync per step: progress is real, and no more than a step of work is queued.
+        await gpu.sync(`denoising step ${s + 1}`);
+        i.onStep?.(s + 1, i.steps);
+      }
+    } finally {
+      if (cfg) [embeds, pooled, points, cond].forEach((t) => t.dispose());
+    }
+    return x; // steps ≥ 1 (FlowMatchEuler checks), so x is a new tensor
+  }
+
+  async decode(latents: Tensor): Promise<Tensor> {
+    return this.vae.decode(latents);
+  }
+
+  async run(r: PipelineRequest): Promise<PipelineResult> {
+    const gpu = this.gpu;
+    const progress: ProgressFn = r.onProgress ?? this.options.onProgress ?? (() => {});
+    const B = r.batch;
+    if (r.prompts.length !== B || r.seeds.length !== B) throw new Error(`run: ${B} samples but ${r.prompts.length} prompts and ${r.seeds.length} seeds`);
+    const side = Math.round(Math.sqrt(r.images.length / (3 * B)));
+    if (3 * B * side * side !== r.images.length) throw new Error(`run: images hold ${r.images.length} values, not ${B} square RGB images`);
+    const timings: StageTiming[] = [];
+    const stage = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      gpu.pool.resetPeak();
+      const out = await f();
+      await gpu.sync(name);
+      timings.push({ stage: name, ms: performance.now() - t0, peakBytes: gpu.pool.peakBytes });
+      return out;
+    };
+
+    const cfg = r.guidance > 1;
+    progress('text', 0, 1);
+    const text = await stage('text', async () => ({
+      pos: await this.encodePrompts(r.prompts),
+      neg: cfg ? await this.encodePrompts(r.prompts.map(() => '')) : undefined,
+    }));
+    progress('text', 1, 1);
+
+    // Per-sample noise: sample b's generator draws its initial latent, then its VAE sample noise.
+    const latentC = this.vae.config.latent_channels;
+    const h = side / 2 ** (this.vae.config.block_out_channels.length - 1);
+    const per = latentC * h * h;
+    const noise = new Float32Array(B * per);
+    const eps = new Float32Array(B * per);
+    r.seeds.forEach((seed, b) => {
+      const rng = new Rng(seed);
+      noise.set(rng.normal(per), b * per);
+      eps.set(rng.normal(per), b * per);
+    });
+    const shape = [B, latentC, h, h];
+
+    progress('encode', 0, 1);
+    const cond = await stage('encode', async () => {
+      const img = fromArray(gpu, r.images, [B, 3, side, side]);
+      const epsT = fromArray(gpu, eps, shape);
+      const z = await this.encodeImage(img, epsT);
+      img.dispose();
+      epsT.dispose();
+      return z;
+    });
+    progress('encode', 1, 1);
+
+    const latents = await stage('denoise', async () => {
+      const pts = await this.points.embed(r.points, r.pointLabels, B);
+      const x0 = fromArray(gpu, noise, shape);
+      try {
+        return await this.denoise({
+          noise: x0,
+          cond,
+          points: pts,
+          embeds: text.pos.embeds,
+          pooled: text.pos.pooled,
+          negEmbeds: text.neg?.embeds,
+          negPooled: text.neg?.pooled,
+          steps: r.steps,
+          guidance: r.guidance,
+          onStep: (d, n) => progress('denoise', d, n),
+        });
+      } finally {
+        pts.dispose();
+        x0.dispose();
+      }
+    });
+    cond.dispose();
+    for (const e of [text.pos, text.neg]) {
+      e?.embeds.dispose();
+      e?.pooled.dispose();
+    }
+
+    progress('decode', 0, 1);
+    const image01 = await stage('decode', async () => {
+      const img = await this.decode(latents);
+      latents.dispose();
+      const data = await img.read();
+      img.dispose();
+      return data;
+    });
+    progress('decode', 1, 1);
+    return { image01, timings };
+  }
+
+  dispose(): void {
+    this.mmdit?.dispose();
+    this.vae.dispose();
+    this.points.dispose();
+    this.gpu.pool.trim();
+  }
+}
+
+export const loadPipeline: PipelineFactory = async (o) => Diception.load(await getDevice(), o);
