@@ -1,5 +1,6 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+import { CHROMIUM, CHROMIUM_ARGS } from './test/browser/chromium-flags.ts';
 
 const wgsl = {
   name: 'wgsl-text',
@@ -8,8 +9,6 @@ const wgsl = {
   },
 };
 
-// Chromium from Debian (never a downloaded browser); WebGPU runs on SwiftShader there.
-const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export default defineConfig({
   plugins: [wgsl],
@@ -40,12 +39,22 @@ export default defineConfig({
             headless: true,
             provider: playwright({
               launchOptions: {
-                executablePath: chromium,
-                args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+                executablePath: CHROMIUM,
+                args: CHROMIUM_ARGS,
               },
             }),
             instances: [{ browser: 'chromium' }],
           },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          // The web page end to end: Node serves it and drives Chromium (test/browser/chromium.ts).
+          include: ['test/browser/**/*.test.ts'],
+          setupFiles: ['test/setup.ts'],
+          pool: 'forks',
         },
       },
     ],

@@ -59,7 +59,7 @@ program
   .command('web')
   .description('build the browser page and serve it on 127.0.0.1 (HTTP Range support for model files)')
   .option('--port <n>', 'port', '8080')
-  .option('--models <dir>', 'also serve this folder at /models/')
+  .option('--models <dir>', 'also serve this folder at /models/ (default: out/demo-model once `npm run demo` made it)')
   .action((o) => webCommand(o));
 
 program

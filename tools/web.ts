@@ -1,17 +1,38 @@
 // `npm run web`: builds the page and serves it (and optionally a model folder) on 127.0.0.1.
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWeb } from '../web/build.ts';
 import { serve } from './serve.ts';
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A page URL with the model fields filled in, when `dir` is itself a complete model folder. */
+function prefilledUrl(base: string, dir: string): string | undefined {
+  if (!existsSync(join(dir, 'model_index.json'))) return undefined;
+  const dice = ['diception.safetensors', 'diception.pth', 'DICEPTION_v1.pth'].find((f) => existsSync(join(dir, f)));
+  if (!dice) return undefined;
+  const q: Record<string, string> = { sd3: '/models', diception: `/models/${dice}` };
+  if (existsSync(join(dir, 'prompts.safetensors'))) q.cache = '/models/prompts.safetensors';
+  return `${base}?${Object.entries(q).map(([k, v]) => `${k}=${encodeURI(v)}`).join('&')}`;
+}
+
 export async function webCommand(o: { port?: string; models?: string }): Promise<void> {
   await buildWeb();
   const web = fileURLToPath(new URL('../web/', import.meta.url));
+  // After `npm run demo`, the generated tiny model is served unless another folder is given.
+  const demo = join(ROOT, 'out', 'demo-model');
+  const models = o.models ? resolve(o.models) : existsSync(demo) ? demo : undefined;
   const mounts: Record<string, string> = { '/': web };
-  if (o.models) mounts['/models/'] = o.models;
+  if (models) mounts['/models/'] = models;
   const server = await serve(mounts, Number(o.port ?? 8080));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   console.log(`DICEPTION page: ${url}`);
-  if (o.models) console.log(`model files:    ${url}models/ (give ${url}models/<sd3 folder> in the page's URL mode)`);
+  if (models) {
+    const filled = prefilledUrl(url, models);
+    console.log(`model files:    ${url}models/ = ${models}`);
+    console.log(filled ? `with the model filled in: ${filled}` : `(give ${url}models/<sd3 folder> in the page's URL mode)`);
+  }
   console.log('Ctrl-C stops the server.');
 }

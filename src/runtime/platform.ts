@@ -30,11 +30,19 @@ export function platform(): Platform {
       gpu: () => nav.gpu as GPU,
       open: async (url) => (await import('./source.ts')).HttpRangeSource.open(url),
       join: (...parts) => parts.join('/').replace(/\/+/g, '/').replace(':/', '://'),
-      exists: async (url) => (await fetch(url, { method: 'HEAD' })).ok,
+      // Static hosts give folders no URL of their own (404): a folder URL counts as present, and
+      // a file missing inside it is reported by name when it is opened.
+      exists: async (url) => (await fetch(url, { method: 'HEAD' })).ok || isFolderUrl(url),
     };
     return current;
   }
   throw new Error(
     'No WebGPU platform: in a browser navigator.gpu is missing (enable WebGPU), in Node import src/runtime/node.ts first',
   );
+}
+
+/** A URL whose last path segment has no extension (model folders: 'transformer', 'vae', ...). */
+function isFolderUrl(url: string): boolean {
+  const path = url.replace(/[?#].*$/, '').replace(/\/$/, '');
+  return !/\.[^/]*$/.test(path.slice(path.lastIndexOf('/') + 1));
 }
