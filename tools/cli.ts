@@ -23,7 +23,7 @@ program
 
 program
   .command('bench')
-  .description('time a kernel family (matmul, roofline) on this adapter')
+  .description('time a kernel family (matmul, roofline) or the MMDiT (mmdit) on this adapter')
   .argument('<family>')
   .option('--json', 'print one JSON object per line')
   .option('--quick', 'only the short runs')
