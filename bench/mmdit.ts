@@ -3,12 +3,12 @@
 // latent: 2·256 image+condition tokens + 333 prompt + 5 point tokens = 850 tokens. A first
 // forward compiles pipelines and autotunes kernels (reported as warmupMs); the second is timed,
 // with a sync at each block boundary to split it by block.
-//   node bench/run.js mmdit [--layers 2] [--latent 32] [--precision f16] [--batch 1] [--no-warmup] [--profile]
-import { parseArgs } from 'node:util';
+//   diception bench mmdit [--quick: 1 block] [--json]; benchMMDiT() takes the other options
+//   (layers, latent, precision, batch, warmup, profile = per-kernel GPU time).
 import '../src/runtime/node.ts';
 import { MMDiT } from '../src/model/mmdit.ts';
 import { transformerParams } from '../src/model/param-lists.ts';
-import { getDevice, type Gpu } from '../src/runtime/device.ts';
+import type { Gpu } from '../src/runtime/device.ts';
 import { f32ArrayToF16 } from '../src/runtime/f16.ts';
 import { Profiler } from '../src/runtime/profiler.ts';
 import { Rng } from '../src/runtime/random.ts';
@@ -16,6 +16,8 @@ import type { TensorEntry } from '../src/runtime/safetensors.ts';
 import { MemorySource } from '../src/runtime/source.ts';
 import { fromArray, type Tensor } from '../src/runtime/tensor.ts';
 import type { WeightReader } from '../src/runtime/weights.ts';
+import type { BenchResult } from './harness.ts';
+import type { BenchOptions } from './run.ts';
 
 const C = 1536;
 const PROMPT = 333;
@@ -128,27 +130,18 @@ export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
   };
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const { values: a } = parseArgs({
-    args: argv,
-    options: {
-      layers: { type: 'string', default: '2' },
-      latent: { type: 'string', default: '32' },
-      precision: { type: 'string', default: 'f16' },
-      batch: { type: 'string', default: '1' },
-      'no-warmup': { type: 'boolean', default: false },
-      profile: { type: 'boolean', default: false },
-    },
+/** `diception bench mmdit [--quick] [--json]`: the timed forward's blocks and total, f16. */
+export async function benchMMDiTFamily(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
+  const r = await benchMMDiT(gpu, { layers: o.quick ? 1 : 2, latent: 32, precision: 'f16', batch: 1, warmup: true, profile: false });
+  if (!r.finite) throw new Error('bench mmdit: the forward produced non-finite values');
+  const row = (op: string, ms: number): BenchResult => ({
+    op,
+    variant: r.precision,
+    shape: `${r.tokens} tokens x ${r.hidden}`,
+    dtype: r.precision,
+    ms_median: Math.round(ms),
+    runs: 1,
+    adapter: r.adapter,
   });
-  const precision = a.precision;
-  if (precision !== 'f32' && precision !== 'f16') throw new Error(`--precision must be f32 or f16, got '${precision}'`);
-  const r = await benchMMDiT(await getDevice(), {
-    layers: Number(a.layers),
-    latent: Number(a.latent),
-    batch: Number(a.batch),
-    precision,
-    warmup: !a['no-warmup'],
-    profile: a.profile,
-  });
-  console.log(JSON.stringify(r, null, 2));
+  return [...r.blockMs.map((ms, i) => row(`mmdit block ${i}${i === r.layers - 1 ? ' (context_pre_only)' : ''}`, ms)), row('mmdit forward', r.forwardMs)];
 }

@@ -17,6 +17,7 @@ type Family = (gpu: Gpu, o: BenchOptions) => Promise<BenchResult[]>;
 const FAMILIES: Record<string, () => Promise<Family>> = {
   matmul: async () => (await import('./matmul.ts')).benchMatmul,
   roofline: async () => (await import('./roofline.ts')).benchRoofline,
+  mmdit: async () => (await import('./mmdit.ts')).benchMMDiTFamily,
 };
 
 export async function bench(family: string, o: BenchOptions): Promise<void> {

@@ -26,7 +26,7 @@ program
 
 program
   .command('bench')
-  .description('time a kernel family (matmul, roofline) on this adapter, or compare kernel candidates (--compare)')
+  .description('time a kernel family (see `bench help`: matmul, roofline, mmdit, ...) on this adapter, or compare kernel candidates (--compare)')
   .argument('[family]')
   .option('--json', 'print one JSON object per line')
   .option('--quick', 'only the short runs')

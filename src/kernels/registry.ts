@@ -35,7 +35,9 @@ const forced = new Map<string, string>();
 const overrides = new Map<string, KernelOverride>();
 /** Per device: `family|shapeClass` -> winning variant name. */
 const tuned = new WeakMap<Gpu, Map<string, string>>();
-let autotuneEnabled = true;
+/** undefined: on for GPUs, off for CPU adapters (lavapipe, SwiftShader), where compiling and
+ * timing every variant costs minutes; there the first supported variant (preference order) runs. */
+let autotuneSetting: boolean | undefined;
 
 /** Declares a family's variants (called once by the family's module, in preference order). */
 export function registerFamily<V extends Variant>(family: string, variants: V[]): V[] {
@@ -106,9 +108,9 @@ export function kernelSource(family: string, builtin: string): { source: string;
   return o ? { source: o.source, file: o.file } : { source: builtin };
 }
 
-/** Turns timing-based choice off (then the first supported autotunable variant wins). */
-export function setAutotune(on: boolean): void {
-  autotuneEnabled = on;
+/** Turns timing-based choice on or off (off: the first supported autotunable variant wins); undefined restores the default. */
+export function setAutotune(on: boolean | undefined): void {
+  autotuneSetting = on;
 }
 
 /**
@@ -134,7 +136,7 @@ export async function chooseVariant<V extends Variant>(
   }
   const candidates = all.filter((v) => v.autotune !== false && v.supports(gpu.caps) && eligible(v));
   if (!candidates.length) throw new Error(`${family}: no variant supports ${shapeClass} on ${gpu.caps.adapterName}`);
-  if (candidates.length === 1 || !autotuneEnabled) return candidates[0];
+  if (candidates.length === 1 || !(autotuneSetting ?? !gpu.caps.isFallback)) return candidates[0];
   let cache = tuned.get(gpu);
   if (!cache) tuned.set(gpu, (cache = new Map()));
   const key = `${family}|${shapeClass}`;

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SPECTRAL_LUT } from '../../src/model/postprocess.ts';
 import { inferInput } from '../../src/model/preprocess.ts';
-import { loadPipeline } from '../../tools/pipeline-loader.ts';
 import { parseNpy } from '../model/npy.ts';
 import { fakePipeline, runCli } from './fake-pipeline.ts';
 import { expectSame, modelArgs, readPixels, removeTempDirs, tempDir, writeImage } from './files.ts';
@@ -154,10 +153,5 @@ describe('infer errors: one line naming the flag, nothing loaded, no files left'
     const factory = async () => ({ run: async () => ({ image01: new Float32Array(10), timings: [] }), dispose() {} });
     await expect(runCli(base, factory)).rejects.toThrow(/^pipeline: expected image01 of \[1, 3, 768, 768\] floats, got 10/);
     expect(readdirSync(out)).toEqual([]);
-  });
-
-  it('the shipped loader says the pipeline is not built yet', async () => {
-    const { base } = await setup();
-    await expect(runCli(base, loadPipeline)).rejects.toThrow(/the DICEPTION pipeline is not built yet/);
   });
 });

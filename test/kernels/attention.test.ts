@@ -49,7 +49,7 @@ async function runCase(gpu: Gpu, c: Case, dtype: DType, variant?: AttentionVaria
  */
 function tiledVariants(gpu: Gpu): AttentionVariant[] {
   const cpu = chooseAttention(gpu, { batch: 1, tq: 1, tk: 1, heads: 1, headDim: 64 }) === 'naive';
-  return cpu && !process.env.ATTENTION_TILED ? [] : attentionVariants(gpu).filter((v) => v !== 'naive');
+  return cpu && !(typeof process !== 'undefined' && process.env.ATTENTION_TILED) ? [] : attentionVariants(gpu).filter((v) => v !== 'naive');
 }
 
 const CASES: Case[] = [

@@ -1,12 +1,17 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MMDiT } from '../../src/model/mmdit.ts';
 import { parseMMDiTConfig } from '../../src/model/mmdit-config.ts';
 import { empty, fromArray, type Tensor } from '../../src/runtime/tensor.ts';
 import { openWeights, overlay, prefixed, readJson } from '../../src/runtime/weights.ts';
 import { describeFixtures, device, rand, relL2, TINY } from '../helpers.ts';
 import { RefWeights, refMMDiT } from './mmdit.ref.ts';
+import { setAutotune } from '../../src/kernels/registry.ts';
 import { expectGoldenPasses, MODEL_PRECISIONS } from './conformance.ts';
+
+// Model results must not depend on the kernel variant; timing every variant of every matmul
+// shape on each capability level would cost minutes on a CPU adapter (autotuning has its own tests).
+beforeAll(() => setAutotune(false));
 
 const SD3_MEDIUM = {
   _class_name: 'SD3Transformer2DModel',

@@ -1,9 +1,14 @@
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { PointEmbedder, withUnconditional } from '../../src/model/point-embedder.ts';
 import { openWeights } from '../../src/runtime/weights.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
+import { setAutotune } from '../../src/kernels/registry.ts';
 import { expectGoldenPasses, MODEL_PRECISIONS } from './conformance.ts';
+
+// Model results must not depend on the kernel variant; timing every variant of every matmul
+// shape on each capability level would cost minutes on a CPU adapter (autotuning has its own tests).
+beforeAll(() => setAutotune(false));
 
 describeFixtures('PointEmbedder (tiny fixture)', () => {
   for (const p of MODEL_PRECISIONS) {

@@ -1,0 +1,61 @@
+// `infer` and `batch` with the real pipeline on a generated random-weight model in the real
+// on-disk layout (SD3 folder, DICEPTION weights as safetensors, prompt cache): every stage runs.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allPrompts } from '../../src/model/tasks.ts';
+import { loadPipeline } from '../../tools/pipeline-loader.ts';
+import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
+import { parseNpy } from '../model/npy.ts';
+import { runCli } from './fake-pipeline.ts';
+import { readPixels, removeTempDirs, tempDir, writeImage } from './files.ts';
+
+let dir: string;
+let model: string[];
+afterAll(removeTempDirs);
+beforeAll(async () => {
+  dir = tempDir('real');
+  await writeTinyModel(join(dir, 'model'), { ...DEMO_SPEC, prompts: allPrompts() });
+  const m = join(dir, 'model');
+  model = ['--sd3', m, '--diception_path', join(m, 'diception.safetensors'), '--prompt-cache', join(m, 'prompts.safetensors'), '--quiet'];
+});
+
+describe('the real pipeline on a tiny random model', () => {
+  it('infer: depth with CFG (2 steps), PNG and npy at the original size', async () => {
+    const image = join(dir, 'photo.png');
+    await writeImage(image, 200, 120);
+    const out = join(dir, 'infer');
+    await runCli(['infer', '--image', image, '--task', 'depth', '--num_inference_steps', '2', '--save_npy', '--output_dir', out, ...model], loadPipeline);
+    expect(readdirSync(out).sort()).toEqual(['result_photo.npy', 'result_photo.png']);
+    const png = await readPixels(join(out, 'result_photo.png'));
+    expect([png.width, png.height]).toEqual([400, 120]);
+    const npy = parseNpy(readFileSync(join(out, 'result_photo.npy')));
+    expect(npy.shape).toEqual([120, 200]);
+    expect(npy.data.every((v) => Number.isFinite(v) && v >= 0 && v <= 1)).toBe(true);
+  });
+
+  it('batch: two tasks in one GPU batch, resumable', async () => {
+    const root = join(dir, 'data');
+    mkdirSync(root, { recursive: true });
+    await writeImage(join(root, 'a.png'), 96, 64);
+    await writeImage(join(root, 'b.jpg'), 64, 96);
+    const list = join(dir, 'list.json');
+    writeFileSync(list, JSON.stringify([
+      { input: 'a.png', caption: '[[image2normal]]' },
+      { input: 'b.jpg', caption: '[[image2semantic]] person' },
+    ]));
+    const save = join(dir, 'batch');
+    const args = ['batch', '--input_path', list, '--data_root_path', root, '--save_path', save, '--batch_size', '2', '--fast', '--save_npy', ...model];
+    await runCli(args, loadPipeline);
+    const files = readdirSync(join(save, 'images')).sort();
+    expect(files).toEqual(['a.npy', 'a_[[image2normal]].png', 'b_[[image2semantic]] person.png']);
+    expect(parseNpy(readFileSync(join(save, 'images', 'a.npy'))).shape).toEqual([3, 64, 96]);
+    const b = await readPixels(join(save, 'images', 'b_[[image2semantic]] person.png'));
+    expect([b.width, b.height]).toEqual([128, 96]);
+    // A second run finds every output and loads nothing.
+    const again = await runCli(args.filter((a) => a !== '--quiet').concat('--json'), async () => {
+      throw new Error('the pipeline should not load when every output exists');
+    });
+    expect(again.out).toMatch(/skipped/);
+  });
+});
