@@ -277,6 +277,7 @@ input('image-file').addEventListener('change', async () => {
 $('image-canvas').addEventListener('click', onCanvasClick);
 $('run').addEventListener('click', async () => {
   $('run').setAttribute('disabled', '');
+  setStatus('running', 'Starting…');
   try {
     await run();
   } catch (e) {
