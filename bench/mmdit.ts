@@ -3,13 +3,14 @@
 // latent: 2·256 image+condition tokens + 333 prompt + 5 point tokens = 850 tokens. A first
 // forward compiles pipelines and autotunes kernels (reported as warmupMs); the second is timed,
 // with a sync at each block boundary to split it by block.
-//   node bench/run.js mmdit [--layers 2] [--latent 32] [--precision f16] [--batch 1] [--no-warmup]
+//   node bench/run.js mmdit [--layers 2] [--latent 32] [--precision f16] [--batch 1] [--no-warmup] [--profile]
 import { parseArgs } from 'node:util';
 import '../src/runtime/node.ts';
 import { MMDiT } from '../src/model/mmdit.ts';
 import { transformerParams } from '../src/model/param-lists.ts';
 import { getDevice, type Gpu } from '../src/runtime/device.ts';
 import { f32ArrayToF16 } from '../src/runtime/f16.ts';
+import { Profiler } from '../src/runtime/profiler.ts';
 import { Rng } from '../src/runtime/random.ts';
 import type { TensorEntry } from '../src/runtime/safetensors.ts';
 import { MemorySource } from '../src/runtime/source.ts';
@@ -26,6 +27,8 @@ export interface MMDiTBenchOptions {
   precision: 'f32' | 'f16';
   batch: number;
   warmup: boolean;
+  /** Per-kernel GPU time of the timed forward (runtime/profiler.ts). */
+  profile: boolean;
 }
 
 function sd3Config(layers: number) {
@@ -96,9 +99,12 @@ export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
     warmupMs = performance.now() - t0;
   }
   const blocks: number[] = [];
+  const profiler = o.profile ? new Profiler(gpu) : undefined;
+  await profiler?.start();
   t0 = performance.now();
   const v = await forward(blocks);
   const forwardMs = performance.now() - t0;
+  const kernels = await profiler?.stop();
   for (const t of inputs as Tensor[]) t.dispose();
   model.dispose();
   return {
@@ -118,6 +124,7 @@ export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
     /** Per block; the last block is context_pre_only (no context MLP). */
     blockMs: blocks.map(Math.round),
     finite: v.every(Number.isFinite),
+    profile: profiler && { mode: profiler.mode, kernels: kernels!.slice(0, 12).map((k) => ({ ...k, ms: Math.round(k.ms) })) },
   };
 }
 
@@ -130,6 +137,7 @@ export async function main(argv: string[]): Promise<void> {
       precision: { type: 'string', default: 'f16' },
       batch: { type: 'string', default: '1' },
       'no-warmup': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
     },
   });
   const precision = a.precision;
@@ -140,6 +148,7 @@ export async function main(argv: string[]): Promise<void> {
     batch: Number(a.batch),
     precision,
     warmup: !a['no-warmup'],
+    profile: a.profile,
   });
   console.log(JSON.stringify(r, null, 2));
 }

@@ -40,29 +40,6 @@ fn loadB(i: u32) -> V4 {
 #endif
 }
 
-#if ACT_GELU_TANH
-fn act(x: f32) -> f32 {
-  // tanh of a large argument overflows exp() inside some tanh implementations: clamp first.
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-  return 0.5 * x * (1.0 + tanh(u));
-}
-#endif
-#if ACT_GELU
-// erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); WGSL has no erf.
-fn erf(x: f32) -> f32 {
-  let a = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(x) * (1.0 - p * exp(-a * a));
-}
-fn act(x: f32) -> f32 { return 0.5 * x * (1.0 + erf(x * 0.7071067811865476)); }
-#endif
-#if ACT_QUICK_GELU
-fn act(x: f32) -> f32 { return x / (1.0 + exp(-1.702 * x)); }
-#endif
-#if ACT_SILU
-fn act(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
-#endif
 
 fn finish(z: u32, m: u32, n: u32, acc: f32) {
   var v = acc;
@@ -70,7 +47,7 @@ fn finish(z: u32, m: u32, n: u32, acc: f32) {
   v += bias_load(params.n0 + n);
 #endif
 #if ACT
-  v = act(v);
+  v = {{ACT_FN}}(v); // act_* from shaders/activation.wgsl, appended by the wrapper
 #endif
   let o = m * params.ldo + params.n0 + n;
 #if RESIDUAL

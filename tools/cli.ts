@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import '../src/runtime/node.ts';
 import { bench } from '../bench/run.ts';
+import { benchCompare } from './bench-compare.ts';
 import { registerBatch } from './batch.ts';
 import { conformanceCommand } from './conformance/index.ts';
 import { demo } from './demo.ts';
@@ -9,11 +10,13 @@ import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
 import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerInfer } from './infer.ts';
+import { addKernelFlags } from './kernel-flags.ts';
 import { loadPipeline } from './pipeline-loader.ts';
 import { webCommand } from './web.ts';
 
 const program = new Command();
 program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
+addKernelFlags(program);
 
 program
   .command('doctor')
@@ -23,13 +26,21 @@ program
 
 program
   .command('bench')
-  .description('time a kernel family (matmul, roofline) on this adapter')
-  .argument('<family>')
+  .description('time a kernel family (matmul, roofline) on this adapter, or compare kernel candidates (--compare)')
+  .argument('[family]')
   .option('--json', 'print one JSON object per line')
   .option('--quick', 'only the short runs')
   .option('--all', 'every variant on every shape (slow on CPU adapters)')
   .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
-  .action((family, o) => bench(family, o));
+  .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
+  .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
+  .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
+  .option('--runs <n>', '--compare: timed runs per candidate and shape (median; at least 5)', '5')
+  .action((family, o) => {
+    if (o.compare && family) throw new Error(`bench: give a family or --compare, not both`);
+    if (!o.compare && !family) throw new Error('bench: name a family (matmul, roofline) or give --compare family=candidates');
+    return o.compare ? benchCompare(o) : bench(family, o);
+  });
 
 program
   .command('conformance <fixture-dir>')

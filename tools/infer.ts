@@ -7,6 +7,8 @@ import { MODEL_SIZE, type PipelineFactory, type PipelineRequest, type PipelineRe
 import { encodeNpyF16, npyPayload, predictionRgb } from '../src/model/postprocess.ts';
 import { inferInput } from '../src/model/preprocess.ts';
 import { resizeU8 } from '../src/model/resample.ts';
+import { getDevice } from '../src/runtime/device.ts';
+import { formatProfile, Profiler, type KernelTime } from '../src/runtime/profiler.ts';
 import { emptyPoints, parsePoints, parsePrompt, parseTask, type Task } from '../src/model/tasks.ts';
 import { canWrite, encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from './image.ts';
 import { makeOutput, processStreams, type Streams } from './progress.ts';
@@ -21,7 +23,8 @@ export function registerInfer(program: Command, loadPipeline: PipelineFactory, i
       .option('--task <task>', 'depth | normal | pose | segmentation | entity | semantic:<coco class> (default depth)')
       .option('--prompt <prompt>', 'the raw task prompt instead of --task, e.g. "[[image2depth]]"')
       .option('--points <y,x;...>', 'up to 5 normalised points "y1,x1;y2,x2" for segmentation')
-      .option('--output_dir <dir>', 'output folder', './outputs'),
+      .option('--output_dir <dir>', 'output folder', './outputs')
+      .option('--profile', 'time every kernel of the run and print the top ones by GPU time'),
   ).action((o) => infer(o, loadPipeline, io));
 }
 
@@ -48,8 +51,12 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
   const npyPath = join(outputDir, `result_${basename(imagePath, extname(imagePath))}.npy`);
 
   const pipeline = await loadPipeline(pipelineOptions(settings, out.progress));
+  // Only the run is profiled (not loading), so the table shows where inference time goes.
+  const profiler = o.profile ? new Profiler(await getDevice()) : undefined;
+  let profile: KernelTime[] | undefined;
   let result: PipelineResult;
   try {
+    await profiler?.start();
     result = await runChecked(pipeline.run.bind(pipeline), {
       images: inferInput(image),
       batch: 1,
@@ -62,6 +69,7 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
       onProgress: out.progress,
     });
   } finally {
+    profile = await profiler?.stop();
     await pipeline.dispose();
   }
 
@@ -77,10 +85,18 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
       written.push(npyPath);
     } else out.info(`note: --save_npy applies to depth and normal; nothing to save for ${task.name}`);
   }
+  const profileLines = profile ? ['', `Top kernels by GPU time (${profilerMode(profiler!)}):`, formatProfile(profile)] : [];
   out.finish(
-    { image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings },
-    written.map((p) => `Result saved to: ${p}`),
+    {
+      image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings,
+      ...(profile && { profile: { timing: profiler!.mode, kernels: profile } }),
+    },
+    [...written.map((p) => `Result saved to: ${p}`), ...profileLines],
   );
+}
+
+function profilerMode(p: Profiler): string {
+  return p.mode === 'timestamps' ? 'GPU timestamp queries' : 'CPU-side timing of one dispatch per submit (no usable timestamps on this adapter)';
 }
 
 /** Runs the pipeline and checks it returned one [3,768,768] image per sample. */

@@ -1,8 +1,9 @@
 // Multi-head attention without a score matrix (shaders/attention.wgsl), and the choice of
 // variant. Q/K/V are token-major with heads interleaved in features, as Linear layers emit them.
-import type { Gpu } from '../runtime/device.ts';
+import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/attention.wgsl';
+import { kernelChoice, kernelSource, registerFamily, variantsOf } from './registry.ts';
 
 export interface AttentionOptions {
   heads: number;
@@ -13,7 +14,7 @@ export interface AttentionOptions {
   /** Score scale; default 1/sqrt(headDim) (T5 uses 1). */
   scale?: number;
   outDtype?: DType;
-  /** Force a variant (tests, bench); default: chooseAttention(). */
+  /** Force a variant (tests, bench); default: the registry's forced choice, else chooseAttention(). */
   variant?: AttentionVariant;
 }
 
@@ -43,12 +44,17 @@ export interface AttentionShape {
   headDim: number;
 }
 
+// In the registry so that `--kernel attention=tiled` and overrides reach this family too.
+registerFamily('attention', [
+  { name: 'naive', family: 'attention', supports: () => true },
+  { name: 'tiled', family: 'attention', supports: () => true },
+  // The subgroup variant reduces rows over at least 4 lanes of one subgroup.
+  { name: 'subgroup', family: 'attention', supports: (c: Capabilities) => c.subgroups && c.subgroupMinSize >= 4 },
+]);
+
 /** The variants this adapter can run. */
 export function attentionVariants(gpu: Gpu): AttentionVariant[] {
-  // The subgroup variant reduces over 4 lanes of one subgroup.
-  // The subgroup variant reduces rows over at least 4 lanes of one subgroup.
-  const sub = gpu.caps.subgroups && gpu.caps.subgroupMinSize >= 4;
-  return sub ? ['naive', 'tiled', 'subgroup'] : ['naive', 'tiled'];
+  return variantsOf('attention').filter((v) => v.supports(gpu.caps)).map((v) => v.name as AttentionVariant);
 }
 
 /**
@@ -109,7 +115,7 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
   }
   const outDtype = o.outDtype ?? (q.dtype === 'f16' && !gpu.caps.f16 ? 'f32' : q.dtype);
   check(op, outDtype === 'f32' || gpu.caps.f16, 'f16 output needs shader-f16 on this adapter (ask for outDtype f32)');
-  const variant = o.variant ?? chooseAttention(gpu, { batch, tq, tk, heads, headDim });
+  const variant = o.variant ?? (kernelChoice('attention') as AttentionVariant | undefined) ?? chooseAttention(gpu, { batch, tq, tk, heads, headDim });
   check(op, attentionVariants(gpu).includes(variant), `variant '${variant}' is not available on this adapter`);
 
   const d4 = headDim / 4;
@@ -118,7 +124,7 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
   const subgroups = variant === 'subgroup' && WG / bq <= gpu.caps.subgroupMinSize;
   const kernel = await gpu.pipelines.get({
     name: 'attention',
-    source,
+    ...kernelSource('attention', source),
     bindings: [
       { name: 'q', dtype: q.dtype, vec: 4 },
       { name: 'k', dtype: k.dtype, vec: 4 },

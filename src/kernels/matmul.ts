@@ -4,6 +4,7 @@
 import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/matmul.wgsl';
+import { ACTIVATION_WGSL } from './activation.ts';
 import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
 import type { Activation, Chunk } from './types.ts';
 
@@ -78,12 +79,6 @@ interface Problem {
   gate?: Gate;
 }
 
-const ACT_DEFINE: Record<Exclude<Activation, 'none'>, string> = {
-  gelu_tanh: 'ACT_GELU_TANH',
-  gelu: 'ACT_GELU',
-  quick_gelu: 'ACT_QUICK_GELU',
-  silu: 'ACT_SILU',
-};
 
 /** y = act(x·Wᵀ + bias), then the optional gated residual. x [..., K], w [N, K] -> [..., N]. */
 export async function linear(gpu: Gpu, x: Tensor, w: Tensor, bias?: Tensor, o: LinearOptions = {}): Promise<Tensor> {
@@ -232,7 +227,7 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     RESIDUAL: Boolean(p.residual),
     GATE: Boolean(p.gate),
   };
-  if (p.act !== 'none') defines[ACT_DEFINE[p.act]] = true;
+  if (p.act !== 'none') defines.ACT_FN = `act_${p.act}`;
   const bindings = [
     { name: 'a', dtype: p.a.dtype, vec: vecA(p, v) ? 4 : 1 },
     { name: 'b', dtype: p.b.dtype, vec: vecB(p, v) ? 4 : 1 },
@@ -241,7 +236,9 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     ...(p.gate ? [{ name: 'gate', dtype: p.gate.tensor.dtype }] : []),
     { name: 'out', dtype: p.out.dtype, access: 'read_write' },
   ] as const;
-  return gpu.pipelines.get({ name: 'matmul', ...kernelSource('matmul', source), bindings: [...bindings], uniforms: true, defines });
+  // The epilogue's activations come from the shared function library (also for overrides).
+  const k = kernelSource('matmul', source);
+  return gpu.pipelines.get({ name: 'matmul', source: `${k.source}\n${ACTIVATION_WGSL}`, file: k.file, bindings: [...bindings], uniforms: true, defines });
 }
 
 /** Records the dispatches of `p` with variant `v`; `maxRows` limits M (autotune timing). */

@@ -19,6 +19,8 @@ export interface Variant {
    * whose timing on a model-sized problem would cost minutes on a CPU adapter.
    */
   autotune?: boolean;
+  /** Products in f16: meant for f16 operands only (checks of an override use f16 inputs). */
+  f16Math?: boolean;
 }
 
 export interface KernelOverride {
@@ -65,6 +67,37 @@ export function setKernelOverride(family: string, o: KernelOverride | undefined)
   variantsOf(family);
   if (o) overrides.set(family, o);
   else overrides.delete(family);
+}
+
+/** The forced variant of a family, if any. */
+export function kernelChoice(family: string): string | undefined {
+  return forced.get(family);
+}
+
+/** The user's WGSL for a family, if any. */
+export function kernelOverride(family: string): KernelOverride | undefined {
+  return overrides.get(family);
+}
+
+/** Every family registered so far. */
+export function kernelFamilies(): string[] {
+  return [...families.keys()];
+}
+
+/**
+ * Runs `fn` with a family's variant and WGSL set as given (undefined: automatic choice, built-in
+ * source), then restores what was set before, even when `fn` throws.
+ */
+export async function withKernel<T>(family: string, variant: string | undefined, override: KernelOverride | undefined, fn: () => Promise<T>): Promise<T> {
+  const [v0, o0] = [forced.get(family), overrides.get(family)];
+  try {
+    setKernelChoice(family, variant);
+    setKernelOverride(family, override);
+    return await fn();
+  } finally {
+    setKernelChoice(family, v0);
+    setKernelOverride(family, o0);
+  }
 }
 
 /** The family's WGSL: the user's override if one is set, else the built-in source. */

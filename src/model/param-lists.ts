@@ -21,6 +21,7 @@ export interface TransformerConfig {
   sample_size?: number;
 }
 
+/** The fields of vae/config.json (AutoencoderKL) this project reads. */
 export interface VaeConfig {
   in_channels?: number;
   out_channels?: number;
@@ -30,6 +31,7 @@ export interface VaeConfig {
   norm_num_groups: number;
   scaling_factor: number;
   shift_factor: number;
+  act_fn?: string;
   mid_block_add_attention?: boolean;
   use_quant_conv?: boolean;
   use_post_quant_conv?: boolean;

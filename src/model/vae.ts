@@ -14,24 +14,11 @@ import { checkParams } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
 import { fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { openWeights, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
+import type { VaeConfig } from './param-lists.ts';
 
 export type Precision = 'f32' | 'f16';
+export type { VaeConfig };
 
-/** The fields of vae/config.json this implementation reads. */
-export interface VaeConfig {
-  in_channels: number;
-  out_channels: number;
-  block_out_channels: number[];
-  layers_per_block: number;
-  latent_channels: number;
-  norm_num_groups: number;
-  scaling_factor: number;
-  shift_factor: number;
-  act_fn?: string;
-  use_quant_conv?: boolean;
-  use_post_quant_conv?: boolean;
-  mid_block_add_attention?: boolean;
-}
 
 /** diffusers builds every VAE GroupNorm with eps 1e-6 (resnet_eps, conv_norm_out, attention). */
 const NORM_EPS = 1e-6;

@@ -1,5 +1,8 @@
 // Plain-TypeScript references for the kernel tests, computed in f64 from the definitions.
 import type { Activation } from '../../src/kernels/types.ts';
+import { matmulRef } from '../../src/kernels/reference.ts';
+
+export { matmulRef };
 
 /** erf to ~1e-15: Taylor series below 2.5, continued fraction of erfc above. */
 export function erf(x: number): number {
@@ -28,31 +31,6 @@ export const ACT: Record<Activation, (x: number) => number> = {
 };
 
 export const activation = (act: Activation, x: number): number => ACT[act](x);
-
-export function matmulRef(
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  batch: number,
-  M: number,
-  N: number,
-  K: number,
-  transB: boolean,
-): Float64Array {
-  const out = new Float64Array(batch * M * N);
-  for (let z = 0; z < batch; z++) {
-    for (let m = 0; m < M; m++) {
-      for (let n = 0; n < N; n++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) {
-          const bi = z * N * K + (transB ? n * K + k : k * N + n);
-          s += a[(z * M + m) * K + k] * b[bi];
-        }
-        out[(z * M + m) * N + n] = s;
-      }
-    }
-  }
-  return out;
-}
 
 export interface LinearRefOpts {
   bias?: ArrayLike<number>;

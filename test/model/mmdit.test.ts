@@ -2,9 +2,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MMDiT } from '../../src/model/mmdit.ts';
 import { parseMMDiTConfig } from '../../src/model/mmdit-config.ts';
-import { empty } from '../../src/runtime/tensor.ts';
-import { openWeights, readJson } from '../../src/runtime/weights.ts';
-import { describeFixtures, device, TINY } from '../helpers.ts';
+import { empty, fromArray, type Tensor } from '../../src/runtime/tensor.ts';
+import { openWeights, overlay, prefixed, readJson } from '../../src/runtime/weights.ts';
+import { describeFixtures, device, rand, relL2, TINY } from '../helpers.ts';
+import { RefWeights, refMMDiT } from './mmdit.ref.ts';
 import { expectGoldenPasses, MODEL_PRECISIONS } from './conformance.ts';
 
 const SD3_MEDIUM = {
@@ -43,6 +44,49 @@ describeFixtures('MMDiT (tiny fixture)', () => {
     });
   }
 
+  for (const p of MODEL_PRECISIONS.slice(0, 2)) {
+    it(`batch 3, non-square 12x20 latent (odd crop offsets), ${p.name}: matches the CPU reference`, async () => {
+      const gpu = await device(p.device);
+      const weights = overlay(
+        await openWeights(join(TINY, 'transformer', 'diffusion_pytorch_model.safetensors')),
+        prefixed(await openWeights(join(TINY, 'diception.pth')), 'transformer.'),
+      );
+      const config = await readJson(join(TINY, 'transformer', 'config.json'));
+      const live0 = gpu.pool.liveBytes;
+      const model = await MMDiT.load(gpu, weights, config, p.precision);
+      const [B, H, W, T] = [3, 12, 20, 7];
+      const data = { x: rand(B * 16 * H * W, 1), y: rand(B * 16 * H * W, 2), pe: rand(B * 5 * 32, 3), prompt: rand(B * T * 64, 4), pooled: rand(B * 48, 5) };
+      const ts = [1000, 431.5, 8.93];
+      const inputs = [
+        fromArray(gpu, data.x, [B, 16, H, W]),
+        fromArray(gpu, data.y, [B, 16, H, W]),
+        fromArray(gpu, data.pe, [B, 5, 32]),
+        fromArray(gpu, data.prompt, [B, T, 64]),
+        fromArray(gpu, data.pooled, [B, 48]),
+      ];
+      const out = await model.forward(inputs[0], inputs[1], inputs[2], ts, inputs[3], inputs[4]);
+      expect(out.shape).toEqual([B, 16, H, W]);
+      const ours = await out.read();
+      const ref = new RefWeights(weights);
+      const n = 16 * H * W;
+      for (let b = 0; b < B; b++) {
+        const sl = (a: Float32Array, k: number) => a.subarray(b * k, (b + 1) * k);
+        const want = await refMMDiT(ref, { patch: 2, heads: 2, layers: 2, posMax: 16, outChannels: 16 }, sl(data.x, n), sl(data.y, n), [16, H, W], sl(data.pe, 5 * 32), ts[b], sl(data.prompt, T * 64), sl(data.pooled, 48));
+        const err = relL2(ours.subarray(b * n, (b + 1) * n), want);
+        expect(err, `sample ${b} rel_l2`).toBeLessThan(p.precision === 'f32' ? 1e-4 : 1e-2);
+      }
+      // Every intermediate is freed: a second forward holds no more memory than the first, and
+      // disposing the model and inputs returns to where loading started.
+      out.dispose();
+      const live1 = gpu.pool.liveBytes;
+      (await model.forward(inputs[0], inputs[1], inputs[2], ts, inputs[3], inputs[4])).dispose();
+      expect(gpu.pool.liveBytes, 'bytes held after a second forward').toBe(live1);
+      for (const t of inputs) t.dispose();
+      model.dispose();
+      expect(gpu.pool.liveBytes, 'bytes held after dispose').toBe(live0);
+    });
+  }
+
   it('refuses a checkpoint for another config and bad inputs, naming what is wrong', async () => {
     const gpu = await device();
     const weights = await openWeights(join(TINY, 'transformer', 'diffusion_pytorch_model.safetensors'));
@@ -51,7 +95,11 @@ describeFixtures('MMDiT (tiny fixture)', () => {
       /does not match the model: 1 with the wrong shape: context_embedder.weight: \[32,64\], expected \[32,128\]/,
     );
     const model = await MMDiT.load(gpu, weights, config, 'f32');
-    const t = (shape: number[]) => empty(gpu, shape, 'f32');
+    const made: Tensor[] = [];
+    const t = (shape: number[]) => {
+      made.push(empty(gpu, shape, 'f32'));
+      return made[made.length - 1];
+    };
     const ok = { x: t([1, 16, 8, 8]), pe: t([1, 5, 32]), prompt: t([1, 12, 64]), pooled: t([1, 48]) };
     await expect(model.forward(t([1, 16, 8, 7]), ok.x, ok.pe, [1000], ok.prompt, ok.pooled)).rejects.toThrow(/not a multiple of the patch size 2/);
     await expect(model.forward(t([1, 16, 34, 34]), t([1, 16, 34, 34]), ok.pe, [1000], ok.prompt, ok.pooled)).rejects.toThrow(
@@ -59,6 +107,8 @@ describeFixtures('MMDiT (tiny fixture)', () => {
     );
     await expect(model.forward(ok.x, ok.x, ok.pe, [1000, 1], ok.prompt, ok.pooled)).rejects.toThrow(/2 timesteps for a batch of 1/);
     await expect(model.forward(ok.x, ok.x, ok.pe, [1000], t([1, 12, 48]), ok.pooled)).rejects.toThrow(/promptEmbeds must be \[1, T, 64\]/);
+    await expect(model.forward(ok.x, ok.x, t([1, 5, 16]), [1000], ok.prompt, ok.pooled)).rejects.toThrow(/pointEmbeds must be \[1, P, 32\]/);
+    for (const x of made) x.dispose();
     model.dispose();
   });
 });

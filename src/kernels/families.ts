@@ -1,0 +1,4 @@
+// Imports every kernel family that registers variants, so that the registry knows them all
+// before user options (--kernel, configureKernels) name one.
+import './matmul.ts';
+import './attention.ts';

@@ -1,0 +1,59 @@
+// `diception bench --compare matmul=tiled-4x4,./my_matmul.wgsl --shapes transformer`: built-in
+// variants and WGSL files side by side (bench/compare.ts does the work; the page shares it).
+import { readFileSync } from 'node:fs';
+import { compare, formatCompare, type Candidate } from '../bench/compare.ts';
+import { roofline } from '../bench/roofline.ts';
+import '../src/kernels/families.ts';
+import { variantsOf } from '../src/kernels/registry.ts';
+import { getDevice } from '../src/runtime/device.ts';
+import { integer } from './run-options.ts';
+import { processStreams, type Streams } from './progress.ts';
+
+export interface CompareFlags {
+  compare: string;
+  shapes?: string;
+  dtype?: string;
+  runs?: string;
+  json?: boolean;
+}
+
+/** 'matmul=tiled-4x4,./mine.wgsl@naive' -> the family and its candidates (files read here). */
+export function parseCandidates(spec: string): { family: string; candidates: Candidate[] } {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new Error(`--compare: '${spec}' is not family=candidate,candidate,... (e.g. matmul=tiled-4x4,./my_matmul.wgsl)`);
+  const family = spec.slice(0, eq).trim();
+  const names = variantsOf(family).map((v) => v.name);
+  const items = spec.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean);
+  if (!items.length) throw new Error('--compare: no candidates after the family');
+  const candidates = items.map((item): Candidate => {
+    if (names.includes(item)) return { label: item, variant: item };
+    const [file, variant] = item.split('@');
+    if (!file.endsWith('.wgsl')) throw new Error(`--compare: '${item}' is neither a ${family} variant (${names.join(', ')}) nor a .wgsl file`);
+    if (variant !== undefined && !names.includes(variant)) throw new Error(`--compare: ${file}@${variant}: ${family} has no variant '${variant}' (variants: ${names.join(', ')})`);
+    let source: string;
+    try {
+      source = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`--compare: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return { label: item, variant, override: { source, file } };
+  });
+  return { family, candidates };
+}
+
+export async function benchCompare(o: CompareFlags, io: Streams = processStreams): Promise<void> {
+  const { family, candidates } = parseCandidates(o.compare);
+  const dtype = o.dtype ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype: '${dtype}' is not f32 or f16`);
+  const runs = integer(o.runs ?? '5', '--runs', 5, 1000);
+  const gpu = await getDevice();
+  const rows = await compare(gpu, family, candidates, {
+    shapes: o.shapes ?? 'smoke',
+    dtype,
+    runs,
+    peak: await roofline(gpu),
+    onRow: o.json ? (r) => io.out(`${JSON.stringify(r)}\n`) : undefined,
+  });
+  if (!o.json) io.out(`${formatCompare(rows)}\n`);
+  if (rows.some((r) => !r.pass)) process.exitCode = 1;
+}
