@@ -71,6 +71,7 @@ describeChromium('web page (Chromium, SwiftShader WebGPU)', () => {
       expect(await s.page.getAttribute('body', 'data-adapter')).toBe('f32-activations');
       expect(await s.page.textContent('#adapter')).toMatch(/no shader-f16 .* activations are computed in f32/);
       expect(await s.page.isEnabled('#run')).toBe(true);
+      expect(await s.page.locator('#kernel-lab select').count()).toBeGreaterThan(0);
     } finally {
       await s.close();
     }
