@@ -12,6 +12,7 @@ import { getDevice, type Gpu } from '../src/runtime/device.ts';
 import { filesByPath, pickedFilesPlatform } from '../src/runtime/picked-files.ts';
 import { platform, setPlatform, type Platform } from '../src/runtime/platform.ts';
 import { canvasPng, decodeImage, drawSideBySide, drawWithPoints } from './canvas.ts';
+import { mountKernelLab } from './kernel-lab.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -277,6 +278,7 @@ input('image-file').addEventListener('change', async () => {
 $('image-canvas').addEventListener('click', onCanvasClick);
 $('run').addEventListener('click', async () => {
   $('run').setAttribute('disabled', '');
+  setStatus('running', 'Starting…');
   try {
     await run();
   } catch (e) {
@@ -286,6 +288,7 @@ $('run').addEventListener('click', async () => {
   }
 });
 await initAdapter();
+if (state.gpu) mountKernelLab($('kernel-lab'));
 
 /**
  * For the browser tests (test/browser/golden.test.ts): the fixture's pipeline golden run in this
