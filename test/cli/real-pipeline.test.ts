@@ -31,7 +31,7 @@ describe('the real pipeline on a tiny random model', () => {
     expect([png.width, png.height]).toEqual([400, 120]);
     const npy = parseNpy(readFileSync(join(out, 'result_photo.npy')));
     expect(npy.shape).toEqual([120, 200]);
-    expect(npy.data.every((v) => Number.isFinite(v) && v >= 0 && v <= 1)).toBe(true);
+    expect(npy.values.every((v: number) => Number.isFinite(v) && v >= 0 && v <= 1)).toBe(true);
   });
 
   it('batch: two tasks in one GPU batch, resumable', async () => {
