@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
-import { MODEL_SIZE, type PipelineFactory } from '../src/model/pipeline-types.ts';
+import { MODEL_SIZE, type PipelineFactory, type StageTiming } from '../src/model/pipeline-types.ts';
 import { encodeNpyF16, npyPayload, predictionRgb } from '../src/model/postprocess.ts';
 import { batchInput, inputPanel, markPoints, type RgbImage } from '../src/model/preprocess.ts';
 import { resizeU8 } from '../src/model/resample.ts';
@@ -17,7 +17,7 @@ import { emptyPoints, MAX_POINTS, parsePrompt, type PointPrompt, type Task } fro
 import { Rng } from '../src/runtime/random.ts';
 import { encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from './image.ts';
 import { runChecked } from './infer.ts';
-import { makeOutput, processStreams, type Streams } from './progress.ts';
+import { makeOutput, processStreams, stageSummary, type Streams } from './progress.ts';
 import { addRunOptions, integer, pipelineOptions, runSettings } from './run-options.ts';
 
 export function registerBatch(program: Command, loadPipeline: PipelineFactory, io: Streams = processStreams): void {
@@ -93,7 +93,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
   out.info(`${entries.length} samples, ${samples.length} in shard ${shard.k}/${shard.n}, ${samples.length - pending.length} already done`);
 
   const written: string[] = [];
-  const timings: object[] = [];
+  const timings: { samples: number[]; timings: StageTiming[] }[] = [];
   if (pending.length) {
     const pipeline = await loadPipeline(pipelineOptions(settings, out.progress));
     try {
@@ -126,7 +126,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
   }
   out.finish(
     { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, outputs: written, timings },
-    [`Processed ${pending.length} images (${samples.length - pending.length} already done).`, `Results saved to: ${imagesDir}`],
+    [`Processed ${pending.length} images (${samples.length - pending.length} already done).`, `Results saved to: ${imagesDir}`, ...stageSummary(timings.flatMap((t) => t.timings))],
   );
 }
 

@@ -11,7 +11,7 @@ import { getDevice } from '../src/runtime/device.ts';
 import { formatProfile, Profiler, type KernelTime } from '../src/runtime/profiler.ts';
 import { emptyPoints, parsePoints, parsePrompt, parseTask, type Task } from '../src/model/tasks.ts';
 import { canWrite, encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from './image.ts';
-import { makeOutput, processStreams, type Streams } from './progress.ts';
+import { makeOutput, processStreams, stageSummary, type Streams } from './progress.ts';
 import { addRunOptions, pipelineOptions, runSettings } from './run-options.ts';
 
 export function registerInfer(program: Command, loadPipeline: PipelineFactory, io: Streams = processStreams): void {
@@ -91,7 +91,7 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
       image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings,
       ...(profile && { profile: { timing: profiler!.mode, kernels: profile } }),
     },
-    [...written.map((p) => `Result saved to: ${p}`), ...profileLines],
+    [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...profileLines],
   );
 }
 

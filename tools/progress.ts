@@ -1,7 +1,7 @@
 // What the commands print: a progress bar per pipeline stage on stderr (cli-progress), or
 // nothing (--quiet), or one JSON document on stdout at the end (--json) for scripts.
 import cliProgress from 'cli-progress';
-import type { ProgressFn } from '../src/model/pipeline-types.ts';
+import type { ProgressFn, StageTiming } from '../src/model/pipeline-types.ts';
 
 export interface Output {
   /** a line for people (suppressed by --quiet and --json) */
@@ -28,10 +28,11 @@ export const processStreams: Streams = {
 export function makeOutput(mode: { quiet?: boolean; json?: boolean }, io: Streams = processStreams): Output {
   const silent = Boolean(mode.quiet || mode.json);
   const bars = !silent && io.tty ? new cliProgress.MultiBar(
-    { format: '{stage} [{bar}] {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: false, stopOnComplete: false },
+    { format: '{stage} [{bar}] {value}/{total} | {duration_formatted} | {rate} it/s', hideCursor: true, clearOnComplete: false, stopOnComplete: false },
     cliProgress.Presets.shades_classic,
   ) : undefined;
   const byStage = new Map<string, cliProgress.SingleBar>();
+  const started = new Map<string, number>();
   return {
     info(line) {
       if (silent) return;
@@ -41,9 +42,13 @@ export function makeOutput(mode: { quiet?: boolean; json?: boolean }, io: Stream
     progress(stage, done, total) {
       if (!bars) return;
       let bar = byStage.get(stage);
-      if (!bar) byStage.set(stage, (bar = bars.create(total, 0, { stage: stage.padEnd(8) })));
+      if (!bar) {
+        byStage.set(stage, (bar = bars.create(total, 0, { stage: stage.padEnd(8), rate: '-' })));
+        started.set(stage, performance.now());
+      }
       bar.setTotal(total);
-      bar.update(done);
+      const secs = (performance.now() - (started.get(stage) ?? performance.now())) / 1000;
+      bar.update(done, { rate: secs > 0 ? (done / secs).toFixed(2) : '-' });
     },
     finish(summary, lines) {
       bars?.stop();
@@ -51,4 +56,21 @@ export function makeOutput(mode: { quiet?: boolean; json?: boolean }, io: Stream
       else if (!mode.quiet) for (const l of lines) io.out(`${l}\n`);
     },
   };
+}
+
+/** One line per pipeline stage: time and the most GPU memory held during it. */
+export function stageSummary(timings: readonly StageTiming[]): string[] {
+  const byStage = new Map<string, { ms: number; peak: number }>();
+  for (const t of timings) {
+    const s = byStage.get(t.stage) ?? { ms: 0, peak: 0 };
+    s.ms += t.ms;
+    s.peak = Math.max(s.peak, t.peakBytes ?? 0);
+    byStage.set(t.stage, s);
+  }
+  const total = [...byStage.values()].reduce((a, s) => a + s.ms, 0);
+  return [
+    'stage      time       peak GPU memory',
+    ...[...byStage].map(([stage, s]) => `${stage.padEnd(10)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${(s.peak / 2 ** 20).toFixed(0).padStart(7)} MiB`),
+    `${'total'.padEnd(10)} ${(total / 1000).toFixed(2).padStart(7)} s`,
+  ];
 }
