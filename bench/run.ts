@@ -17,6 +17,7 @@ type Family = (gpu: Gpu, o: BenchOptions) => Promise<BenchResult[]>;
 const FAMILIES: Record<string, () => Promise<Family>> = {
   matmul: async () => (await import('./matmul.ts')).benchMatmul,
   roofline: async () => (await import('./roofline.ts')).benchRoofline,
+  peers: async () => (await import('./peers.ts')).benchPeers,
 };
 
 export async function bench(family: string, o: BenchOptions): Promise<void> {

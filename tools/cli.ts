@@ -23,7 +23,7 @@ program
 
 program
   .command('bench')
-  .description('time a kernel family (matmul, roofline) on this adapter')
+  .description('time a family on this adapter: roofline, matmul, peers (vs tfjs-webgpu and numpy), ops, attention, vae, mmdit, pipeline')
   .argument('<family>')
   .option('--json', 'print one JSON object per line')
   .option('--quick', 'only the short runs')
