@@ -87,7 +87,7 @@ export function report(results: BenchResult[], json: boolean): void {
     rate(r),
     r.pct_of_peak !== undefined ? `${r.pct_of_peak}%` : '',
     r.ratio !== undefined ? `${r.ratio}×` : '',
-    r.note ?? '',
+    [r.submits_per_step !== undefined ? `${r.submits_per_step} submits/step` : '', r.note ?? ''].filter(Boolean).join('; '),
   ]);
   const head = ['op', 'variant', 'shape', 'dtype', 'ms (median)', 'rate', 'of peak', 'ours ÷ peer', 'note'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

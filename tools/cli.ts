@@ -24,11 +24,13 @@ program
 program
   .command('bench')
   .description('time a family on this adapter: roofline, matmul, peers (vs tfjs-webgpu and numpy), ops, attention, vae, mmdit, pipeline')
-  .argument('<family>')
+  .argument('<families>', 'one family or a comma-separated list, run in one process')
   .option('--json', 'print one JSON object per line')
   .option('--quick', 'only the short runs')
   .option('--all', 'every variant on every shape (slow on CPU adapters)')
+  .option('--full', 'attention: the real DICEPTION shapes (minutes on a CPU adapter)')
   .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
+  .option('--out <file>', 'write [header, ...rows] as JSON (date, adapter, load average)')
   .action((family, o) => bench(family, o));
 
 program
