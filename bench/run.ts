@@ -40,6 +40,7 @@ export async function bench(families: string, o: BenchOptions): Promise<void> {
   const unknown = names.find((f) => !FAMILIES[f]);
   if (unknown) throw new Error(`bench: unknown family '${unknown}' (known: ${Object.keys(FAMILIES).join(', ')})`);
   const gpu = await getDevice();
+  const started = { date: new Date().toISOString(), loadavg: loadavg() };
   const rows: BenchResult[] = [];
   for (const name of names) {
     const r = await (await FAMILIES[name]())(gpu, o);
@@ -48,13 +49,15 @@ export async function bench(families: string, o: BenchOptions): Promise<void> {
   }
   if (o.out) {
     const header = {
-      date: new Date().toISOString(),
+      date: started.date,
+      ended: new Date().toISOString(),
       families: names,
       quick: Boolean(o.quick),
       adapter: gpu.caps.adapterName,
       f16: gpu.caps.f16,
       // The machine may be shared: the load average (1, 5, 15 min) says how much to trust the figures.
-      loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+      loadavg_start: started.loadavg.map((x) => Number(x.toFixed(2))),
+      loadavg_end: loadavg().map((x) => Number(x.toFixed(2))),
       node: process.version,
       platform: `${process.platform} ${process.arch}`,
     };
