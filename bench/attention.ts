@@ -1,23 +1,15 @@
 // Attention variants at DICEPTION's shapes: ms (median of 5 after a warm-up) and GFLOP/s
-// (4·B·H·Tq·Tk·D). Self-contained until the shared bench harness lands.
-// Run: node --import tsx/esm --experimental-loader ./tools/wgsl-hook.js bench/attention.ts [--full] [--all | --variant v] [--dtype f16]
-// Default (quick) shapes are scaled down so a CPU adapter finishes in about a minute; default
-// variant: the one chooseAttention picks (--all: every variant; on llvmpipe the tiled ones take
-// minutes to build).
+// (4·B·H·Tq·Tk·D) as % of the adapter's FMA peak.
+// Run: npm run bench -- attention [--full] [--all]
+// Default shapes are scaled down so a CPU adapter finishes in about a minute (--full: the real
+// ones); default variant: the one chooseAttention picks (--all: every variant; on llvmpipe the
+// tiled ones take minutes to build).
 import type { Gpu } from '../src/runtime/device.ts';
 import { attention, attentionVariants, chooseAttention, type AttentionVariant } from '../src/kernels/attention.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
-
-export interface BenchResult {
-  op: string;
-  variant: string;
-  shape: string;
-  dtype: DType;
-  ms_median: number;
-  gflops: number;
-  adapter: string;
-}
+import { round, timeRuns, type BenchResult } from './harness.ts';
+import { roofline } from './roofline.ts';
 
 interface Shape {
   label: string;
@@ -39,24 +31,12 @@ export const QUICK_SHAPES: Shape[] = [
   { label: 'vae mid (T/8)', batch: 1, tokens: 1152, heads: 1, headDim: 512 },
 ];
 
-async function timeMs(gpu: Gpu, run: () => Promise<void>, reps = 5): Promise<number> {
-  await run();
-  await gpu.sync('bench warm-up');
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await run();
-    await gpu.sync('bench');
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[reps >> 1];
-}
-
 export async function benchAttention(
   gpu: Gpu,
   o: { full?: boolean; variants?: AttentionVariant[] | 'all'; dtype?: DType } = {},
 ): Promise<BenchResult[]> {
   const dtype = o.dtype ?? 'f32';
+  const peak = (await roofline(gpu)).gflops;
   const results: BenchResult[] = [];
   for (const s of o.full ? FULL_SHAPES : QUICK_SHAPES) {
     const n = s.batch * s.tokens * s.heads * s.headDim;
@@ -65,33 +45,21 @@ export async function benchAttention(
     const shape = { batch: s.batch, tq: s.tokens, tk: s.tokens, heads: s.heads, headDim: s.headDim };
     const variants = o.variants === 'all' ? attentionVariants(gpu) : (o.variants ?? [chooseAttention(gpu, shape)]);
     for (const variant of variants) {
-      const ms = await timeMs(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
-      const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
+      const t = await timeRuns(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
+      const gflops = (4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim) / t.median / 1e6;
       results.push({
         op: 'attention',
         variant,
         shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`,
         dtype,
-        ms_median: Number(ms.toFixed(3)),
-        gflops: Number((flops / ms / 1e6).toFixed(2)),
+        ms_median: round(t.median, 4),
+        runs: t.runs,
+        gflops: round(gflops),
+        pct_of_peak: round((100 * gflops) / peak),
         adapter: gpu.caps.adapterName,
       });
-      console.log(JSON.stringify(results[results.length - 1]));
     }
     for (const t of [q, k, v]) t.dispose();
   }
   return results;
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  await import('../src/runtime/node.ts');
-  const { getDevice } = await import('../src/runtime/device.ts');
-  const args = process.argv.slice(2);
-  const vi = args.indexOf('--variant');
-  const di = args.indexOf('--dtype');
-  await benchAttention(await getDevice(), {
-    full: args.includes('--full'),
-    variants: vi >= 0 ? [args[vi + 1] as AttentionVariant] : args.includes('--all') ? 'all' : undefined,
-    dtype: di >= 0 ? (args[di + 1] as DType) : undefined,
-  });
 }

@@ -13,6 +13,13 @@ export interface BenchResult {
   gbps?: number;
   /** Percentage of the adapter's measured peak (FMA rate for gflops, copy bandwidth for gbps). */
   pct_of_peak?: number;
+  /** Peer rows (bench peers): our speed ÷ this row's speed on the same work (> 1: ours is faster). */
+  ratio?: number;
+  /** Most GPU memory the buffer pool held (pipeline stages, VAE memory runs). */
+  peak_bytes?: number;
+  /** Queue submits per denoising step (pipeline rows). */
+  submits_per_step?: number;
+  note?: string;
   adapter: string;
 }
 
@@ -21,18 +28,26 @@ export interface TimeOptions {
   runs?: number;
 }
 
-/** Milliseconds per call of `fn` (which records GPU work; each run ends with gpu.sync()). */
-export async function timeRuns(gpu: Gpu, fn: () => Promise<unknown>, o: TimeOptions = {}): Promise<{ median: number; runs: number }> {
+export interface Timing {
+  median: number;
+  runs: number;
+}
+
+/**
+ * Milliseconds per call of `fn`, each call followed by `wait` (which must await all the work
+ * `fn` queued): the one timer for our kernels and for peers with their own queues.
+ */
+export async function timeCalls(fn: () => Promise<unknown>, wait: () => Promise<unknown>, o: TimeOptions = {}): Promise<Timing> {
   const runs = Math.max(5, o.runs ?? 5);
   for (let i = 0; i < (o.warmup ?? 1); i++) {
     await fn();
-    await gpu.sync('bench warm-up');
+    await wait();
   }
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await fn();
-    await gpu.sync('bench');
+    await wait();
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
@@ -41,8 +56,20 @@ export async function timeRuns(gpu: Gpu, fn: () => Promise<unknown>, o: TimeOpti
   return { median, runs };
 }
 
+/** Milliseconds per call of `fn` (which records GPU work; each run ends with gpu.sync()). */
+export function timeRuns(gpu: Gpu, fn: () => Promise<unknown>, o: TimeOptions = {}): Promise<Timing> {
+  return timeCalls(fn, () => gpu.sync('bench'), o);
+}
+
 export function round(x: number, digits = 3): number {
   return Number(x.toPrecision(digits));
+}
+
+function rate(r: BenchResult): string {
+  if (r.gflops !== undefined) return `${r.gflops} GFLOP/s`;
+  if (r.gbps !== undefined) return `${r.gbps} GB/s`;
+  if (r.peak_bytes !== undefined) return `${(r.peak_bytes / 2 ** 20).toFixed(1)} MiB peak`;
+  return '';
 }
 
 /** Prints results as JSON lines or an aligned table. */
@@ -57,12 +84,14 @@ export function report(results: BenchResult[], json: boolean): void {
     r.shape,
     r.dtype,
     r.ms_median.toFixed(2),
-    r.gflops !== undefined ? `${r.gflops} GFLOP/s` : `${r.gbps} GB/s`,
+    rate(r),
     r.pct_of_peak !== undefined ? `${r.pct_of_peak}%` : '',
+    r.ratio !== undefined ? `${r.ratio}×` : '',
+    [r.submits_per_step !== undefined ? `${r.submits_per_step} submits/step` : '', r.note ?? ''].filter(Boolean).join('; '),
   ]);
-  const head = ['op', 'variant', 'shape', 'dtype', 'ms (median)', 'rate', 'of peak'];
+  const head = ['op', 'variant', 'shape', 'dtype', 'ms (median)', 'rate', 'of peak', 'ours ÷ peer', 'note'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(width[i])).join('  ');
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(width[i])).join('  ').trimEnd();
   console.log(line(head));
   for (const r of rows) console.log(line(r));
   if (results.length) console.log(`adapter: ${results[0].adapter}`);

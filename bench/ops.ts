@@ -1,35 +1,18 @@
 // Bandwidth of the model's small kernels at DICEPTION shapes (4946 tokens of 1536, MLP hidden
-// 2×4946×6144). Each result: median of 5 timed runs after one warm-up, each awaited with sync().
+// 2×4946×6144), as % of the adapter's copy bandwidth. `npm run bench -- ops [--quick: f32 only]`.
 import { activation } from '../src/kernels/activation.ts';
 import { layerNorm } from '../src/kernels/norms.ts';
 import { concatTokens } from '../src/kernels/layout.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../src/runtime/tensor.ts';
+import { round, timeRuns, type BenchResult } from './harness.ts';
+import { roofline } from './roofline.ts';
+import type { BenchOptions } from './run.ts';
 
-export interface OpResult {
-  op: string;
-  variant: string;
-  shape: number[];
-  dtype: DType;
-  ms_median: number;
-  gbps: number;
-  adapter: string;
-}
-
-async function medianMs(gpu: Gpu, run: () => Promise<Tensor>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    const t0 = performance.now();
-    const out = await run();
-    await gpu.sync('bench');
-    if (i > 0) times.push(performance.now() - t0);
-    out.dispose();
-  }
-  return times.sort((a, b) => a - b)[2];
-}
-
-export async function benchOps(gpu: Gpu, dtypes: DType[] = ['f32', 'f16']): Promise<OpResult[]> {
-  const results: OpResult[] = [];
+export async function benchOps(gpu: Gpu, o: BenchOptions = {}): Promise<BenchResult[]> {
+  const dtypes: DType[] = o.quick ? ['f32'] : ['f32', 'f16'];
+  const peak = (await roofline(gpu)).gbps;
+  const results: BenchResult[] = [];
   for (const dtype of dtypes) {
     if (dtype === 'f16' && !gpu.caps.f16) continue;
     const e = BYTES[dtype];
@@ -59,9 +42,20 @@ export async function benchOps(gpu: Gpu, dtypes: DType[] = ['f32', 'f16']): Prom
       const x = empty(gpu, inShape, dtype);
       // Unwritten pool memory may hold NaN patterns that slow some paths: zero it first.
       gpu.recorder.write(x.buffer, x.offset, new Uint8Array(x.byteLength));
-      const ms = await medianMs(gpu, () => c.run(x));
+      const t = await timeRuns(gpu, async () => (await c.run(x)).dispose());
       x.dispose();
-      results.push({ op: c.op, variant: c.variant, shape: c.shape, dtype, ms_median: +ms.toFixed(3), gbps: +(c.bytes / ms / 1e6).toFixed(2), adapter: gpu.caps.adapterName });
+      const gbps = c.bytes / t.median / 1e6;
+      results.push({
+        op: c.op,
+        variant: c.variant,
+        shape: c.shape.join('x'),
+        dtype,
+        ms_median: round(t.median, 4),
+        runs: t.runs,
+        gbps: round(gbps),
+        pct_of_peak: round((100 * gbps) / peak),
+        adapter: gpu.caps.adapterName,
+      });
     }
     mod.dispose();
     ctx.dispose();

@@ -26,19 +26,21 @@ program
 
 program
   .command('bench')
-  .description('time a kernel family (see `bench help`: matmul, roofline, mmdit, ...) on this adapter, or compare kernel candidates (--compare)')
-  .argument('[family]')
+  .description('time families on this adapter (roofline, matmul, peers vs tfjs-webgpu and numpy, ops, attention, vae, mmdit, pipeline), or compare kernel candidates (--compare)')
+  .argument('[families]', 'one family or a comma-separated list, run in one process')
   .option('--json', 'print one JSON object per line')
   .option('--quick', 'only the short runs')
   .option('--all', 'every variant on every shape (slow on CPU adapters)')
+  .option('--full', 'attention: the real DICEPTION shapes (minutes on a CPU adapter)')
   .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
   .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
   .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
   .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
   .option('--runs <n>', '--compare: timed runs per candidate and shape (median; at least 5)', '5')
+  .option('--out <file>', 'write [header, ...rows] as JSON (date, adapter, load average)')
   .action((family, o) => {
     if (o.compare && family) throw new Error(`bench: give a family or --compare, not both`);
-    if (!o.compare && !family) throw new Error('bench: name a family (matmul, roofline) or give --compare family=candidates');
+    if (!o.compare && !family) throw new Error('bench: name a family (e.g. matmul, roofline, peers) or give --compare family=candidates');
     return o.compare ? benchCompare(o) : bench(family, o);
   });
 

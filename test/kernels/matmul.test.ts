@@ -12,7 +12,7 @@ import { linearRef, matmulRef, type LinearRefOpts } from './ref.ts';
 // (each test then compiles one pipeline instead of one per variant).
 beforeAll(() => setAutotune(false));
 afterAll(() => {
-  setAutotune(true);
+  setAutotune(undefined);
   setKernelChoice('matmul', undefined);
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { linear } from '../../src/kernels/matmul.ts';
-import { setKernelChoice, setKernelOverride, tunedChoices } from '../../src/kernels/registry.ts';
+import { setAutotune, setKernelChoice, setKernelOverride, tunedChoices } from '../../src/kernels/registry.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
 import builtin from '../../shaders/matmul.wgsl';
 import { device, expectClose, rand } from '../helpers.ts';
@@ -28,10 +28,18 @@ describe('kernel registry', () => {
 
   it('autotunes once per shape class and remembers the winner', async () => {
     const gpu = await device();
-    const { got, want } = await run(40, 36, 32);
+    setAutotune(true); // off by default on CPU adapters
+    const { got, want } = await run(40, 36, 32).finally(() => setAutotune(undefined));
     expectClose(got, want, { atol: 1e-5 });
     const chosen = Object.entries(tunedChoices(gpu)).find(([k]) => k.startsWith('matmul|') && k.includes('N36 K32'));
     expect(chosen?.[1]).toBeTruthy();
+  });
+
+  it('skips timing on CPU adapters unless asked (the first supported variant runs)', async () => {
+    const gpu = await device();
+    await run(24, 20, 16);
+    const tuned = Object.keys(tunedChoices(gpu)).some((k) => k.includes('N20 K16'));
+    expect(tuned).toBe(!gpu.caps.isFallback);
   });
 
   it('runs a user override of the WGSL (here: the built-in source with the product negated)', async () => {

@@ -1,0 +1,44 @@
+// Thin adapters from the benches that report their own objects (vae, mmdit) to the harness's
+// BenchResult rows, so every family prints and saves the same way.
+import type { Gpu } from '../src/runtime/device.ts';
+import { round, type BenchResult } from './harness.ts';
+import { roofline } from './roofline.ts';
+import type { BenchOptions } from './run.ts';
+
+/** `npm run bench -- vae [--quick]`: conv GFLOP/s, 768² peak memory (not executed), a small encode/decode. */
+export async function vaeRows(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
+  const { benchVae } = await import('./vae.ts');
+  const peak = (await roofline(gpu)).gflops;
+  const r = await benchVae(gpu, o.quick ? { dtypes: ['f32'], convFlops: 5e8 } : {});
+  const adapter = gpu.caps.adapterName;
+  const rows: BenchResult[] = r.convs.map((c) => ({
+    op: c.op,
+    variant: `VAE ${c.resolution}`,
+    shape: `strip ${c.strip}, ${c.channels}`,
+    dtype: c.dtype,
+    ms_median: c.ms,
+    runs: 2,
+    gflops: c.gflops,
+    pct_of_peak: round((100 * c.gflops) / peak),
+    adapter,
+  }));
+  for (const run of r.runs) {
+    const dtype = String(run.precision);
+    for (const stage of ['encode', 'decode'] as const) {
+      const e2e = run.e2e as Record<string, number | string>;
+      rows.push({ op: `vae ${stage}`, variant: 'executed', shape: String(e2e.size), dtype, ms_median: Number(e2e[`${stage}Ms`]), runs: 1, adapter });
+      rows.push({
+        op: `vae ${stage}`,
+        variant: 'memory (not executed)',
+        shape: String(run.memorySize),
+        dtype,
+        ms_median: 0,
+        runs: 0,
+        peak_bytes: Number(run[`${stage}PeakBytes`]),
+        note: `${run[`${stage}Dispatches`]} dispatches, weights ${(Number(run.weightsBytes) / 2 ** 20).toFixed(0)} MiB`,
+        adapter,
+      });
+    }
+  }
+  return rows;
+}
