@@ -8,7 +8,7 @@ import type { Gpu } from '../src/runtime/device.ts';
 import { attention, attentionVariants, chooseAttention, type AttentionVariant } from '../src/kernels/attention.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
-import { round, timeRuns, type BenchResult } from './harness.ts';
+import { flopsRow, timeRuns, type BenchResult } from './harness.ts';
 import { roofline } from './roofline.ts';
 
 interface Shape {
@@ -46,18 +46,8 @@ export async function benchAttention(
     const variants = o.variants === 'all' ? attentionVariants(gpu) : (o.variants ?? [chooseAttention(gpu, shape)]);
     for (const variant of variants) {
       const t = await timeRuns(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
-      const gflops = (4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim) / t.median / 1e6;
-      results.push({
-        op: 'attention',
-        variant,
-        shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`,
-        dtype,
-        ms_median: round(t.median, 4),
-        runs: t.runs,
-        gflops: round(gflops),
-        pct_of_peak: round((100 * gflops) / peak),
-        adapter: gpu.caps.adapterName,
-      });
+      const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
+      results.push(flopsRow(gpu, { op: 'attention', variant, shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype }, t, flops, peak));
     }
     for (const t of [q, k, v]) t.dispose();
   }

@@ -61,6 +61,18 @@ export function timeRuns(gpu: Gpu, fn: () => Promise<unknown>, o: TimeOptions = 
   return timeCalls(fn, () => gpu.sync('bench'), o);
 }
 
+/** A compute row: GFLOP/s from `flops` and the median time, and its share of the measured FMA peak. */
+export function flopsRow(
+  gpu: Gpu,
+  what: { op: string; variant: string; shape: string; dtype: string },
+  t: Timing,
+  flops: number,
+  peakGflops: number,
+): BenchResult {
+  const gflops = flops / (t.median * 1e6);
+  return { ...what, ms_median: round(t.median, 4), runs: t.runs, gflops: round(gflops), pct_of_peak: round((100 * gflops) / peakGflops), adapter: gpu.caps.adapterName };
+}
+
 export function round(x: number, digits = 3): number {
   return Number(x.toPrecision(digits));
 }

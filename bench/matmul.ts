@@ -6,7 +6,7 @@ import { setKernelChoice } from '../src/kernels/registry.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
-import { round, timeRuns, type BenchResult } from './harness.ts';
+import { flopsRow, timeRuns, type BenchResult } from './harness.ts';
 import { benchRoofline, roofline } from './roofline.ts';
 import type { BenchOptions } from './run.ts';
 
@@ -26,18 +26,7 @@ async function one(gpu: Gpu, variant: string, [M, N, K]: Shape, dtype: DType, pe
   setKernelChoice('matmul', variant);
   try {
     const t = await timeRuns(gpu, async () => (await linear(gpu, x, w)).dispose());
-    const gflops = (2 * M * N * K) / (t.median * 1e6);
-    return {
-      op: 'linear',
-      variant,
-      shape: `${M}x${N}x${K}`,
-      dtype,
-      ms_median: round(t.median, 4),
-      runs: t.runs,
-      gflops: round(gflops),
-      pct_of_peak: round((100 * gflops) / peak),
-      adapter: gpu.caps.adapterName,
-    };
+    return flopsRow(gpu, { op: 'linear', variant, shape: `${M}x${N}x${K}`, dtype }, t, 2 * M * N * K, peak);
   } finally {
     setKernelChoice('matmul', undefined);
     x.dispose();

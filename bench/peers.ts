@@ -11,7 +11,7 @@ import type { Gpu } from '../src/runtime/device.ts';
 import { platform } from '../src/runtime/platform.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type Tensor } from '../src/runtime/tensor.ts';
-import { round, timeCalls, timeRuns, type BenchResult, type Timing } from './harness.ts';
+import { flopsRow, round, timeCalls, timeRuns, type BenchResult, type Timing } from './harness.ts';
 import { roofline } from './roofline.ts';
 import type { BenchOptions } from './run.ts';
 
@@ -147,8 +147,7 @@ export async function benchPeers(gpu: Gpu, o: BenchOptions): Promise<BenchResult
   const { tf, wait } = await loadTfjs();
   const results: BenchResult[] = [];
   const row = (c: Case, variant: string, t: Timing, extra: Partial<BenchResult> = {}): BenchResult => {
-    const gflops = c.flops / (t.median * 1e6);
-    return { op: c.op, variant, shape: c.shape, dtype: 'f32', ms_median: round(t.median, 4), runs: t.runs, gflops: round(gflops), pct_of_peak: round((100 * gflops) / peak), adapter: gpu.caps.adapterName, ...extra };
+    return { ...flopsRow(gpu, { op: c.op, variant, shape: c.shape, dtype: 'f32' }, t, c.flops, peak), ...extra };
   };
   const oursMs: number[] = [];
   for (const c of list) {
