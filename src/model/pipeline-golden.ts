@@ -49,7 +49,7 @@ export async function runPipelineGolden(gpu: Gpu, fixtureDir: string, precision:
     }
   } finally {
     owned.forEach((x) => x.dispose());
-    pipe.dispose();
+    await pipe.dispose();
   }
   return out;
 }

@@ -83,6 +83,7 @@ export class Diception implements Pipeline {
   }
 
   private async transformer(): Promise<MMDiT> {
+    // The reader stays open: the MMDiT reads the rows of pos_embed that each latent size crops.
     this.mmdit ??= await MMDiT.load(this.gpu, this.transformerWeights, this.transformerConfig, this.options.precision);
     this.options.onProgress?.('load', 3, 3);
     return this.mmdit;
@@ -244,10 +245,12 @@ export class Diception implements Pipeline {
     return { image01, timings };
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     this.mmdit?.dispose();
+    await this.transformerWeights.close?.();
     this.vae.dispose();
     this.points.dispose();
+    await this.cache?.close();
     this.gpu.pool.trim();
   }
 }

@@ -89,6 +89,10 @@ export class PromptCache {
     return this.file.source.name;
   }
 
+  async close(): Promise<void> {
+    await this.file.source.close?.();
+  }
+
   prompts(): string[] {
     return [...this.file.entries.keys()].filter((n) => n.startsWith('embeds:')).map((n) => n.slice('embeds:'.length));
   }

@@ -214,7 +214,12 @@ export class Vae {
       }
     }
     if (!weights) throw new Error(`${dir}: no diffusion_pytorch_model.safetensors (VAE weights)`);
-    return Vae.fromWeights(gpu, config, await openWeights(weights), precision);
+    const r = await openWeights(weights);
+    try {
+      return await Vae.fromWeights(gpu, config, r, precision);
+    } finally {
+      await r.close?.();
+    }
   }
 
   static async fromWeights(gpu: Gpu, config: VaeConfig, r: WeightReader, precision: Precision): Promise<Vae> {
