@@ -2,6 +2,7 @@
 // so the same code reads a Node path or a browser URL.
 import { platform } from '../runtime/platform.ts';
 import type { TensorEntry } from '../runtime/safetensors.ts';
+import { componentWeights } from '../runtime/model-folder.ts';
 import { openWeights, readF32, type WeightReader } from '../runtime/weights.ts';
 
 export async function readText(path: string): Promise<string> {
@@ -29,11 +30,7 @@ export async function readJsonIfExists<T>(path: string): Promise<T | undefined> 
  * `model.safetensors.index.json`, or the `model.fp16.safetensors` some downloads carry instead.
  */
 export async function openModelWeights(dir: string): Promise<WeightReader> {
-  const p = platform();
-  for (const name of ['model.safetensors', 'model.safetensors.index.json', 'model.fp16.safetensors']) {
-    if (await p.exists(p.join(dir, name))) return openWeights(p.join(dir, name));
-  }
-  throw new Error(`${dir}: no model.safetensors, model.safetensors.index.json or model.fp16.safetensors`);
+  return openWeights(await componentWeights(dir));
 }
 
 /**

@@ -10,7 +10,7 @@ import { attention } from '../kernels/attention.ts';
 import { upsampleNearest2x } from '../kernels/upsample.ts';
 import { vaeParams } from './param-lists.ts';
 import type { Gpu } from '../runtime/device.ts';
-import { checkParams } from '../runtime/model-folder.ts';
+import { checkParams, componentWeights } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
 import { fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { openWeights, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
@@ -206,14 +206,7 @@ export class Vae {
     const configPath = p.join(dir, 'config.json');
     const config = await readJson<VaeConfig>(configPath);
     checkConfig(configPath, config);
-    let weights: string | undefined;
-    for (const f of ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors']) {
-      if (await p.exists(p.join(dir, f))) {
-        weights = p.join(dir, f);
-        break;
-      }
-    }
-    if (!weights) throw new Error(`${dir}: no diffusion_pytorch_model.safetensors (VAE weights)`);
+    const weights = await componentWeights(dir);
     const r = await openWeights(weights);
     try {
       return await Vae.fromWeights(gpu, config, r, precision);

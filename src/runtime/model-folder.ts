@@ -56,6 +56,13 @@ const CONFIG_FILES = ['config.json', 'scheduler_config.json'];
 /** Folders of other pipelines, to say what the user pointed at. */
 const OTHER_LAYOUTS: Record<string, string> = { unet: 'a UNet pipeline (Stable Diffusion 1.x/2.x/XL), not SD3' };
 
+/** The weights file of a component folder (single or sharded safetensors); throws naming the candidates. */
+export async function componentWeights(dir: string): Promise<string> {
+  const found = await firstExisting(dir, WEIGHT_FILES);
+  if (!found) throw new Error(`${dir}: no weights (${WEIGHT_FILES.slice(0, 4).join(', ')})`);
+  return found;
+}
+
 async function firstExisting(dir: string, names: string[]): Promise<string | undefined> {
   const p = platform();
   for (const n of names) if (await p.exists(p.join(dir, n))) return p.join(dir, n);
