@@ -5,6 +5,7 @@ import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/matmul.wgsl';
 import { ACTIVATION_WGSL } from './activation.ts';
+import { window } from './bands.ts';
 import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
 import type { Activation, Chunk } from './types.ts';
 
@@ -150,17 +151,6 @@ function gateOf(op: string, g: Chunk | Tensor, M: number, N: number): Gate {
 
 // ---- dispatch plan -------------------------------------------------------------------------
 
-/** A range of a tensor bound at an aligned offset; `off` is the element offset within it. */
-function bindRange(gpu: Gpu, t: Tensor, start: number, count: number): { binding: GPUBufferBinding; off: number } {
-  const bytes = BYTES[t.dtype];
-  const first = t.offset + start * bytes;
-  const align = gpu.caps.minStorageOffsetAlignment;
-  const base = Math.floor(first / align) * align;
-  // Rounded to 16 bytes so vec4 views see their last element whole.
-  const size = Math.min(Math.ceil((first + count * bytes - base) / 16) * 16, t.buffer.size - base);
-  return { binding: { buffer: t.buffer, offset: base, size }, off: (first - base) / bytes };
-}
-
 interface Band {
   z0: number;
   zc: number;
@@ -174,7 +164,7 @@ interface Band {
 function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
   const { batch, M, N, K } = p;
   const maxWg = gpu.caps.maxWorkgroupsPerDim;
-  // Room for the alignment slack and the 16-byte rounding of bindRange.
+  // Room for the alignment slack and the 16-byte rounding of a binding window (bands.ts).
   const budget = gpu.caps.maxStorageBinding - gpu.caps.minStorageOffsetAlignment - 16;
   const sz = (t: Tensor | undefined) => (t ? t.byteLength : 0);
   const fits = Math.max(sz(p.a), sz(p.b), sz(p.out), sz(p.residual)) <= budget;
@@ -249,16 +239,16 @@ async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity
     if (band.m0 >= maxRows) break;
     const mb = Math.min(band.mb, maxRows - band.m0);
     const zRows = (band.zc - 1) * M + mb;
-    const a = bindRange(gpu, p.a, band.z0 * M * K + band.m0 * K, zRows * K);
+    const a = window(p.a, band.z0 * M * K + band.m0 * K, zRows * K);
     const b = p.transB
-      ? bindRange(gpu, p.b, band.z0 * N * K + band.n0 * K, ((band.zc - 1) * N + band.nb) * K)
-      : bindRange(gpu, p.b, band.z0 * K * N, band.zc * K * N);
-    const out = bindRange(gpu, p.out, band.z0 * M * N + band.m0 * N, zRows * N);
-    const res = p.residual && bindRange(gpu, p.residual, band.m0 * N, mb * N);
+      ? window(p.b, band.z0 * N * K + band.n0 * K, ((band.zc - 1) * N + band.nb) * K)
+      : window(p.b, band.z0 * K * N, band.zc * K * N);
+    const out = window(p.out, band.z0 * M * N + band.m0 * N, zRows * N);
+    const res = p.residual && window(p.residual, band.m0 * N, mb * N);
     const g = p.gate;
     const u = new Uint32Array([
       mb, band.nb, K, N,
-      a.off, b.off, out.off, res?.off ?? 0,
+      a.shift, b.shift, out.shift, res?.shift ?? 0,
       M * K, N * K, M * N, band.n0,
       band.m0, g?.rowsPerSample ?? 1, g?.stride ?? 0, g?.offset ?? 0,
     ]);
