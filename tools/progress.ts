@@ -15,20 +15,20 @@ export interface Output {
 export interface Streams {
   out(text: string): void;
   err(text: string): void;
-  /** whether `err` is a terminal that can show bars */
-  tty: boolean;
+  /** the terminal the bars draw on (stderr when it is one); absent: no bars */
+  terminal?: NodeJS.WritableStream;
 }
 
 export const processStreams: Streams = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
-  tty: Boolean(process.stderr.isTTY),
+  terminal: process.stderr.isTTY ? process.stderr : undefined,
 };
 
 export function makeOutput(mode: { quiet?: boolean; json?: boolean }, io: Streams = processStreams): Output {
   const silent = Boolean(mode.quiet || mode.json);
-  const bars = !silent && io.tty ? new cliProgress.MultiBar(
-    { format: '{stage} [{bar}] {value}/{total} | {duration_formatted} | {rate} it/s', hideCursor: true, clearOnComplete: false, stopOnComplete: false },
+  const bars = !silent && io.terminal ? new cliProgress.MultiBar(
+    { format: '{stage} [{bar}] {value}/{total} | {duration_formatted} | {rate} it/s', hideCursor: true, clearOnComplete: false, stopOnComplete: false, stream: io.terminal },
     cliProgress.Presets.shades_classic,
   ) : undefined;
   const byStage = new Map<string, cliProgress.SingleBar>();

@@ -53,7 +53,7 @@ async function onGpu(images: Float32Array): Promise<Float32Array> {
 /** Runs `diception <args>` with the given pipeline; resolves with what it printed. */
 export async function runCli(args: string[], factory: PipelineFactory): Promise<{ out: string; err: string }> {
   const printed = { out: '', err: '' };
-  const io = { out: (t: string) => void (printed.out += t), err: (t: string) => void (printed.err += t), tty: false };
+  const io = { out: (t: string) => void (printed.out += t), err: (t: string) => void (printed.err += t) };
   const program = addKernelFlags(new Command().exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} }));
   registerInfer(program, factory, io);
   registerBatch(program, factory, io);

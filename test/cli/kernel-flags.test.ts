@@ -141,7 +141,7 @@ describe('bench --compare', () => {
     const ok = wgslFile('ok.wgsl', builtin.replace('var v = acc;', 'var v = acc * 1.0;'));
     const bad = wgslFile('bad.wgsl', builtin.replace('var v = acc;', 'var v = acc +;'));
     let out = '';
-    const io = { out: (t: string) => void (out += t), err: () => {}, tty: false };
+    const io = { out: (t: string) => void (out += t), err: () => {} };
     await benchCompare({ compare: `matmul=tiled-4x4,${ok},${bad}`, shapes: '33x40x20', runs: '5', json: true }, io);
     const rows = out.trim().split('\n').map((l) => JSON.parse(l));
     expect(rows.map((r) => [r.candidate, r.shape, r.pass])).toEqual([
