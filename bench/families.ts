@@ -5,11 +5,14 @@ import { round, type BenchResult } from './harness.ts';
 import { roofline } from './roofline.ts';
 import type { BenchOptions } from './run.ts';
 
-/** `npm run bench -- vae [--quick]`: conv GFLOP/s, 768² peak memory (not executed), a small encode/decode. */
+/**
+ * `npm run bench -- vae [--quick|--full]`: conv GFLOP/s, 768² peak memory (not executed), an
+ * encode/decode executed at 64² (--full: at 768², about 10–30 minutes per precision on lavapipe).
+ */
 export async function vaeRows(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
   const { benchVae } = await import('./vae.ts');
   const peak = (await roofline(gpu)).gflops;
-  const r = await benchVae(gpu, o.quick ? { dtypes: ['f32'], convFlops: 5e8 } : {});
+  const r = await benchVae(gpu, o.quick ? { dtypes: ['f32'], convFlops: 5e8 } : o.full ? { e2eSize: 768 } : {});
   const adapter = gpu.caps.adapterName;
   const rows: BenchResult[] = r.convs.map((c) => ({
     op: c.op,
@@ -26,7 +29,8 @@ export async function vaeRows(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]>
     const dtype = String(run.precision);
     for (const stage of ['encode', 'decode'] as const) {
       const e2e = run.e2e as Record<string, number | string>;
-      rows.push({ op: `vae ${stage}`, variant: 'executed', shape: String(e2e.size), dtype, ms_median: Number(e2e[`${stage}Ms`]), runs: 1, adapter });
+      const executed = { op: `vae ${stage}`, variant: 'executed', shape: String(e2e.size), dtype, ms_median: Number(e2e[`${stage}Ms`]), runs: 1 };
+      rows.push({ ...executed, peak_bytes: Number(e2e[`${stage}PeakBytes`]), adapter });
       rows.push({
         op: `vae ${stage}`,
         variant: 'memory (not executed)',

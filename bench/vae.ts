@@ -7,7 +7,8 @@
 //            from the real allocation sequence with kernel execution skipped: every dispatch's
 //            bindings are still checked against the binding limit, so this also proves the
 //            full-size run fits e.g. lavapipe's 128 MiB;
-//  - e2e:    encode and decode executed at a small image size.
+//  - e2e:    encode and decode executed at a small image size, or (--full) at 768² itself,
+//            timed once after a warm-up at 64² (so compilation is not counted).
 import { conv2d, disposeConv2d, prepareConv2d } from '../src/kernels/conv2d.ts';
 import { Vae, type VaeConfig } from '../src/model/vae.ts';
 import { vaeParams } from '../src/model/param-lists.ts';
@@ -39,6 +40,8 @@ export interface VaeBenchOptions {
   size?: number;
   /** Image size of the executed encode/decode (default 64). */
   e2eSize?: number;
+  /** Timed executions (default 1). */
+  e2eRuns?: number;
   dtypes?: DType[];
   /** FLOPs per timed conv strip (default 2e9). */
   convFlops?: number;
@@ -58,13 +61,14 @@ export async function randomVae(gpu: Gpu, config: VaeConfig, dtype: DType, seed 
   return Vae.fromWeights(gpu, config, safetensorsReader(file), dtype);
 }
 
-async function medianMs(gpu: Gpu, runs: number, f: () => Promise<Tensor | void>): Promise<number> {
+/** Median of `runs` timed calls, after one untimed call (compiles and warms up) unless `warm`. */
+async function medianMs(gpu: Gpu, runs: number, f: () => Promise<Tensor | void>, warm = false): Promise<number> {
   const times: number[] = [];
-  for (let i = 0; i <= runs; i++) {
+  for (let i = warm ? 1 : 0; i <= runs; i++) {
     const t0 = performance.now();
     const out = await f();
     await gpu.sync('bench');
-    if (i > 0) times.push(performance.now() - t0); // the first run compiles and warms up
+    if (i > 0) times.push(performance.now() - t0);
     out?.dispose();
   }
   times.sort((a, b) => a - b);
@@ -135,15 +139,34 @@ async function benchMemory(gpu: Gpu, vae: Vae, size: number) {
   return out;
 }
 
-async function benchE2e(gpu: Gpu, vae: Vae, size: number) {
-  const lat = size / 8;
-  const image = fromArray(gpu, new Rng(3).uniformArray(3 * size * size), [1, 3, size, size]);
-  const latent = fromArray(gpu, new Rng(4).normal(16 * lat * lat), [1, 16, lat, lat]);
-  const encodeMs = await medianMs(gpu, 1, async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose()));
-  const decodeMs = await medianMs(gpu, 1, () => vae.decode(latent));
-  image.dispose();
-  latent.dispose();
-  return { size: `${size}x${size}`, encodeMs: Math.round(encodeMs), decodeMs: Math.round(decodeMs) };
+/**
+ * Encode and decode at `size`²: the median of `runs`. Above 64² the untimed warm-up call runs
+ * at 64² (it only needs to compile the same kernels), so a 768² run is executed once.
+ */
+async function benchE2e(gpu: Gpu, vae: Vae, size: number, runs: number) {
+  const inputs = (side: number) => {
+    const lat = side / 8;
+    return {
+      image: fromArray(gpu, new Rng(3).uniformArray(3 * side * side), [1, 3, side, side]),
+      latent: fromArray(gpu, new Rng(4).normal(16 * lat * lat), [1, 16, lat, lat]),
+    };
+  };
+  const time = async (side: number, n: number, warm: boolean) => {
+    const { image, latent } = inputs(side);
+    gpu.pool.resetPeak();
+    const encodeMs = await medianMs(gpu, n, async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose()), warm);
+    const encodePeakBytes = gpu.pool.peakBytes;
+    gpu.pool.resetPeak();
+    const decodeMs = await medianMs(gpu, n, () => vae.decode(latent), warm);
+    const decodePeakBytes = gpu.pool.peakBytes;
+    image.dispose();
+    latent.dispose();
+    return { size: `${side}x${side}`, encodeMs: Math.round(encodeMs), decodeMs: Math.round(decodeMs), encodePeakBytes, decodePeakBytes };
+  };
+  const small = Math.min(64, size);
+  if (small === size) return time(size, runs, false);
+  await time(small, 0, false);
+  return time(size, runs, true);
 }
 
 export async function benchVae(gpu: Gpu, o: VaeBenchOptions = {}) {
@@ -157,7 +180,7 @@ export async function benchVae(gpu: Gpu, o: VaeBenchOptions = {}) {
   for (const dtype of dtypes) {
     const vae = await randomVae(gpu, SD3_VAE, dtype);
     const memory = await benchMemory(gpu, vae, o.size ?? 768);
-    const e2e = await benchE2e(gpu, vae, o.e2eSize ?? 64);
+    const e2e = await benchE2e(gpu, vae, o.e2eSize ?? 64, o.e2eRuns ?? 1);
     result.runs.push({ precision: dtype, activations: vae.act, memorySize: `${o.size ?? 768}x${o.size ?? 768}`, ...memory, e2e });
     vae.dispose();
     gpu.pool.trim();
