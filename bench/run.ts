@@ -33,6 +33,7 @@ const FAMILIES: Record<string, () => Promise<Family>> = {
   vae: async () => (await import('./families.ts')).vaeRows,
   mmdit: async () => (await import('./mmdit.ts')).benchMMDiTFamily,
   pipeline: async () => (await import('./pipeline.ts')).benchPipeline,
+  memory: async () => (await import('./memory.ts')).benchMemory,
 };
 
 export async function bench(families: string, o: BenchOptions): Promise<void> {

@@ -20,6 +20,7 @@ import { SafetensorsFile } from '../src/runtime/safetensors.ts';
 import { MemorySource } from '../src/runtime/source.ts';
 import { fromArray, type DType, type Tensor } from '../src/runtime/tensor.ts';
 import { safetensorsReader } from '../src/runtime/weights.ts';
+import { withoutExecution } from './replay.ts';
 
 export const SD3_VAE: VaeConfig = {
   in_channels: 3,
@@ -97,25 +98,6 @@ async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number) {
     }
   }
   return rows;
-}
-
-/** Runs `f` recording nothing: dispatches are only checked against the binding limit. */
-async function withoutExecution<T>(gpu: Gpu, f: () => Promise<T>): Promise<{ result: T; dispatches: number }> {
-  const rec = gpu.recorder;
-  const dispatch = rec.dispatch;
-  let dispatches = 0;
-  rec.dispatch = (kernel, bindings, _u, _wg, label = kernel.label) => {
-    for (const b of bindings) {
-      const size = 'buffer' in b && !('shape' in b) ? (b.size ?? 0) : (b as Tensor).byteLength;
-      if (size > gpu.caps.maxStorageBinding) throw new Error(`${label}: a ${size}-byte binding exceeds the ${gpu.caps.maxStorageBinding}-byte limit`);
-    }
-    dispatches++;
-  };
-  try {
-    return { result: await f(), dispatches };
-  } finally {
-    rec.dispatch = dispatch;
-  }
 }
 
 async function benchMemory(gpu: Gpu, vae: Vae, size: number) {

@@ -3,7 +3,8 @@
 //   STATS: per (batch, group, chunk of CHUNK pixels) the partial count, mean and M2 (Welford),
 //          merged in the workgroup (Chan et al.), written to part[(b·G + g)·nPart + chunk].
 //   FINAL: per (batch, group) merges its nPart partials into mean and 1/sqrt(var + eps).
-//   APPLY: out = (x − mean)·rstd·gamma[c] + beta[c], then SiLU when SILU is set.
+//   APPLY: out = (x − mean)·rstd·gamma[c] + beta[c], then SiLU when SILU is set; IN_PLACE:
+//          x is `out` itself (each element is read, then written, by the same invocation).
 // Mean/M2 merging instead of Σx, Σx² keeps the variance accurate when |mean| ≫ std.
 struct Params {
   c: u32, cg: u32, groups: u32, pixels: u32,   // pixels: per batch element
@@ -95,6 +96,11 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg:
 #endif
 
 #if APPLY
+#if IN_PLACE
+fn x_load(i: u32) -> f32 { return out_load(i); }
+fn x_load4(j: u32) -> vec4<f32> { return out_load4(j); }
+#endif
+
 fn norm(e: u32, x: f32) -> f32 {
   let c = e % params.c;
   let bg = (e / (params.pixels * params.c)) * params.groups + c / params.cg;

@@ -1,15 +1,16 @@
 // Generates a miniature DICEPTION model with random weights in the real on-disk layout: an
 // SD3-style diffusers folder (transformer, vae, scheduler), DICEPTION weights as converted
 // safetensors, and a prompt-embedding cache for every task prompt (so no text encoder is
-// needed). The demo runs on it; benches use the same code at the real widths.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+// needed). The demo runs on it; benches use the same code at the real widths (and, with
+// zeroWeights, at the real size: bench/memory.ts).
+import { mkdir, rename, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { transformerParams, vaeParams, type ParamSpec, type TransformerConfig, type VaeConfig } from '../src/model/param-lists.ts';
 import { writePromptCache, type PromptEmbedding } from '../src/model/prompt-cache.ts';
 import { f32ArrayToF16 } from '../src/runtime/f16.ts';
 import { Rng } from '../src/runtime/random.ts';
-import { serializeSafetensors, type TensorData } from '../src/runtime/safetensors-write.ts';
-import type { StDType } from '../src/runtime/safetensors.ts';
+import { safetensorsHeader, serializeSafetensors, type TensorData } from '../src/runtime/safetensors-write.ts';
+import { ST_BYTES, type StDType } from '../src/runtime/safetensors.ts';
 
 export interface TinyModelSpec {
   transformer: TransformerConfig;
@@ -19,6 +20,11 @@ export interface TinyModelSpec {
   /** T5 d_model (the prompt embedding width, = joint_attention_dim). */
   textWidth: number;
   prompts: string[];
+  /**
+   * Weight files of zeros, written as sparse files (no disk, no memory, whatever the size): for
+   * allocation replays of the full-size model, where the values are never used.
+   */
+  zeroWeights?: boolean;
 }
 
 /** Small enough to run the whole 768² pipeline on a CPU adapter in seconds. */
@@ -68,10 +74,20 @@ function randomTensor(rng: Rng, p: ParamSpec, dtype: StDType): TensorData {
   return { name: p.name, dtype, shape: p.shape, data };
 }
 
-async function writeAtomic(path: string, parts: Uint8Array | Uint8Array[]): Promise<void> {
+/** Writes `parts` to `path` via a temp file; `size` extends it with zeros (a hole: no disk used). */
+async function writeAtomic(path: string, parts: Uint8Array | Uint8Array[], size?: number): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, Array.isArray(parts) ? Buffer.concat(parts) : parts);
+  if (size !== undefined) await truncate(tmp, size);
   await rename(tmp, path);
+}
+
+/** A safetensors file of `params` in `dtype`: random values, or sparse zeros. */
+async function writeWeights(path: string, params: ParamSpec[], dtype: StDType, rng: Rng, zeros = false): Promise<void> {
+  if (!zeros) return writeAtomic(path, serializeSafetensors(params.map((p) => randomTensor(rng, p, dtype))));
+  const header = safetensorsHeader(params.map((p) => ({ ...p, dtype })));
+  const data = params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1) * ST_BYTES[dtype], 0);
+  await writeAtomic(path, header, header.length + data);
 }
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
@@ -99,8 +115,8 @@ export async function writeTinyModel(dir: string, spec: TinyModelSpec, seed = 1)
   }));
   await writeAtomic(join(dir, 'scheduler', 'scheduler_config.json'), json({ _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, shift: 3.0 }));
   const tParams = transformerParams(t);
-  await writeAtomic(join(dir, 'transformer', 'diffusion_pytorch_model.safetensors'), serializeSafetensors(tParams.map((p) => randomTensor(rng, p, 'F16'))));
-  await writeAtomic(join(dir, 'vae', 'diffusion_pytorch_model.safetensors'), serializeSafetensors(vaeParams(spec.vae).map((p) => randomTensor(rng, p, 'F16'))));
+  await writeWeights(join(dir, 'transformer', 'diffusion_pytorch_model.safetensors'), tParams, 'F16', rng, spec.zeroWeights);
+  await writeWeights(join(dir, 'vae', 'diffusion_pytorch_model.safetensors'), vaeParams(spec.vae), 'F16', rng, spec.zeroWeights);
 
   // DICEPTION's checkpoint: a full transformer state dict that overrides the folder's, and the point encoder.
   const F = spec.pointFeatures;
@@ -114,7 +130,7 @@ export async function writeTinyModel(dir: string, spec: TinyModelSpec, seed = 1)
     { name: 'seg_embeddings.weight', shape: [1, hidden] },
     { name: 'positional_encoding_gaussian_matrix', shape: [2, F] },
   ];
-  await writeAtomic(join(dir, 'diception.safetensors'), serializeSafetensors(dice.map((p) => randomTensor(rng, p, 'F32'))));
+  await writeWeights(join(dir, 'diception.safetensors'), dice, 'F32', rng, spec.zeroWeights);
 
   const dims = { seq: 77 + 256, width: spec.textWidth, pooled: t.pooled_projection_dim };
   const entries = new Map<string, PromptEmbedding>();

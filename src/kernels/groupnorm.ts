@@ -17,6 +17,11 @@ export interface GroupNormParams {
 export interface GroupNormOptions {
   silu?: boolean;
   outDtype?: DType;
+  /**
+   * Overwrite x and return it (no second map of x's size: the VAE's 768² maps are 144–288 MiB
+   * each). x must be writable in its own dtype; the caller must not need its values afterwards.
+   */
+  inPlace?: boolean;
 }
 
 /** Pixels per stats workgroup at most (fewer when a band of that many would not fit a binding). */
@@ -33,6 +38,7 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
   }
   const P = x.numel / (B * C);
   const outDtype = o.outDtype ?? writable(gpu, x.dtype);
+  if (o.inPlace && outDtype !== x.dtype) throw new Error(`groupNorm: in place needs the output in x's dtype ${x.dtype}, not ${outDtype}`);
   const pixelsPerWindow = bandItems(gpu, C, [x.dtype, outDtype], 'groupNorm');
   // Stats chunks must tile a band exactly, so bands are whole chunks of pixels.
   let chunk = MAX_CHUNK;
@@ -56,19 +62,20 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
     gpu.pipelines.get({
       ...common,
       bindings: [
-        { name: 'x', dtype: x.dtype, vec: C % 4 === 0 ? 4 : 1 },
+        // In place, x is read through `out` (one buffer cannot be bound read-only and writable at once).
+        ...(o.inPlace ? [] : [{ name: 'x', dtype: x.dtype, vec: C % 4 === 0 ? 4 : 1 } as const]),
         { name: 'stats', dtype: 'f32' },
         { name: 'gamma', dtype: p.gamma.dtype },
         { name: 'beta', dtype: p.beta.dtype },
         { name: 'out', dtype: outDtype, access: 'read_write', vec: C % 4 === 0 ? 4 : 1 },
       ],
-      defines: { APPLY: true, VEC: C % 4 === 0, SILU: Boolean(o.silu) },
+      defines: { APPLY: true, VEC: C % 4 === 0, SILU: Boolean(o.silu), IN_PLACE: Boolean(o.inPlace) },
     }),
   ]);
   if (B * G * nPart * 3 * 4 > gpu.caps.maxStorageBinding) throw new Error(`groupNorm: too many partial sums for [${x.shape}]`);
   const part = empty(gpu, [B * G * nPart * 3], 'f32', 'groupnorm partials');
   const st = empty(gpu, [B * G * 2], 'f32', 'groupnorm stats');
-  const out = empty(gpu, x.shape, outDtype);
+  const out = o.inPlace ? x : empty(gpu, x.shape, outDtype);
 
   const u = new ArrayBuffer(64);
   const u32 = new Uint32Array(u);
@@ -97,7 +104,8 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
     const ow = baseWindow(out, e0, count);
     u32.set([count / vec, e0, 0, xw.base], 4);
     u32[11] = ow.base;
-    gpu.recorder.dispatch(apply, [xw.binding, st, p.gamma, p.beta, ow.binding], u, grid1d(gpu, count / vec, 256), 'groupnorm apply');
+    const bindings = [...(o.inPlace ? [] : [xw.binding]), st, p.gamma, p.beta, ow.binding];
+    gpu.recorder.dispatch(apply, bindings, u, grid1d(gpu, count / vec, 256), 'groupnorm apply');
   };
   const bandElems = pixelsPerWindow * C;
   for (let e0 = 0; e0 < x.numel; e0 += bandElems) applyBand(e0, Math.min(bandElems, x.numel - e0));

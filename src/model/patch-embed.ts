@@ -2,7 +2,7 @@
 // of the stored sin-cos table `pos_embed.pos_embed` [1, S·S, C]. DICEPTION embeds the noisy and
 // the condition latent with the same module and puts their tokens side by side.
 import type { Gpu } from '../runtime/device.ts';
-import { fromArray, type Tensor } from '../runtime/tensor.ts';
+import { empty, fromArray, type Tensor } from '../runtime/tensor.ts';
 import { readF32, type WeightReader } from '../runtime/weights.ts';
 import type { TensorEntry } from '../runtime/safetensors.ts';
 import { concatTokens, patchify } from '../kernels/layout.ts';
@@ -12,8 +12,8 @@ import type { MMDiTConfig } from './mmdit-config.ts';
 const ELEMENT_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 
 export class PatchEmbed {
-  /** Position residuals [B, parts·h·w, C] per (B, parts, h, w), built on first use. */
-  private readonly residuals = new Map<string, Tensor>();
+  /** The table's centre crop [h·w, C] (f32) per patch grid, read on first use. */
+  private readonly crops = new Map<string, Tensor>();
 
   private constructor(
     private readonly cfg: MMDiTConfig,
@@ -40,13 +40,25 @@ export class PatchEmbed {
     const residual = await this.residual(gpu, B, latents.length, H / p, W / p);
     const out = await applyLinear(gpu, x, this.proj, { residual, outDtype: 'f32' });
     x.dispose();
+    residual.dispose();
     return out;
   }
 
-  /** The centre crop of the table for an h×w patch grid, repeated for every part and sample. */
+  /**
+   * The crop repeated for every part and sample, [B, parts·h·w, C]: built per call by copies,
+   * so only one crop per grid stays allocated (not one f32 copy per batch size and part).
+   */
   private async residual(gpu: Gpu, B: number, parts: number, h: number, w: number): Promise<Tensor> {
-    const key = `${B}x${parts}x${h}x${w}`;
-    const cached = this.residuals.get(key);
+    const crop = await this.crop(gpu, h, w);
+    const out = empty(gpu, [B, parts * h * w, crop.shape[1]], 'f32', 'position residual');
+    for (let r = 0; r < B * parts; r++) gpu.recorder.copy(crop.buffer, crop.offset, out.buffer, out.offset + r * crop.byteLength, crop.byteLength);
+    return out;
+  }
+
+  /** The centre crop of the table for an h×w patch grid, [h·w, C]. */
+  private async crop(gpu: Gpu, h: number, w: number): Promise<Tensor> {
+    const key = `${h}x${w}`;
+    const cached = this.crops.get(key);
     if (cached) return cached;
     const { posEmbedMaxSize: S, hidden: C } = this.cfg;
     const top = Math.floor((S - h) / 2);
@@ -59,16 +71,14 @@ export class PatchEmbed {
       const part = { ...this.pos, offset: this.pos.offset + first * rowBytes, byteLength: w * rowBytes, shape: [w, C] };
       crop.set(await readF32(part), i * w * C);
     }
-    const all = new Float32Array(B * parts * crop.length);
-    for (let r = 0; r < B * parts; r++) all.set(crop, r * crop.length);
-    const t = fromArray(gpu, all, [B, parts * h * w, C]);
-    this.residuals.set(key, t);
+    const t = fromArray(gpu, crop, [h * w, C]);
+    this.crops.set(key, t);
     return t;
   }
 
   dispose(): void {
-    for (const t of this.residuals.values()) t.dispose();
-    this.residuals.clear();
+    for (const t of this.crops.values()) t.dispose();
+    this.crops.clear();
   }
 }
 

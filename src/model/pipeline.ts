@@ -1,12 +1,11 @@
 // The DICEPTION pipeline: prompts → embeddings (cache or text encoders), image → VAE latent,
 // MMDiT flow-matching denoising with classifier-free guidance, VAE decode. Browser-safe: every
 // file is read through the platform, weights are streamed to the GPU tensor by tensor.
-import { concatTokens } from '../kernels/layout.ts';
 import { getDevice, type Gpu } from '../runtime/device.ts';
 import { openModelFolder, SD3_NEEDS, type ModelFolder } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
 import { Rng } from '../runtime/random.ts';
-import { fromArray, type Tensor } from '../runtime/tensor.ts';
+import { empty, fromArray, type Tensor } from '../runtime/tensor.ts';
 import { openWeights, overlay, prefixed, readJson, type WeightReader } from '../runtime/weights.ts';
 import { MMDiT } from './mmdit.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
@@ -35,11 +34,18 @@ export interface DenoiseInputs {
   onStep?: (done: number, total: number) => void;
 }
 
-/** [a; b] along the batch axis (the first), as one new tensor. */
-async function catBatch(gpu: Gpu, a: Tensor, b: Tensor): Promise<Tensor> {
-  const flat = (t: Tensor) => t.reshape([1, t.shape[0], t.numel / t.shape[0]]);
-  const out = await concatTokens(gpu, [flat(a), flat(b)]);
-  return out.reshape([a.shape[0] + b.shape[0], ...a.shape.slice(1)]);
+/**
+ * [a; b] along the batch axis (the first), as one new tensor that owns its buffer (a reshaped
+ * view would never return it to the pool). Samples are outermost: two byte-range copies.
+ */
+function catBatch(gpu: Gpu, a: Tensor, b: Tensor): Tensor {
+  if (a.dtype !== b.dtype || a.shape.slice(1).join() !== b.shape.slice(1).join() || a.byteLength % 4) {
+    throw new Error(`catBatch: [${a.shape}] ${a.dtype} and [${b.shape}] ${b.dtype} must differ only in the batch size (and hold whole 4-byte words)`);
+  }
+  const out = empty(gpu, [a.shape[0] + b.shape[0], ...a.shape.slice(1)], a.dtype);
+  gpu.recorder.copy(a.buffer, a.offset, out.buffer, out.offset, a.byteLength);
+  gpu.recorder.copy(b.buffer, b.offset, out.buffer, out.offset + a.byteLength, b.byteLength);
+  return out;
 }
 
 export class Diception implements Pipeline {
@@ -123,15 +129,15 @@ export class Diception implements Pipeline {
     if (cfg && (!i.negEmbeds || !i.negPooled)) throw new Error('denoise: guidance > 1 needs the negative prompt embeddings');
     const B = i.noise.shape[0];
     // With CFG the batch is [uncond, cond]: negative prompt and zero point embeddings first.
-    const embeds = cfg ? await catBatch(gpu, i.negEmbeds!, i.embeds) : i.embeds;
-    const pooled = cfg ? await catBatch(gpu, i.negPooled!, i.pooled) : i.pooled;
+    const embeds = cfg ? catBatch(gpu, i.negEmbeds!, i.embeds) : i.embeds;
+    const pooled = cfg ? catBatch(gpu, i.negPooled!, i.pooled) : i.pooled;
     const points = cfg ? withUnconditional(gpu, i.points) : i.points;
-    const cond = cfg ? await catBatch(gpu, i.cond, i.cond) : i.cond;
+    const cond = cfg ? catBatch(gpu, i.cond, i.cond) : i.cond;
     let x = i.noise;
     try {
       for (let s = 0; s < i.steps; s++) {
         const t = new Float32Array(cfg ? 2 * B : B).fill(sched.timesteps[s]);
-        const input = cfg ? await catBatch(gpu, x, x) : x;
+        const input = cfg ? catBatch(gpu, x, x) : x;
         let v = await mmdit.forward(input, cond, points, t, embeds, pooled);
         if (input !== x) input.dispose();
         if (cfg) {

@@ -56,6 +56,16 @@ class Loader {
   }
 }
 
+/**
+ * Destroys the pool's cached buffers: freed maps of another resolution or width rarely fit the
+ * next allocations, and at 768² they would add up to gigabytes. Recorded work is submitted
+ * first (it may still use the buffers).
+ */
+function releaseCache(gpu: Gpu): void {
+  gpu.recorder.flush();
+  gpu.pool.trim();
+}
+
 function disposeNorm(n: GroupNormParams): void {
   n.gamma.dispose();
   n.beta.dispose();
@@ -76,19 +86,24 @@ class ResnetBlock {
     return new ResnetBlock(await l.norm(`${p}.norm1`), await l.conv(`${p}.conv1`), await l.norm(`${p}.norm2`), await l.conv(`${p}.conv2`), shortcut);
   }
 
-  /** Consumes x. */
+  /**
+   * Consumes x. Norms run in place where their input is not needed again, so at most three
+   * maps are alive (x or the shortcut, conv1's input and output): at 768² these are the
+   * decoder's largest allocations.
+   */
   async forward(gpu: Gpu, x: Tensor): Promise<Tensor> {
-    let h = await groupNorm(gpu, x, this.norm1, { silu: true });
-    let t = await conv2d(gpu, h, this.conv1);
-    h.dispose();
-    h = await groupNorm(gpu, t, this.norm2, { silu: true });
-    t.dispose();
+    // A 1×1 shortcut (channels change) runs first, so x itself is then free to normalise in place.
     const skip = this.shortcut ? await conv2d(gpu, x, this.shortcut) : x;
-    if (skip !== x) x.dispose();
-    t = await conv2d(gpu, h, this.conv2, { residual: skip });
+    const h = await groupNorm(gpu, x, this.norm1, { silu: true, inPlace: skip !== x });
+    const t = await conv2d(gpu, h, this.conv1);
     h.dispose();
+    // x (another width than every later map) is gone: nothing later can reuse its buffer.
+    if (skip !== x) releaseCache(gpu);
+    await groupNorm(gpu, t, this.norm2, { silu: true, inPlace: true });
+    const out = await conv2d(gpu, t, this.conv2, { residual: skip });
+    t.dispose();
     skip.dispose();
-    return t;
+    return out;
   }
 
   dispose(): void {
@@ -190,16 +205,6 @@ export class Vae {
     private readonly dec: { convIn: Conv2dWeight; mid: MidBlock; up: Stage[]; normOut: GroupNormParams; convOut: Conv2dWeight },
   ) {}
 
-  /**
-   * Frees the pool's cached buffers after each block: freed maps of other sizes (other
-   * resolutions and widths) rarely fit the next allocations, and at 768² they would add up to
-   * gigabytes. Recorded work is submitted first (it may still use the buffers).
-   */
-  private releaseCache(): void {
-    this.gpu.recorder.flush();
-    this.gpu.pool.trim();
-  }
-
   /** Loads `dir` (the vae/ folder: config.json + diffusion_pytorch_model.safetensors). */
   static async load(gpu: Gpu, dir: string, precision: Precision): Promise<Vae> {
     const p = platform();
@@ -255,18 +260,17 @@ export class Vae {
     for (const stage of enc.down) {
       for (const r of stage.resnets) {
         h = await r.forward(gpu, h);
-        this.releaseCache();
+        releaseCache(gpu);
       }
       if (stage.resample) {
         const d = await conv2d(gpu, h, stage.resample, { stride: 2, pad: [0, 1, 0, 1] });
         h.dispose();
         h = d;
       }
-      this.releaseCache();
+      releaseCache(gpu);
     }
     h = await enc.mid.forward(gpu, h);
-    const n = await groupNorm(gpu, h, enc.normOut, { silu: true });
-    h.dispose();
+    const n = await groupNorm(gpu, h, enc.normOut, { silu: true, inPlace: true });
     const moments = await conv2d(gpu, n, enc.convOut, { outLayout: 'nchw', outDtype: 'f32' });
     n.dispose();
     // Splitting [B, 2L, h, w] into mean and logvar is a small copy: done on the CPU.
@@ -310,18 +314,18 @@ export class Vae {
     for (const stage of dec.up) {
       for (const r of stage.resnets) {
         h = await r.forward(gpu, h);
-        this.releaseCache();
+        releaseCache(gpu);
       }
       if (stage.resample) {
         const u = await upsampleNearest2x(gpu, h);
         h.dispose();
+        releaseCache(gpu); // h is a quarter of u's size: not reusable
         h = await conv2d(gpu, u, stage.resample);
         u.dispose();
       }
-      this.releaseCache();
+      releaseCache(gpu);
     }
-    const n = await groupNorm(gpu, h, dec.normOut, { silu: true });
-    h.dispose();
+    const n = await groupNorm(gpu, h, dec.normOut, { silu: true, inPlace: true });
     const image01 = (o.output ?? 'image01') === 'image01';
     const out = await conv2d(gpu, n, dec.convOut, {
       outLayout: 'nchw',

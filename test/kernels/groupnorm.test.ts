@@ -40,8 +40,14 @@ const CASES = [
 ];
 
 describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+  const inPlaceCases = CASES.flatMap((c) => [
+    [c.name, c, false],
+    [`${c.name}, in place`, c, true],
+  ] as const);
+  it.each(inPlaceCases)('%s', async (_, c, inPlace) => {
     const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    // Packed f16 (no shader-f16) cannot be written, so it is never normalised in place.
+    if (inPlace && dtype === 'f16' && !gpu.caps.f16) return;
     const [B] = c.shape;
     const C = c.shape[c.shape.length - 1];
     const n = c.shape.reduce((a, b) => a * b, 1);
@@ -51,14 +57,24 @@ describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
     const beta = round(rand(C, 5));
     if (c.banded) expect(n * (dtype === 'f16' ? 2 : 4)).toBeGreaterThan(LIMIT);
     const outDtype = dtype === 'f16' && gpu.caps.f16 ? 'f16' : 'f32';
+    const xt = fromArray(gpu, x, c.shape, dtype);
     const y = await groupNorm(
       gpu,
-      fromArray(gpu, x, c.shape, dtype),
+      xt,
       { gamma: fromArray(gpu, gamma, [C], dtype), beta: fromArray(gpu, beta, [C], dtype), groups: c.G, eps: 1e-6 },
-      { silu: c.silu, outDtype },
+      { silu: c.silu, outDtype, inPlace },
     );
+    expect(y === xt).toBe(inPlace);
     const tol = outDtype === 'f16' ? { atol: 3e-3, rtol: 3e-3 } : { atol: 2e-5, rtol: 1e-5 };
     expectClose(await y.read(), refGroupNorm(x, B, n / (B * C), C, c.G, gamma, beta, 1e-6, c.silu), { ...tol, label: c.name });
+  });
+
+  it('refuses in place when the output dtype differs from x', async () => {
+    const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    const g = fromArray(gpu, rand(4), [4], 'f32');
+    const x = fromArray(gpu, rand(8), [1, 2, 4], dtype);
+    const other = dtype === 'f32' ? 'f16' : 'f32';
+    await expect(groupNorm(gpu, x, { gamma: g, beta: g, groups: 2, eps: 1e-6 }, { inPlace: true, outDtype: other })).rejects.toThrow(/in place needs the output in x's dtype/);
   });
 
   it('rejects channels not divisible into groups', async () => {

@@ -1,0 +1,127 @@
+// `npm run bench -- memory [--quick]`: peak GPU memory of the DICEPTION pipeline at the REAL
+// model size (SD3-medium MMDiT: 24 blocks × 1536, the SD3 VAE, DICEPTION's point embedder) on
+// 768² images in f16, per stage, by allocation replay (replay.ts: kernels are not executed, so
+// this takes a minute on a CPU adapter instead of hours). The weights are zeros in sparse files
+// (tools/tiny-model.ts zeroWeights): no disk used, but the ~4 GB are really uploaded. Prompts
+// come from a prompt cache, so no text encoder is loaded. The first request uploads the
+// transformer inside its denoise stage, as in a real session. Tasks do not change shapes (333
+// prompt tokens and 5 point slots always); guidance does (batch 2). --quick: the demo model.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Diception } from '../src/model/pipeline.ts';
+import type { TransformerConfig } from '../src/model/param-lists.ts';
+import type { PipelineRequest, StageTiming } from '../src/model/pipeline-types.ts';
+import { MODEL_SIZE } from '../src/model/pipeline-types.ts';
+import { emptyPoints, parseTask, pointSlots, type PointPrompt } from '../src/model/tasks.ts';
+import type { Gpu } from '../src/runtime/device.ts';
+import { DEMO_SPEC, writeTinyModel, type TinyModelSpec } from '../tools/tiny-model.ts';
+import type { BenchResult } from './harness.ts';
+import { withoutExecution } from './replay.ts';
+import type { BenchOptions } from './run.ts';
+import { SD3_VAE } from './vae.ts';
+
+/** SD3-medium's transformer/config.json (../shared/docs/MODEL.md). */
+export const SD3_TRANSFORMER: TransformerConfig = {
+  sample_size: 128,
+  patch_size: 2,
+  in_channels: 16,
+  out_channels: 16,
+  num_layers: 24,
+  attention_head_dim: 64,
+  num_attention_heads: 24,
+  joint_attention_dim: 4096,
+  caption_projection_dim: 1536,
+  pooled_projection_dim: 2048,
+  pos_embed_max_size: 192,
+};
+
+/** The real model's sizes; only the prompt cache holds values (weights are sparse zeros). */
+const REAL_SPEC: Omit<TinyModelSpec, 'prompts'> = { transformer: SD3_TRANSFORMER, vae: SD3_VAE, pointFeatures: 1024, textWidth: 4096, zeroWeights: true };
+
+/** One replayed request's stages (pipeline.ts's own per-stage peaks) and dispatches per stage. */
+export interface ReplayedRun {
+  stages: (StageTiming & { dispatches: number })[];
+  /** GPU bytes held by tensors after the run: the weights, if the run freed everything else. */
+  liveBytes: number;
+}
+
+/**
+ * Runs `request` on `pipe` without executing kernels. Stage boundaries come from the progress
+ * callback (encode 0/1 … decode 1/1), so dispatches are counted per stage.
+ */
+export async function replayRun(gpu: Gpu, pipe: Diception, request: PipelineRequest): Promise<ReplayedRun> {
+  const marks = new Map<string, number>();
+  const { result } = await withoutExecution(gpu, (dispatched) =>
+    pipe.run({
+      ...request,
+      onProgress: (stage, done, total) => {
+        if (done === 0) marks.set(`${stage} start`, dispatched());
+        if (done === total) marks.set(`${stage} end`, dispatched());
+      },
+    }),
+  );
+  // denoise has no 0/n call: it starts when encode ends.
+  const start = (s: string) => marks.get(s === 'denoise' ? 'encode end' : `${s} start`) ?? 0;
+  return {
+    stages: result.timings.map((t) => ({ ...t, dispatches: (marks.get(`${t.stage} end`) ?? 0) - start(t.stage) })),
+    liveBytes: gpu.pool.liveBytes,
+  };
+}
+
+const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+export async function benchMemory(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
+  const depth = parseTask('depth').prompt;
+  const seg = parseTask('segmentation').prompt;
+  const spec: TinyModelSpec = { ...(o.quick ? DEMO_SPEC : REAL_SPEC), prompts: [depth, seg, ''] };
+  const dir = await mkdtemp(join(tmpdir(), 'diception-memory-'));
+  const rows: BenchResult[] = [];
+  const t = spec.transformer;
+  const model = o.quick ? 'demo model' : `real size: MMDiT ${t.num_layers}×${t.num_attention_heads * t.attention_head_dim}, VAE ${spec.vae.block_out_channels.join('/')}`;
+  try {
+    await writeTinyModel(dir, spec);
+    gpu.pool.trim();
+    const before = gpu.pool.liveBytes;
+    const pipe = await Diception.load(gpu, {
+      pretrainedModelPath: dir,
+      diceptionPath: join(dir, 'diception.safetensors'),
+      promptCache: join(dir, 'prompts.safetensors'),
+      precision: 'f16',
+    });
+    try {
+      const vaeAndPoints = gpu.pool.liveBytes - before;
+      const side = MODEL_SIZE;
+      const none = emptyPoints();
+      const two = pointSlots([
+        [0.25, 0.5],
+        [0.75, 0.5],
+      ]);
+      const requests: [string, PipelineRequest][] = [
+        ['depth, 1 step (first request: uploads the transformer)', request(side, depth, none, 1, 1)],
+        ['depth, 1 step', request(side, depth, none, 1, 1)],
+        // The recommended setting; every step after the first reuses the first one's buffers.
+        ['depth, 28 steps CFG 2', request(side, depth, none, 28, 2)],
+        ['segmentation + 2 points, 1 step', request(side, seg, two, 1, 1)],
+      ];
+      for (const [what, r] of requests) {
+        const run = await replayRun(gpu, pipe, r);
+        // What stays allocated between requests: the weights (and anything a request leaked).
+        const held = `held after the request ${MiB(run.liveBytes - before)} (VAE + points ${MiB(vaeAndPoints)})`;
+        for (const s of run.stages) {
+          const note = `${s.dispatches} dispatches; ${held}; ${model}; not executed`;
+          rows.push({ op: 'pipeline memory', variant: s.stage, shape: `${side}², ${what}`, dtype: 'f16', ms_median: 0, runs: 0, peak_bytes: s.peakBytes, note, adapter: gpu.caps.adapterName });
+        }
+      }
+    } finally {
+      await pipe.dispose();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function request(side: number, prompt: string, points: PointPrompt, steps: number, guidance: number): PipelineRequest {
+  return { images: new Float32Array(3 * side * side), batch: 1, prompts: [prompt], points: points.coords, pointLabels: points.labels, steps, guidance, seeds: [1] };
+}

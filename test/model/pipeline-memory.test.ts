@@ -1,0 +1,78 @@
+// GPU memory of the whole pipeline on the tiny demo model: a request must leave nothing
+// allocated behind (or a long batch grows without bound), and the allocation replay that
+// `bench memory` uses at the real model size must see what an executed run allocates.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replayRun } from '../../bench/memory.ts';
+import { withoutExecution } from '../../bench/replay.ts';
+import { setAutotune } from '../../src/kernels/registry.ts';
+import { Diception } from '../../src/model/pipeline.ts';
+import type { PipelineRequest } from '../../src/model/pipeline-types.ts';
+import { parseTask, pointSlots } from '../../src/model/tasks.ts';
+import type { Gpu } from '../../src/runtime/device.ts';
+import type { Kernel } from '../../src/runtime/shader.ts';
+import { empty } from '../../src/runtime/tensor.ts';
+import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
+import { device } from '../helpers.ts';
+
+// Autotuning would time variants on new shapes: slow on a CPU adapter, and not what is tested.
+setAutotune(false);
+
+const SIDE = 256;
+const PROMPT = parseTask('segmentation').prompt;
+
+function request(steps: number, guidance: number): PipelineRequest {
+  const points = pointSlots([[0.25, 0.75]]);
+  return { images: new Float32Array(3 * SIDE * SIDE).fill(0.1), batch: 1, prompts: [PROMPT], points: points.coords, pointLabels: points.labels, steps, guidance, seeds: [3] };
+}
+
+describe('pipeline GPU memory (tiny model)', () => {
+  let dir: string;
+  let gpu: Gpu;
+  let pipe: Diception;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'diception-memory-test-'));
+    await writeTinyModel(dir, { ...DEMO_SPEC, prompts: [PROMPT, ''] });
+    gpu = await device();
+    pipe = await Diception.load(gpu, { pretrainedModelPath: dir, diceptionPath: join(dir, 'diception.safetensors'), promptCache: join(dir, 'prompts.safetensors'), precision: 'f16' });
+    await pipe.run(request(2, 2)); // uploads the transformer
+  });
+
+  afterAll(async () => {
+    await pipe?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a request with guidance leaves no tensor behind', async () => {
+    const live = gpu.pool.liveBytes;
+    await pipe.run(request(2, 2));
+    expect(gpu.pool.liveBytes).toBe(live);
+  });
+
+  it.each([
+    [1, 1],
+    [2, 2],
+  ])('a replayed request (%i steps, guidance %i) peaks where the executed one does, stage by stage', async (steps, guidance) => {
+    // Both start from the same pool: the weights live, nothing cached.
+    gpu.pool.trim();
+    const executed = await pipe.run(request(steps, guidance));
+    gpu.pool.trim();
+    const replayed = await replayRun(gpu, pipe, request(steps, guidance));
+    expect(replayed.stages.map((s) => [s.stage, s.peakBytes])).toEqual(executed.timings.map((t) => [t.stage, t.peakBytes]));
+    // Prompts come from the cache (no kernel); every other stage dispatches.
+    expect(replayed.stages.map((s) => s.dispatches > 0)).toEqual(executed.timings.map((t) => t.stage !== 'text'));
+  });
+
+  it('the replay refuses a binding above the limit, and restores dispatching', async () => {
+    const dispatch = gpu.recorder.dispatch;
+    const t = empty(gpu, [4]);
+    const kernel = { label: 'oversized kernel' } as Kernel;
+    const oversized = () => gpu.recorder.dispatch(kernel, [{ buffer: t.buffer, size: gpu.caps.maxStorageBinding + 4 }], undefined, [1]);
+    await expect(withoutExecution(gpu, async () => oversized())).rejects.toThrow(/oversized kernel: a \d+-byte binding exceeds/);
+    expect(gpu.recorder.dispatch).toBe(dispatch);
+    t.dispose();
+  });
+});
