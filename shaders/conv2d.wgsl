@@ -9,6 +9,9 @@
 // Layouts are strides, so NHWC and NCHW operands share the code: input element
 //   b·inH·inW·cin + (iy·inW + ix)·pixStride + ci·ciStride   (NHWC: pixStride=cin, ciStride=1)
 // and output element  b·outH·outW·cout + q·outPix + co·outCi  (q = oy·outW + ox).
+// Nearest upsampling by 2^up is fused into the read: the taps index the upsampled frame
+// [inH·2^up, inW·2^up] (where padding applies, as for interpolate→conv) and read the stored
+// pixel (iy >> up, ix >> up), so the upsampled map is never materialised.
 // VEC_IN (NHWC, cin % 4 == 0) reads 4 input channels at once; VEC_OUT (NHWC, cout % 4 == 0)
 // writes vec4s. Bands: the wrapper binds windows of the operands; *Base are the elements
 // between a tensor's start and its window's start, q0 the band's first output pixel.
@@ -17,7 +20,7 @@ struct Params {
   outH: u32, outW: u32, coutPad4: u32, pixels: u32,
   q0: u32, b0: u32, padT: u32, padL: u32,
   inBase: u32, outBase: u32, resBase: u32, ciStride: u32,
-  pixStride: u32, outPix: u32, outCi: u32, _pad: u32,
+  pixStride: u32, outPix: u32, outCi: u32, up: u32,
   // IN_AFFINE: x·inScale + inShift on real (not padding) inputs. Output: clamp(v·outScale + outShift, lo, hi).
   inScale: f32, inShift: f32, outScale: f32, outShift: f32,
   lo: f32, hi: f32, _pad1: u32, _pad2: u32,
@@ -34,6 +37,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let co4 = gid.y * TN;
   let b = params.b0 + gid.z;
   let inBatch = b * params.inH * params.inW * params.cin;
+  let upH = i32(params.inH << params.up);
+  let upW = i32(params.inW << params.up);
 
   var oy: array<i32, TM>;
   var ox: array<i32, TM>;
@@ -51,8 +56,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       for (var p = 0u; p < TM; p++) {
         let iy = oy[p] + i32(ky);
         let ix = ox[p] + i32(kx);
-        ok[p] = iy >= 0 && iy < i32(params.inH) && ix >= 0 && ix < i32(params.inW);
-        at[p] = select(0u, inBatch + (u32(iy) * params.inW + u32(ix)) * params.pixStride - params.inBase, ok[p]);
+        ok[p] = iy >= 0 && iy < upH && ix >= 0 && ix < upW;
+        at[p] = select(0u, inBatch + ((u32(iy) >> params.up) * params.inW + (u32(ix) >> params.up)) * params.pixStride - params.inBase, ok[p]);
       }
       let wrow = (ky * params.kw + kx) * params.cin;
 #if VEC_IN

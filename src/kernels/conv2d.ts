@@ -1,6 +1,7 @@
 // 2-D convolution (implicit GEMM, register-blocked) with fused bias, optional residual add,
-// input affine and output affine+clamp. Activations are NHWC (channels-last), so a band of
-// rows is one contiguous range: tensors above the binding limit are processed in row bands.
+// input affine, output affine+clamp and nearest 2× upsampling of the input. Activations are
+// NHWC (channels-last), so a band of rows is one contiguous range: tensors above the binding
+// limit are processed in row bands.
 // NCHW operands (an image in, an image out) are bound whole, so they must fit one binding.
 import type { Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
@@ -61,6 +62,12 @@ export type Layout = 'nhwc' | 'nchw';
 
 export interface Conv2dOptions {
   stride?: number;
+  /**
+   * 2: nearest-neighbour 2× upsampling of the input, fused into the convolution (as
+   * interpolate→conv upstream; padding applies in the upsampled frame) so the upsampled map
+   * is never stored.
+   */
+  upsample?: 1 | 2;
   /** Zero padding: one value for all sides, or [top, bottom, left, right]. Default (k-1)/2. */
   pad?: number | [number, number, number, number];
   inLayout?: Layout;
@@ -89,9 +96,11 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   if (x.shape.length !== 4) throw new Error(`conv2d: input must be 4-D (${inL}), got [${x.shape}]`);
   const [B, inH, inW, cin] = inL === 'nhwc' ? x.shape : [x.shape[0], x.shape[2], x.shape[3], x.shape[1]];
   if (cin !== c.cin) throw new Error(`conv2d: input has ${cin} channels, the weight expects ${c.cin} (input [${x.shape}] ${inL})`);
-  const outH = convOutSize(inH, c.kh, stride, padT, padB);
-  const outW = convOutSize(inW, c.kw, stride, padL, padR);
-  if (outH < 1 || outW < 1) throw new Error(`conv2d: input ${inH}×${inW} is smaller than the ${c.kh}×${c.kw} kernel`);
+  const up = o.upsample ?? 1;
+  if (up !== 1 && up !== 2) throw new Error(`conv2d: upsample must be 1 or 2, got ${up}`);
+  const outH = convOutSize(up * inH, c.kh, stride, padT, padB);
+  const outW = convOutSize(up * inW, c.kw, stride, padL, padR);
+  if (outH < 1 || outW < 1) throw new Error(`conv2d: input ${up * inH}×${up * inW} is smaller than the ${c.kh}×${c.kw} kernel`);
   const outShape = outL === 'nhwc' ? [B, outH, outW, c.cout] : [B, c.cout, outH, outW];
   const outDtype = o.outDtype ?? writable(gpu, x.dtype);
   const res = o.residual;
@@ -129,6 +138,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   u32[16] = inL === 'nhwc' ? cin : 1; // pixStride
   u32[17] = outL === 'nhwc' ? c.cout : 1; // outPix
   u32[18] = outL === 'nhwc' ? 1 : outH * outW; // outCi
+  u32[19] = Math.log2(up); // upsampling shift
   f32.set([...(o.inAffine ?? [1, 0]), ...(o.outAffine ?? [1, 0]), ...(o.clamp ?? [-3.4e38, 3.4e38])], 20);
   const i32 = new Int32Array(u);
   u32.set([c.kh, c.kw], 28);
@@ -159,18 +169,20 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
     run(0, B, 0, outH, 0, x.numel);
     return out;
   }
-  // Row bands: output rows [oy0, oy0+R) read input rows oy0·s − padT … (oy0+R−1)·s − padT + kh − 1.
+  // Row bands: output rows [oy0, oy0+R) read (upsampled) input rows oy0·s − padT …
+  // (oy0+R−1)·s − padT + kh − 1, stored rows those divided by `up`. A window of inRows stored
+  // rows holds any run of up·(inRows − 1) + 1 upsampled rows, wherever it starts.
   const inRows = inL === 'nhwc' ? bandItems(gpu, inRow, [x.dtype], 'conv2d') : Infinity;
   const outRows = outL === 'nhwc' ? bandItems(gpu, outRow, res ? [outDtype, res.dtype] : [outDtype], 'conv2d') : Infinity;
-  const rows = Math.min(Math.floor((inRows - c.kh) / stride) + 1, outRows, Math.floor(maxPixels / outW), outH);
+  const rows = Math.min(Math.floor((up * (inRows - 1) + 1 - c.kh) / stride) + 1, outRows, Math.floor(maxPixels / outW), outH);
   if (rows < 1) {
     throw new Error(`conv2d: one band of input [${x.shape}] / output [${outShape}] exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit`);
   }
   for (let b = 0; b < B; b++) {
     for (let oy0 = 0; oy0 < outH; oy0 += rows) {
       const r = Math.min(rows, outH - oy0);
-      const iy0 = Math.max(0, oy0 * stride - padT);
-      const iy1 = Math.min(inH - 1, (oy0 + r - 1) * stride - padT + c.kh - 1);
+      const iy0 = Math.floor(Math.max(0, oy0 * stride - padT) / up);
+      const iy1 = Math.floor(Math.min(up * inH - 1, (oy0 + r - 1) * stride - padT + c.kh - 1) / up);
       run(b, 1, oy0, r, (b * inH + iy0) * inRow, Math.max(1, iy1 - iy0 + 1) * inRow);
     }
   }

@@ -1,13 +1,12 @@
 // SD3's AutoencoderKL (diffusers 0.30.3 semantics): Encoder/Decoder of ResNet blocks with
-// GroupNorm+SiLU, stride-2 downsampling with (0,1,0,1) padding, nearest ×2 upsampling and a
-// mid block with single-head spatial self-attention. Activations are channels-last (NHWC)
-// inside, so every full-resolution map can be processed in row bands within the binding limit;
-// images and latents at the API are NCHW like upstream's.
+// GroupNorm+SiLU, stride-2 downsampling with (0,1,0,1) padding, nearest ×2 upsampling (fused
+// into the conv after it) and a mid block with single-head spatial self-attention. Activations
+// are channels-last (NHWC) inside, so every full-resolution map can be processed in row bands
+// within the binding limit; images and latents at the API are NCHW like upstream's.
 import { conv2d, disposeConv2d, loadConv2d, type Conv2dWeight } from '../kernels/conv2d.ts';
 import { groupNorm, type GroupNormParams } from '../kernels/groupnorm.ts';
 import { linear } from '../kernels/matmul.ts';
 import { attention } from '../kernels/attention.ts';
-import { upsampleNearest2x } from '../kernels/upsample.ts';
 import { vaeParams } from './param-lists.ts';
 import type { Gpu } from '../runtime/device.ts';
 import { checkParams, componentWeights } from '../runtime/model-folder.ts';
@@ -317,11 +316,10 @@ export class Vae {
         releaseCache(gpu);
       }
       if (stage.resample) {
-        const u = await upsampleNearest2x(gpu, h);
+        // Nearest 2× upsampling fused into the conv: the upsampled map is never stored.
+        const u = await conv2d(gpu, h, stage.resample, { upsample: 2 });
         h.dispose();
-        releaseCache(gpu); // h is a quarter of u's size: not reusable
-        h = await conv2d(gpu, u, stage.resample);
-        u.dispose();
+        h = u;
       }
       releaseCache(gpu);
     }

@@ -13,6 +13,7 @@ interface Case {
   cout: number;
   k: number;
   stride?: number;
+  upsample?: 2;
   pad?: [number, number, number, number];
   inLayout?: 'nhwc' | 'nchw';
   outLayout?: 'nhwc' | 'nchw';
@@ -22,12 +23,23 @@ interface Case {
   clamp?: [number, number];
 }
 
-/** Plain convolution on NCHW-indexed getters; returns the output in the requested layout. */
+/** Output height and width of a case (upsampling first). */
+function outSize(c: Case): [number, number] {
+  const s = c.stride ?? 1;
+  const up = c.upsample ?? 1;
+  const [pt, pb, pl, pr] = c.pad ?? [(c.k - 1) / 2, (c.k - 1) / 2, (c.k - 1) / 2, (c.k - 1) / 2];
+  return [convOutSize(up * c.H, c.k, s, pt, pb), convOutSize(up * c.W, c.k, s, pl, pr)];
+}
+
+/**
+ * Plain convolution on NCHW-indexed getters (of the nearest-upsampled input with `upsample`);
+ * returns the output in the requested layout.
+ */
 function refConv(c: Case, x: Float32Array, w: Float32Array, bias: Float32Array, res?: Float32Array): Float32Array {
   const s = c.stride ?? 1;
-  const [pt, pb, pl, pr] = c.pad ?? [(c.k - 1) / 2, (c.k - 1) / 2, (c.k - 1) / 2, (c.k - 1) / 2];
-  const Ho = convOutSize(c.H, c.k, s, pt, pb);
-  const Wo = convOutSize(c.W, c.k, s, pl, pr);
+  const up = c.upsample ?? 1;
+  const [pt, , pl] = c.pad ?? [(c.k - 1) / 2, (c.k - 1) / 2, (c.k - 1) / 2, (c.k - 1) / 2];
+  const [Ho, Wo] = outSize(c);
   const xi = (b: number, ch: number, y: number, xx: number) =>
     c.inLayout === 'nchw' ? ((b * c.cin + ch) * c.H + y) * c.W + xx : ((b * c.H + y) * c.W + xx) * c.cin + ch;
   const oi = (b: number, ch: number, y: number, xx: number) =>
@@ -46,8 +58,8 @@ function refConv(c: Case, x: Float32Array, w: Float32Array, bias: Float32Array, 
               for (let kx = 0; kx < c.k; kx++) {
                 const iy = y * s - pt + ky;
                 const ix = xx * s - pl + kx;
-                if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
-                acc += (x[xi(b, i, iy, ix)] * ia + ib) * w[((o * c.cin + i) * c.k + ky) * c.k + kx];
+                if (iy < 0 || iy >= up * c.H || ix < 0 || ix >= up * c.W) continue;
+                acc += (x[xi(b, i, Math.floor(iy / up), Math.floor(ix / up))] * ia + ib) * w[((o * c.cin + i) * c.k + ky) * c.k + kx];
               }
           const at = oi(b, o, y, xx);
           if (res) acc += res[at];
@@ -74,6 +86,16 @@ const CASES: (Case & { banded?: boolean })[] = [
   { name: 'banded 3x3 odd channels 70x50 cin5 cout6', B: 1, H: 70, W: 50, cin: 5, cout: 6, k: 3, banded: true },
   { name: 'banded out, nchw in 3x3 48x40 cin3 cout16 in-affine', B: 1, H: 48, W: 40, cin: 3, cout: 16, k: 3, inLayout: 'nchw', inAffine: [2, -1], banded: true },
   { name: 'banded in, nchw out 3x3 48x48 cin8 cout3 clamp', B: 1, H: 48, W: 48, cin: 8, cout: 3, k: 3, outLayout: 'nchw', clamp: [-0.5, 0.5], banded: true },
+  // Nearest 2× upsampling fused into the read (the VAE decoder's upsamplers).
+  { name: 'up2 3x3 B2 5x7 cin6 cout10', B: 2, H: 5, W: 7, cin: 6, cout: 10, k: 3, upsample: 2 },
+  { name: 'up2 3x3 1 row 1x13 cin4 cout8 +residual', B: 1, H: 1, W: 13, cin: 4, cout: 8, k: 3, upsample: 2, residual: true },
+  { name: 'up2 1x1 1x1 cin3 cout4', B: 1, H: 1, W: 1, cin: 3, cout: 4, k: 1, upsample: 2 },
+  { name: 'up2 3x3 s2 pad(0,1,0,1) 5x6 cin4 cout20', B: 1, H: 5, W: 6, cin: 4, cout: 20, k: 3, stride: 2, pad: [0, 1, 0, 1], upsample: 2 },
+  { name: 'up2 nchw in 3x3 7x5 cin3 cout8 in-affine', B: 1, H: 7, W: 5, cin: 3, cout: 8, k: 3, inLayout: 'nchw', inAffine: [0.5, 0.25], upsample: 2 },
+  { name: 'banded out up2 3x3 B2 25x13 cin8 cout12 +residual', B: 2, H: 25, W: 13, cin: 8, cout: 12, k: 3, upsample: 2, residual: true, banded: true },
+  // cin > 4·cout: the input window, not the output, limits the band.
+  { name: 'banded in up2 3x3 41x23 cin20 cout4', B: 1, H: 41, W: 23, cin: 20, cout: 4, k: 3, upsample: 2, banded: true },
+  { name: 'banded up2 3x3 odd channels 41x19 cin5 cout6', B: 1, H: 41, W: 19, cin: 5, cout: 6, k: 3, upsample: 2, banded: true },
 ];
 
 async function runCase(c: Case & { banded?: boolean }, dtype: 'f32' | 'f16', opts: object, seed = 1) {
@@ -84,14 +106,11 @@ async function runCase(c: Case & { banded?: boolean }, dtype: 'f32' | 'f16', opt
   const bias = round(rand(c.cout, seed + 2));
   const inShape = c.inLayout === 'nchw' ? [c.B, c.cin, c.H, c.W] : [c.B, c.H, c.W, c.cin];
   const outDtype = dtype === 'f16' && gpu.caps.f16 ? 'f16' : 'f32';
-  const s = c.stride ?? 1;
-  const [pt, pb, pl, pr] = c.pad ?? [(c.k - 1) / 2, (c.k - 1) / 2, (c.k - 1) / 2, (c.k - 1) / 2];
-  const Ho = convOutSize(c.H, c.k, s, pt, pb);
-  const Wo = convOutSize(c.W, c.k, s, pl, pr);
+  const [Ho, Wo] = outSize(c);
   const outShape = c.outLayout === 'nchw' ? [c.B, c.cout, Ho, Wo] : [c.B, Ho, Wo, c.cout];
   const res = c.residual ? round(rand(c.B * c.cout * Ho * Wo, seed + 3)) : undefined;
   const cw = prepareConv2d(gpu, w, [c.cout, c.cin, c.k, c.k], bias, dtype);
-  const o: Conv2dOptions = { stride: s, pad: c.pad, inLayout: c.inLayout, outLayout: c.outLayout, inAffine: c.inAffine, outAffine: c.outAffine, clamp: c.clamp };
+  const o: Conv2dOptions = { stride: c.stride, upsample: c.upsample, pad: c.pad, inLayout: c.inLayout, outLayout: c.outLayout, inAffine: c.inAffine, outAffine: c.outAffine, clamp: c.clamp };
   if (res) o.residual = fromArray(gpu, res, outShape, dtype);
   // The banded cases must really exceed the limit (else they would test nothing new).
   if (c.banded) expect(Math.max(c.B * c.H * c.W * c.cin * (dtype === 'f16' ? 2 : 4), c.B * Ho * Wo * c.cout * (outDtype === 'f16' ? 2 : 4))).toBeGreaterThan(LIMIT);
@@ -108,5 +127,12 @@ describe.each(PRECISIONS)('conv2d ($name)', ({ dtype, opts }) => {
     const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
     const cw = prepareConv2d(gpu, rand(4 * 5 * 9), [4, 5, 3, 3], undefined, dtype);
     await expect(conv2d(gpu, fromArray(gpu, rand(2 * 2 * 4), [1, 2, 2, 4], dtype), cw)).rejects.toThrow(/4 channels, the weight expects 5/);
+  });
+
+  it('rejects an upsampling factor other than 1 or 2', async () => {
+    const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    const cw = prepareConv2d(gpu, rand(4 * 4 * 9), [4, 4, 3, 3], undefined, dtype);
+    const x = fromArray(gpu, rand(2 * 2 * 4), [1, 2, 2, 4], dtype);
+    await expect(conv2d(gpu, x, cw, { upsample: 3 as 2 })).rejects.toThrow(/upsample must be 1 or 2, got 3/);
   });
 });
