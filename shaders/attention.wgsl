@@ -3,7 +3,8 @@
 // Layout: q, out [B, rows, heads·D]; k, v [B, tk, heads·D]; bias [heads, tq, tk] (optional).
 // Each dispatch covers a band of query rows (row0..row0+rows) of B' batch items; the wrapper
 // binds sub-ranges of oversized tensors, so element offsets come in params (multiples of 4).
-// Dispatch: naive: [ceil(rows/64), heads, B']; main (tiled): [ceil(rows/BQ), heads, B'].
+// Dispatch: naive: [ceil(rows/64), heads, B']; blocked: [ceil(rows/(64·QR)), heads, B'];
+// tiled: [ceil(rows/BQ), heads, B'].
 struct Params {
   rows: u32,
   tk: u32,
@@ -45,6 +46,129 @@ fn bias_at(h: u32, qg: u32, kg: u32) -> f32 {
 #endif
 }
 
+#if BLOCKED
+// For CPU adapters: QR query rows per thread, no barriers, keys in blocks of KB. Per block each
+// q/acc vec4 is read once, each K/V vec4 serves KB·QR products, and the running max is rescaled
+// once. llvmpipe (Mesa 25) loads from any address that depends on a loop variable lane by lane,
+// with a branch per lane and component, even when all lanes agree; that dominated `naive`. With
+// SUBGROUPS lane j < KB loads key k0 + j and subgroupShuffle (a register shuffle there) hands
+// the row to the other lanes: one load per KB keys. This needs every lane active, so control
+// flow stays uniform: no early return, and the key loop runs to the workgroup's last key with
+// later keys masked per row. D is walked in NCH chunks of C4 vec4s: loops of constant trip
+// count that index an array of that length get unrolled, which keeps q and acc in registers
+// instead of dynamically indexed memory (a gather and scatter per access).
+const KB: u32 = {{KB}}u;
+const QR: u32 = {{QR}}u;
+const C4: u32 = {{C4}}u;
+const NCH: u32 = D4 / C4;
+const RPW: u32 = 64u * QR; // rows per workgroup
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>
+#if SUBGROUPS
+  , @builtin(subgroup_invocation_id) sg_lane: u32
+#endif
+) {
+  let h = gid.y;
+  let b = gid.z;
+  let causal = params.causal != 0u;
+  var q: array<array<array<vec4<f32>, C4>, NCH>, QR>;
+  var acc: array<array<array<vec4<f32>, C4>, NCH>, QR>;
+  var qg: array<u32, QR>;
+  var kend: array<u32, QR>;
+  var m: array<f32, QR>;
+  var l: array<f32, QR>;
+  for (var t = 0u; t < QR; t++) {
+    let r = min(gid.x * QR + t, params.rows - 1u); // rows past the band redo its last row, unstored
+    qg[t] = params.row0 + r;
+    kend[t] = select(params.tk, min(params.tk, qg[t] + 1u), causal);
+    m[t] = NEG;
+    l[t] = 0.0;
+    let qb = q_base(b, r, h);
+    for (var c = 0u; c < NCH; c++) {
+      for (var i = 0u; i < C4; i++) {
+        q[t][c][i] = q_load4(qb + c * C4 + i) * params.scale;
+        acc[t][c][i] = vec4<f32>(0.0);
+      }
+    }
+  }
+  let last = params.row0 + min(wg.x * RPW + RPW - 1u, params.rows - 1u);
+  let kwg = select(params.tk, min(params.tk, last + 1u), causal);
+  for (var k0 = 0u; k0 < kwg; k0 += KB) {
+#if SUBGROUPS
+    let kl = kv_row(b, min(k0 + sg_lane % KB, params.tk - 1u), h);
+#else
+    var kr: array<u32, KB>;
+    for (var j = 0u; j < KB; j++) { kr[j] = kv_row(b, min(k0 + j, params.tk - 1u), h); }
+#endif
+    // Zeroed explicitly: WGSL re-zeroes a `var` declared in a loop body every iteration, but
+    // here (Dawn on lavapipe) it kept the previous block's scores.
+    var s: array<array<f32, KB>, QR>;
+    for (var t = 0u; t < QR; t++) {
+      for (var j = 0u; j < KB; j++) { s[t][j] = 0.0; }
+    }
+    for (var c = 0u; c < NCH; c++) {
+      for (var i = 0u; i < C4; i++) {
+#if SUBGROUPS
+        let kv = k_load4(params.k_off / 4u + kl + c * C4 + i);
+#endif
+        for (var j = 0u; j < KB; j++) {
+#if SUBGROUPS
+          let kj = subgroupShuffle(kv, j);
+#else
+          let kj = k_load4(params.k_off / 4u + kr[j] + c * C4 + i);
+#endif
+          for (var t = 0u; t < QR; t++) { s[t][j] += dot(q[t][c][i], kj); }
+        }
+      }
+    }
+    var p: array<array<f32, KB>, QR>;
+    var alpha: array<f32, QR>;
+    for (var t = 0u; t < QR; t++) {
+      var mx = m[t];
+      for (var j = 0u; j < KB; j++) {
+        s[t][j] += bias_at(h, qg[t], min(k0 + j, params.tk - 1u));
+        mx = max(mx, select(NEG, s[t][j], k0 + j < kend[t]));
+      }
+      alpha[t] = exp(m[t] - mx);
+      m[t] = mx;
+      var sum = 0.0;
+      for (var j = 0u; j < KB; j++) {
+        p[t][j] = select(0.0, exp(s[t][j] - mx), k0 + j < kend[t]);
+        sum += p[t][j];
+      }
+      l[t] = l[t] * alpha[t] + sum;
+    }
+    for (var c = 0u; c < NCH; c++) {
+      for (var i = 0u; i < C4; i++) {
+#if SUBGROUPS
+        let vv = v_load4(params.v_off / 4u + kl + c * C4 + i);
+#endif
+        var a: array<vec4<f32>, QR>;
+        for (var t = 0u; t < QR; t++) { a[t] = acc[t][c][i] * alpha[t]; }
+        for (var j = 0u; j < KB; j++) {
+#if SUBGROUPS
+          let vj = subgroupShuffle(vv, j);
+#else
+          let vj = v_load4(params.v_off / 4u + kr[j] + c * C4 + i);
+#endif
+          for (var t = 0u; t < QR; t++) { a[t] += p[t][j] * vj; }
+        }
+        for (var t = 0u; t < QR; t++) { acc[t][c][i] = a[t]; }
+      }
+    }
+  }
+  for (var t = 0u; t < QR; t++) {
+    let r = gid.x * QR + t;
+    if (r < params.rows) {
+      let ob = o_base(b, r, h);
+      for (var c = 0u; c < NCH; c++) {
+        for (var i = 0u; i < C4; i++) { out_store4(ob + c * C4 + i, acc[t][c][i] / l[t]); }
+      }
+    }
+  }
+}
+#endif
 #if NAIVE
 // One thread per query row, the whole row's state (q, acc) in registers: no barriers.
 @compute @workgroup_size(64)
@@ -83,7 +207,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ob = o_base(b, r, h);
   for (var i = 0u; i < D4; i++) { out_store4(ob + i, acc[i] / l); }
 }
-#else
+#endif
+#if TILED
 // Tiled flash attention. A workgroup owns BQ query rows of one (batch, head); TPR threads
 // share a row. Per K/V tile of BK keys: each thread computes KPT scores of its row (keys
 // lane, lane+TPR, ...), the row's max/sum are reduced over its TPR threads, probabilities go

@@ -42,14 +42,17 @@ async function runCase(gpu: Gpu, c: Case, dtype: DType, variant?: AttentionVaria
   for (const t of [tq, tk, tv, tb, out]) t?.dispose();
 }
 
+/** The variants without workgroup barriers: cheap to build everywhere, so always tested. */
+const BARRIER_FREE: AttentionVariant[] = ['naive', 'blocked'];
+
 /**
  * The tiled variants take a minute or more per pipeline to build on llvmpipe (coroutines for
  * barriers in loops), so on CPU adapters, where chooseAttention never picks them, they are
  * tested only with ATTENTION_TILED=1.
  */
 function tiledVariants(gpu: Gpu): AttentionVariant[] {
-  const cpu = chooseAttention(gpu, { batch: 1, tq: 1, tk: 1, heads: 1, headDim: 64 }) === 'naive';
-  return cpu && !(typeof process !== 'undefined' && process.env.ATTENTION_TILED) ? [] : attentionVariants(gpu).filter((v) => v !== 'naive');
+  const cpu = BARRIER_FREE.includes(chooseAttention(gpu, { batch: 1, tq: 1, tk: 1, heads: 1, headDim: 64 }));
+  return cpu && !(typeof process !== 'undefined' && process.env.ATTENTION_TILED) ? [] : attentionVariants(gpu).filter((v) => !BARRIER_FREE.includes(v));
 }
 
 const CASES: Case[] = [
@@ -59,14 +62,16 @@ const CASES: Case[] = [
   { batch: 1, tq: 33, tk: 333, heads: 2, headDim: 32 },
   { batch: 2, tq: 45, tk: 7, heads: 1, headDim: 64 },
   { batch: 1, tq: 77, tk: 77, heads: 2, headDim: 16, causal: true },
+  // Causal over several workgroups of rows (each stops at its own last row's keys), Tk < Tq.
+  { batch: 1, tq: 300, tk: 290, heads: 2, headDim: 16, causal: true },
   { batch: 2, tq: 20, tk: 35, heads: 3, headDim: 8, bias: true, scale: 1 },
   { batch: 1, tq: 9, tk: 40, heads: 1, headDim: 512 },
   { batch: 1, tq: 5, tk: 6, heads: 2, headDim: 20 },
 ];
 
 describe.each(PRECISIONS)('attention ($name)', ({ dtype, opts }) => {
-  it.each(CASES.map((c) => [name(c), c] as const))('naive %s', async (_, c) => {
-    await runCase(await device(opts), c, dtype, 'naive');
+  it.each(BARRIER_FREE.flatMap((v) => CASES.map((c) => [v, name(c), c] as const)))('%s %s', async (variant, _, c) => {
+    await runCase(await device(opts), c, dtype, variant);
   });
 
   it('default variant, long sequence B1 Tq1000 Tk1000 H1×16', async () => {
@@ -91,6 +96,14 @@ describe.each(tiledCases)('attention tiled variants %s', (_, c, p) => {
   });
 });
 
+// blocked without subgroups: every thread loads the block's K/V rows itself (SwiftShader
+// without the feature); with subgroups it shares them by shuffles (the cases above).
+describe('attention blocked without subgroups', () => {
+  it.each([CASES[2], CASES[4], CASES[6], CASES[7], CASES[9]].map((c) => [name(c), c] as const))('%s', async (_, c) => {
+    await runCase(await device({ disableSubgroups: true }), c, 'f32', 'blocked');
+  });
+});
+
 describe('attention splitting', () => {
   // Simulated small binding limits: batch items split across dispatches, and query-row bands
   // (the 32 KiB case: one item's q is 37.5 KiB) with the causal mask and bias indexed globally.
@@ -99,7 +112,7 @@ describe('attention splitting', () => {
     ['row bands B2 Tq150 Tk40 H1×64 causal bias', 32768, { batch: 2, tq: 150, tk: 40, heads: 1, headDim: 64, causal: true, bias: true }],
   ] as const)('%s under a %i-byte binding limit', async (_, limit, c) => {
     const gpu = await device({ maxStorageBinding: limit });
-    for (const variant of ['naive' as const, ...tiledVariants(gpu)]) await runCase(gpu, c, 'f32', variant);
+    for (const variant of [...BARRIER_FREE, ...tiledVariants(gpu)]) await runCase(gpu, c, 'f32', variant);
   });
 });
 
