@@ -14,6 +14,7 @@ struct Params {
 
 const TM = {{TM}}u;
 const TN = {{TN}}u;
+const SGR = {{SGR}}u;
 alias V4 = vec4<{{MATH}}>;
 alias M4 = mat4x4<{{MATH}}>;
 
@@ -112,7 +113,9 @@ fn main(
 #endif
   let k4 = K & ~3u;
 #if SUBGROUPS
-  let myRow = rowA[min(lane, TM - 1u)];
+  // Lane j loads rows j, j + 8, …: SGR = TM / 8 loads per lane feed TM rows (subgroups of ≥ 8).
+  var myRow: array<u32, SGR>;
+  for (var r = 0u; r < SGR; r++) { myRow[r] = rowA[min(lane + 8u * r, TM - 1u)]; }
 #endif
   for (var k = 0u; k < k4; k += 4u) {
     let o = k * kstep;
@@ -121,11 +124,12 @@ fn main(
     let b1 = M4(loadB(colB[4] + o), loadB(colB[5] + o), loadB(colB[6] + o), loadB(colB[7] + o));
 #endif
 #if SUBGROUPS
-    // Lane i loads row i's vec4 and the subgroup shares it: one load of A per lane instead of
-    // TM (needs a subgroup of at least TM lanes; subgroupBroadcast would need a constant lane).
-    let mine = loadA(myRow + k);
+    // Each lane loads its rows' vec4s and the subgroup shares them: SGR loads of A per lane
+    // instead of TM (subgroupBroadcast would need a constant lane).
+    var mine: array<V4, SGR>;
+    for (var r = 0u; r < SGR; r++) { mine[r] = loadA(myRow[r] + k); }
     for (var i = 0u; i < TM; i++) {
-      let a = subgroupShuffle(mine, i);
+      let a = subgroupShuffle(mine[i / 8u], i % 8u);
       acc0[i] += vec4<f32>(a * b0);
 #if TN8
       acc1[i] += vec4<f32>(a * b1);

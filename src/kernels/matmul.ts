@@ -19,7 +19,7 @@ export interface MatmulVariant extends Variant {
   vec: boolean;
   /** The bench baseline: one output per invocation, scalar loads (tm = tn = 1). */
   naive?: boolean;
-  /** A's rows are loaded once per subgroup and shuffled to every lane (tm ≤ subgroup size). */
+  /** A's rows are loaded once per subgroup (lane j: rows j, j+8, …) and shuffled to every lane (subgroups of ≥ 8). */
   subgroups?: boolean;
   /** Products in f16 (accumulation stays f32). */
   f16Math?: boolean;
@@ -31,6 +31,10 @@ const sg8 = (c: Capabilities) => c.subgroups && c.subgroupMinSize >= 8;
 /** In preference order (the first supported one wins when autotuning is off). */
 export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', [
   // Workgroups of 8 suit lavapipe (one SIMD batch per workgroup); GPUs want 64 or more.
+  // 16 rows per block: ~1.4× the 8-row variants on lavapipe (half the B loads per product);
+  // 24 or 32 rows spill and run 3× slower there.
+  { name: 'subgroup-16x4-wg64', family: 'matmul', tm: 16, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8 },
+  { name: 'subgroup-16x4', family: 'matmul', tm: 16, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8 },
   { name: 'subgroup-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8 },
   { name: 'subgroup-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8 },
   { name: 'tiled-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, supports: any },
@@ -203,6 +207,7 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
   const defines: Record<string, string | number | boolean> = {
     TM: v.tm,
     TN: v.tn,
+    SGR: Math.max(1, Math.ceil(v.tm / 8)),
     WG: v.wg,
     NAIVE: Boolean(v.naive),
     SUBGROUPS: Boolean(v.subgroups),
