@@ -87,6 +87,11 @@ export function convOutSize(n: number, k: number, stride: number, padBefore: num
   return Math.floor((n + padBefore + padAfter - k) / stride) + 1;
 }
 
+/** Weight loads shared through subgroup shuffles: needs a subgroup of at least the 4·tn vec4s. */
+function useSubgroups(gpu: Gpu, c: Conv2dWeight): boolean {
+  return gpu.caps.subgroups && gpu.caps.subgroupMinSize >= 4 * c.tn;
+}
+
 export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOptions = {}): Promise<Tensor> {
   const stride = o.stride ?? 1;
   const p = o.pad ?? (c.kh - 1) / 2;
@@ -121,7 +126,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
       { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: vecOut ? (4 as const) : (1 as const) },
     ],
     uniforms: true,
-    defines: { TM, TN: c.tn, VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
+    defines: { TM, TN: c.tn, SUBGROUPS: vecIn && useSubgroups(gpu, c), VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
   });
   const out = empty(gpu, outShape, outDtype);
 
