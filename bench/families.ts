@@ -7,12 +7,12 @@ import type { BenchOptions } from './run.ts';
 
 /**
  * `npm run bench -- vae [--quick|--full]`: conv GFLOP/s, 768² peak memory (not executed), an
- * encode/decode executed at 64² (--full: at 768², about 10–30 minutes per precision on lavapipe).
+ * encode/decode executed at 64² (--full: at 768² in f16, the pipeline's precision; tens of minutes on lavapipe).
  */
 export async function vaeRows(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
   const { benchVae } = await import('./vae.ts');
   const peak = (await roofline(gpu)).gflops;
-  const r = await benchVae(gpu, o.quick ? { dtypes: ['f32'], convFlops: 5e8 } : o.full ? { e2eSize: 768 } : {});
+  const r = await benchVae(gpu, o.quick ? { dtypes: ['f32'], convFlops: 5e8 } : o.full ? { e2eSize: 768, dtypes: ['f16'] } : {});
   const adapter = gpu.caps.adapterName;
   const rows: BenchResult[] = r.convs.map((c) => ({
     op: c.op,

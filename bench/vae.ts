@@ -138,6 +138,7 @@ async function benchE2e(gpu: Gpu, vae: Vae, size: number, runs: number) {
     gpu.pool.resetPeak();
     const encodeMs = await medianMs(gpu, n, async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose()), warm);
     const encodePeakBytes = gpu.pool.peakBytes;
+    if (warm) console.error(`bench vae: encode ${side}²: ${Math.round(encodeMs)} ms; decoding…`); // long runs show progress
     gpu.pool.resetPeak();
     const decodeMs = await medianMs(gpu, n, () => vae.decode(latent), warm);
     const decodePeakBytes = gpu.pool.peakBytes;
@@ -162,6 +163,7 @@ export async function benchVae(gpu: Gpu, o: VaeBenchOptions = {}) {
   for (const dtype of dtypes) {
     const vae = await randomVae(gpu, SD3_VAE, dtype);
     const memory = await benchMemory(gpu, vae, o.size ?? 768);
+    if ((o.e2eSize ?? 64) > 64) console.error(`bench vae: ${dtype}: encoding ${o.e2eSize}²…`);
     const e2e = await benchE2e(gpu, vae, o.e2eSize ?? 64, o.e2eRuns ?? 1);
     result.runs.push({ precision: dtype, activations: vae.act, memorySize: `${o.size ?? 768}x${o.size ?? 768}`, ...memory, e2e });
     vae.dispose();
