@@ -29,6 +29,7 @@ struct Params {
 
 const TM: u32 = {{TM}}u;
 const TN: u32 = {{TN}}u;
+const SGL: u32 = {{SGL}}u; // weight vec4s each lane loads for the subgroup (4·TN / 8, at least 1)
 
 // No early return: with SUBGROUPS the weight shuffles need uniform control flow. Invocations
 // past the last pixel compute clamped pixels and store nothing.
@@ -71,11 +72,14 @@ fn main(
         var w: array<vec4<f32>, 4u * TN>;
 #if SUBGROUPS
         // The 4·TN weight vec4s are the same for every lane (one channel group per workgroup):
-        // lane j loads the j-th and the subgroup shares them, one load per lane instead of 4·TN
-        // (CPU drivers issue a uniform load per lane: 1.6-2.6× faster convs on lavapipe).
-        let j = min(lane, 4u * TN - 1u);
-        let mine = w_load4((wrow + ci + j / TN) * params.coutPad4 + co4 + j % TN);
-        for (var i = 0u; i < 4u * TN; i++) { w[i] = subgroupShuffle(mine, i); }
+        // lane j loads vec4s j, j+8, … and the subgroup shares them: SGL loads per lane instead
+        // of 4·TN (CPU drivers issue a uniform load per lane: 1.6-2.6× faster convs on lavapipe).
+        var mine: array<vec4<f32>, SGL>;
+        for (var r = 0u; r < SGL; r++) {
+          let j = min(lane + 8u * r, 4u * TN - 1u);
+          mine[r] = w_load4((wrow + ci + j / TN) * params.coutPad4 + co4 + j % TN);
+        }
+        for (var i = 0u; i < 4u * TN; i++) { w[i] = subgroupShuffle(mine[i / 8u], i % 8u); }
 #else
         for (var r = 0u; r < 4u; r++) {
           for (var t = 0u; t < TN; t++) {
