@@ -3,7 +3,7 @@
 // latent: 2·256 image+condition tokens + 333 prompt + 5 point tokens = 850 tokens. A first
 // forward compiles pipelines and autotunes kernels (reported as warmupMs); the second is timed,
 // with a sync at each block boundary to split it by block.
-//   diception bench mmdit [--quick: 1 block] [--json]; benchMMDiT() takes the other options
+//   diception bench mmdit [--quick: 1 block] [--full: 96² latent] [--json]; benchMMDiT() takes the other options
 //   (layers, latent, precision, batch, warmup, profile = per-kernel GPU time).
 import '../src/runtime/node.ts';
 import { MMDiT } from '../src/model/mmdit.ts';
@@ -132,7 +132,8 @@ export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
 
 /** `diception bench mmdit [--quick] [--json]`: the timed forward's blocks and total, f16. */
 export async function benchMMDiTFamily(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
-  const r = await benchMMDiT(gpu, { layers: o.quick ? 1 : 2, latent: 32, precision: 'f16', batch: 1, warmup: true, profile: false });
+  // --full: the 768² request's latent (96², 4946 tokens) instead of 32² (850 tokens).
+  const r = await benchMMDiT(gpu, { layers: o.quick ? 1 : 2, latent: o.full ? 96 : 32, precision: 'f16', batch: 1, warmup: true, profile: false });
   if (!r.finite) throw new Error('bench mmdit: the forward produced non-finite values');
   const row = (op: string, ms: number): BenchResult => ({
     op,

@@ -31,7 +31,7 @@ program
   .option('--json', 'print one JSON object per line')
   .option('--quick', 'only the short runs')
   .option('--all', 'every variant on every shape (slow on CPU adapters)')
-  .option('--full', 'attention: the real DICEPTION shapes; vae: encode+decode executed at 768² (minutes to an hour on a CPU adapter)')
+  .option('--full', 'attention: the real DICEPTION shapes; vae: encode+decode executed at 768²; mmdit: the 768² latent (minutes on a CPU adapter)')
   .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
   .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
   .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
