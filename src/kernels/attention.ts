@@ -4,6 +4,7 @@ import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/attention.wgsl';
 import { kernelChoice, kernelSource, registerFamily, variantsOf } from './registry.ts';
+import { subgroupsOf } from './types.ts';
 
 export interface AttentionOptions {
   heads: number;
@@ -39,7 +40,7 @@ const QR = 2;
  * pipeline build to seconds; the other chunk size runs 10-50% slower or builds 2-8× longer.
  */
 function blockedGeometry(gpu: Gpu, d4: number): { kb: number; c4: number; subgroups: boolean } {
-  const subgroups = gpu.caps.subgroups && gpu.caps.subgroupMinSize >= 4;
+  const subgroups = subgroupsOf(gpu.caps, 4);
   if (subgroups) return { kb: Math.min(8, gpu.caps.subgroupMinSize), c4: chunkOf(d4, 8), subgroups };
   return { kb: 4, c4: chunkOf(d4, 16), subgroups };
 }
@@ -69,7 +70,7 @@ registerFamily('attention', [
   { name: 'blocked', family: 'attention', supports: () => true },
   { name: 'tiled', family: 'attention', supports: () => true },
   // The subgroup variant reduces rows over at least 4 lanes of one subgroup.
-  { name: 'subgroup', family: 'attention', supports: (c: Capabilities) => c.subgroups && c.subgroupMinSize >= 4 },
+  { name: 'subgroup', family: 'attention', supports: (c: Capabilities) => subgroupsOf(c, 4) },
 ]);
 
 /** The variants this adapter can run. */

@@ -8,6 +8,7 @@ import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts'
 import { readF32, type WeightReader } from '../runtime/weights.ts';
 import source from '../../shaders/conv2d.wgsl';
 import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
+import { subgroupsOf } from './types.ts';
 
 const WORKGROUP = 64;
 
@@ -94,7 +95,7 @@ function tmOf(c: Conv2dWeight): number {
 
 /** Weight loads shared through subgroup shuffles (lane j loads vec4s j, j+8, …: subgroups of ≥ 8). */
 function sharesWeights(gpu: Gpu): boolean {
-  return gpu.caps.subgroups && gpu.caps.subgroupMinSize >= 8;
+  return subgroupsOf(gpu.caps, 8);
 }
 
 export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOptions = {}): Promise<Tensor> {
@@ -120,6 +121,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
 
   const vecIn = inL === 'nhwc' && cin % 4 === 0;
   const vecOut = outL === 'nhwc' && c.cout % 4 === 0;
+  const TM = tmOf(c);
   const kernel = await gpu.pipelines.get({
     name: 'conv2d',
     source,
@@ -131,13 +133,12 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
       { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: vecOut ? (4 as const) : (1 as const) },
     ],
     uniforms: true,
-    defines: { TM: tmOf(c), TN: c.tn, SGL: Math.ceil(c.tn / 2), SUBGROUPS: vecIn && sharesWeights(gpu), VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
+    defines: { TM, TN: c.tn, SGL: Math.ceil(c.tn / 2), SUBGROUPS: vecIn && sharesWeights(gpu), VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
   });
   const out = empty(gpu, outShape, outDtype);
 
   const inRow = inW * cin; // elements per input row (NHWC)
   const outRow = outW * c.cout;
-  const TM = tmOf(c);
   const maxPixels = gpu.caps.maxWorkgroupsPerDim * TM * WORKGROUP;
   const fits = (t: Tensor) => t.numel <= maxWindowElems(gpu, t.dtype);
   const fitsWhole = fits(x) && fits(out) && (!res || fits(res)) && outH * outW <= maxPixels;

@@ -7,7 +7,7 @@ import source from '../../shaders/matmul.wgsl';
 import { ACTIVATION_WGSL } from './activation.ts';
 import { window } from './bands.ts';
 import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
-import type { Activation, Chunk } from './types.ts';
+import { subgroupsOf, type Activation, type Chunk } from './types.ts';
 
 export interface MatmulVariant extends Variant {
   /** Outputs per invocation: rows × columns. */
@@ -26,7 +26,7 @@ export interface MatmulVariant extends Variant {
 }
 
 const any = () => true;
-const sg8 = (c: Capabilities) => c.subgroups && c.subgroupMinSize >= 8;
+const sg8 = (c: Capabilities) => subgroupsOf(c, 8);
 
 /** In preference order (the first supported one wins when autotuning is off). */
 export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', [

@@ -1,5 +1,11 @@
 // Types shared by kernel families.
+import type { Capabilities } from '../runtime/device.ts';
 import type { Tensor } from '../runtime/tensor.ts';
+
+/** Whether the adapter has subgroups and every one has at least `lanes` lanes (for shuffles over that many). */
+export function subgroupsOf(caps: Capabilities, lanes: number): boolean {
+  return caps.subgroups && caps.subgroupMinSize >= lanes;
+}
 
 /** Activations fusable into epilogues. gelu = exact (erf); gelu_tanh = tanh approximation. */
 export type Activation = 'none' | 'gelu_tanh' | 'gelu' | 'quick_gelu' | 'silu';
