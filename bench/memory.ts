@@ -10,7 +10,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diception } from '../src/model/pipeline.ts';
-import type { TransformerConfig } from '../src/model/param-lists.ts';
 import type { PipelineRequest, StageTiming } from '../src/model/pipeline-types.ts';
 import { MODEL_SIZE } from '../src/model/pipeline-types.ts';
 import { emptyPoints, parseTask, pointSlots, type PointPrompt } from '../src/model/tasks.ts';
@@ -19,22 +18,7 @@ import { DEMO_SPEC, writeTinyModel, type TinyModelSpec } from '../tools/tiny-mod
 import type { BenchResult } from './harness.ts';
 import { withoutExecution } from './replay.ts';
 import type { BenchOptions } from './run.ts';
-import { SD3_VAE } from './vae.ts';
-
-/** SD3-medium's transformer/config.json (../shared/docs/MODEL.md). */
-export const SD3_TRANSFORMER: TransformerConfig = {
-  sample_size: 128,
-  patch_size: 2,
-  in_channels: 16,
-  out_channels: 16,
-  num_layers: 24,
-  attention_head_dim: 64,
-  num_attention_heads: 24,
-  joint_attention_dim: 4096,
-  caption_projection_dim: 1536,
-  pooled_projection_dim: 2048,
-  pos_embed_max_size: 192,
-};
+import { SD3_TRANSFORMER, SD3_VAE } from './sd3.ts';
 
 /** The real model's sizes; only the prompt cache holds values (weights are sparse zeros). */
 const REAL_SPEC: Omit<TinyModelSpec, 'prompts'> = { transformer: SD3_TRANSFORMER, vae: SD3_VAE, pointFeatures: 1024, textWidth: 4096, zeroWeights: true };

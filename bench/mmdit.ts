@@ -7,7 +7,7 @@
 //   (layers, latent, precision, batch, warmup, profile = per-kernel GPU time).
 import '../src/runtime/node.ts';
 import { MMDiT } from '../src/model/mmdit.ts';
-import { transformerParams } from '../src/model/param-lists.ts';
+import { transformerParams, type TransformerConfig } from '../src/model/param-lists.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { f32ArrayToF16 } from '../src/runtime/f16.ts';
 import { Profiler } from '../src/runtime/profiler.ts';
@@ -18,8 +18,9 @@ import { fromArray, type Tensor } from '../src/runtime/tensor.ts';
 import type { WeightReader } from '../src/runtime/weights.ts';
 import type { BenchResult } from './harness.ts';
 import type { BenchOptions } from './run.ts';
+import { SD3_TRANSFORMER } from './sd3.ts';
 
-const C = 1536;
+const C = SD3_TRANSFORMER.caption_projection_dim;
 const PROMPT = 333;
 
 export interface MMDiTBenchOptions {
@@ -33,24 +34,8 @@ export interface MMDiTBenchOptions {
   profile: boolean;
 }
 
-function sd3Config(layers: number) {
-  return {
-    _class_name: 'SD3Transformer2DModel',
-    attention_head_dim: 64,
-    caption_projection_dim: C,
-    in_channels: 16,
-    joint_attention_dim: 4096,
-    num_attention_heads: 24,
-    num_layers: layers,
-    out_channels: 16,
-    patch_size: 2,
-    pooled_projection_dim: 2048,
-    pos_embed_max_size: 192,
-  };
-}
-
 /** Every tensor reads the front of one shared block of small random f16 values. */
-function randomWeights(config: ReturnType<typeof sd3Config>): WeightReader {
+function randomWeights(config: TransformerConfig): WeightReader {
   const sh = Object.fromEntries(transformerParams(config).map((p) => [p.name, p.shape]));
   const largest = Math.max(...Object.values(sh).map((d) => d.reduce((x, y) => x * y, 1)));
   const values = new Rng(7).uniformArray(largest, -0.03, 0.03);
@@ -67,7 +52,7 @@ function randomWeights(config: ReturnType<typeof sd3Config>): WeightReader {
 
 export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
   const { layers, latent: S, batch: B, precision } = o;
-  const config = sd3Config(layers);
+  const config = { ...SD3_TRANSFORMER, num_layers: layers };
   let t0 = performance.now();
   const model = await MMDiT.load(gpu, randomWeights(config), config, precision);
   await gpu.sync('load');

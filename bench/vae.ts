@@ -7,8 +7,8 @@
 //            from the real allocation sequence with kernel execution skipped: every dispatch's
 //            bindings are still checked against the binding limit, so this also proves the
 //            full-size run fits e.g. lavapipe's 128 MiB;
-//  - e2e:    encode and decode executed at a small image size, or (--full) at 768² itself,
-//            timed once after a warm-up at 64² (so compilation is not counted).
+//  - e2e:    encode and decode executed at 64², or (--full) at 768², timed once after a
+//            warm-up at 64² (so compilation is not counted).
 import { conv2d, disposeConv2d, prepareConv2d } from '../src/kernels/conv2d.ts';
 import { Vae, type VaeConfig } from '../src/model/vae.ts';
 import { vaeParams } from '../src/model/param-lists.ts';
@@ -21,28 +21,14 @@ import { MemorySource } from '../src/runtime/source.ts';
 import { fromArray, type DType, type Tensor } from '../src/runtime/tensor.ts';
 import { safetensorsReader } from '../src/runtime/weights.ts';
 import { withoutExecution } from './replay.ts';
+import { SD3_VAE } from './sd3.ts';
 
-export const SD3_VAE: VaeConfig = {
-  in_channels: 3,
-  out_channels: 3,
-  block_out_channels: [128, 256, 512, 512],
-  layers_per_block: 2,
-  latent_channels: 16,
-  norm_num_groups: 32,
-  scaling_factor: 1.5305,
-  shift_factor: 0.0609,
-  mid_block_add_attention: true,
-  use_quant_conv: false,
-  use_post_quant_conv: false,
-};
 
 export interface VaeBenchOptions {
   /** Image size of the memory measurement (default 768). */
   size?: number;
   /** Image size of the executed encode/decode (default 64). */
   e2eSize?: number;
-  /** Timed executions (default 1). */
-  e2eRuns?: number;
   dtypes?: DType[];
   /** FLOPs per timed conv strip (default 2e9). */
   convFlops?: number;
@@ -62,14 +48,13 @@ export async function randomVae(gpu: Gpu, config: VaeConfig, dtype: DType, seed 
   return Vae.fromWeights(gpu, config, safetensorsReader(file), dtype);
 }
 
-/** Median of `runs` timed calls, after one untimed call (compiles and warms up) unless `warm`. */
-async function medianMs(gpu: Gpu, runs: number, f: () => Promise<Tensor | void>, warm = false): Promise<number> {
+async function medianMs(gpu: Gpu, runs: number, f: () => Promise<Tensor | void>): Promise<number> {
   const times: number[] = [];
-  for (let i = warm ? 1 : 0; i <= runs; i++) {
+  for (let i = 0; i <= runs; i++) {
     const t0 = performance.now();
     const out = await f();
     await gpu.sync('bench');
-    if (i > 0) times.push(performance.now() - t0);
+    if (i > 0) times.push(performance.now() - t0); // the first run compiles and warms up
     out?.dispose();
   }
   times.sort((a, b) => a - b);
@@ -122,34 +107,31 @@ async function benchMemory(gpu: Gpu, vae: Vae, size: number) {
 }
 
 /**
- * Encode and decode at `size`²: the median of `runs`. Above 64² the untimed warm-up call runs
- * at 64² (it only needs to compile the same kernels), so a 768² run is executed once.
+ * Encode and decode executed once at `size`², after an untimed run at min(64, size)² that
+ * compiles the same kernels (so a 768² run is not executed twice). Peaks include the weights.
  */
-async function benchE2e(gpu: Gpu, vae: Vae, size: number, runs: number) {
-  const inputs = (side: number) => {
+async function benchE2e(gpu: Gpu, vae: Vae, size: number) {
+  const once = async (side: number) => {
     const lat = side / 8;
-    return {
-      image: fromArray(gpu, new Rng(3).uniformArray(3 * side * side), [1, 3, side, side]),
-      latent: fromArray(gpu, new Rng(4).normal(16 * lat * lat), [1, 16, lat, lat]),
+    const image = fromArray(gpu, new Rng(3).uniformArray(3 * side * side), [1, 3, side, side]);
+    const latent = fromArray(gpu, new Rng(4).normal(16 * lat * lat), [1, 16, lat, lat]);
+    const timed = async (f: () => Promise<Tensor | void>) => {
+      gpu.pool.resetPeak();
+      const t0 = performance.now();
+      (await f())?.dispose();
+      await gpu.sync('bench');
+      return { ms: Math.round(performance.now() - t0), peakBytes: gpu.pool.peakBytes };
     };
-  };
-  const time = async (side: number, n: number, warm: boolean) => {
-    const { image, latent } = inputs(side);
-    gpu.pool.resetPeak();
-    const encodeMs = await medianMs(gpu, n, async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose()), warm);
-    const encodePeakBytes = gpu.pool.peakBytes;
-    if (warm) console.error(`bench vae: encode ${side}²: ${Math.round(encodeMs)} ms; decoding…`); // long runs show progress
-    gpu.pool.resetPeak();
-    const decodeMs = await medianMs(gpu, n, () => vae.decode(latent), warm);
-    const decodePeakBytes = gpu.pool.peakBytes;
+    const encode = await timed(async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose()));
+    if (side > 64) console.error(`bench vae: encode ${side}²: ${encode.ms} ms; decoding…`); // long runs show progress
+    const decode = await timed(() => vae.decode(latent));
     image.dispose();
     latent.dispose();
-    return { size: `${side}x${side}`, encodeMs: Math.round(encodeMs), decodeMs: Math.round(decodeMs), encodePeakBytes, decodePeakBytes };
+    return { size: `${side}x${side}`, encodeMs: encode.ms, decodeMs: decode.ms, encodePeakBytes: encode.peakBytes, decodePeakBytes: decode.peakBytes };
   };
-  const small = Math.min(64, size);
-  if (small === size) return time(size, runs, false);
-  await time(small, 0, false);
-  return time(size, runs, true);
+  await once(Math.min(64, size));
+  if (size > 64) console.error(`bench vae: encoding ${size}²…`);
+  return once(size);
 }
 
 export async function benchVae(gpu: Gpu, o: VaeBenchOptions = {}) {
@@ -163,8 +145,7 @@ export async function benchVae(gpu: Gpu, o: VaeBenchOptions = {}) {
   for (const dtype of dtypes) {
     const vae = await randomVae(gpu, SD3_VAE, dtype);
     const memory = await benchMemory(gpu, vae, o.size ?? 768);
-    if ((o.e2eSize ?? 64) > 64) console.error(`bench vae: ${dtype}: encoding ${o.e2eSize}²…`);
-    const e2e = await benchE2e(gpu, vae, o.e2eSize ?? 64, o.e2eRuns ?? 1);
+    const e2e = await benchE2e(gpu, vae, o.e2eSize ?? 64);
     result.runs.push({ precision: dtype, activations: vae.act, memorySize: `${o.size ?? 768}x${o.size ?? 768}`, ...memory, e2e });
     vae.dispose();
     gpu.pool.trim();

@@ -11,6 +11,7 @@ import { f32ArrayToF16 } from '../src/runtime/f16.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { safetensorsHeader, serializeSafetensors, type TensorData } from '../src/runtime/safetensors-write.ts';
 import { ST_BYTES, type StDType } from '../src/runtime/safetensors.ts';
+import { numel } from '../src/runtime/tensor.ts';
 
 export interface TinyModelSpec {
   transformer: TransformerConfig;
@@ -86,7 +87,7 @@ async function writeAtomic(path: string, parts: Uint8Array | Uint8Array[], size?
 async function writeWeights(path: string, params: ParamSpec[], dtype: StDType, rng: Rng, zeros = false): Promise<void> {
   if (!zeros) return writeAtomic(path, serializeSafetensors(params.map((p) => randomTensor(rng, p, dtype))));
   const header = safetensorsHeader(params.map((p) => ({ ...p, dtype })));
-  const data = params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1) * ST_BYTES[dtype], 0);
+  const data = params.reduce((a, p) => a + numel(p.shape) * ST_BYTES[dtype], 0);
   await writeAtomic(path, header, header.length + data);
 }
 
