@@ -21,6 +21,10 @@ export interface Variant {
   autotune?: boolean;
   /** Products in f16: meant for f16 operands only (checks of an override use f16 inputs). */
   f16Math?: boolean;
+  /** WebGPU features the variant's code needs ('subgroups', 'shader-f16', 'chromium-experimental-subgroup-matrix'). */
+  needs?: string[];
+  /** Whether the variant stages operands in workgroup memory (GPU-style tiling; slow on CPU adapters). */
+  workgroupMemory?: boolean;
 }
 
 export interface KernelOverride {
