@@ -37,7 +37,7 @@ export async function embedPromptsCommand(o: EmbedPromptsOptions): Promise<void>
   if (precision !== 'f32' && precision !== 'f16') throw new Error(`--precision must be f32 or f16, got '${precision}'`);
   const prompts = [...new Set([...allPrompts(), ...(o.prompt ?? [])])];
   const sizes = await textEncoderBytes(o.sd3);
-  const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+  const gb = (b: number) => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : `${(b / 1e6).toFixed(1)} MB`);
   const total = Object.values(sizes).reduce((a, b) => a + b, 0);
   console.log(`text encoders: ${ENCODERS.map((n) => `${n} ${gb(sizes[n])}`).join(' + ')} = ${gb(total)} of weights (from the safetensors headers), which infer --prompt-cache never loads`);
   const gpu = await getDevice();
