@@ -12,7 +12,7 @@ import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerInfer } from './infer.ts';
 import { addKernelFlags } from './kernel-flags.ts';
 import { loadPipeline } from './pipeline-loader.ts';
-import { webCommand } from './web.ts';
+import { HOST_HELP, webCommand } from './web.ts';
 
 const program = new Command();
 program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
@@ -59,8 +59,9 @@ program
 
 program
   .command('web')
-  .description('build the browser page and serve it on 127.0.0.1 (HTTP Range support for model files)')
+  .description('build the browser page and serve it, on 127.0.0.1 unless --host (HTTP Range support for model files)')
   .option('--port <n>', 'port', '8080')
+  .option('--host <addr>', HOST_HELP, '127.0.0.1')
   .option('--models <dir>', 'also serve this folder at /models/ (default: out/demo-model once `npm run demo` made it)')
   .action((o) => webCommand(o));
 

@@ -8,6 +8,10 @@ import { serve } from './serve.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
 /** A page URL with the model fields filled in, when `dir` is itself a complete model folder. */
 function prefilledUrl(base: string, dir: string): string | undefined {
   if (!existsSync(join(dir, 'model_index.json'))) return undefined;
@@ -18,7 +22,11 @@ function prefilledUrl(base: string, dir: string): string | undefined {
   return `${base}?${Object.entries(q).map(([k, v]) => `${k}=${encodeURI(v)}`).join('&')}`;
 }
 
-export async function webCommand(o: { port?: string; models?: string }): Promise<void> {
+/** What `--host` means, for the help text and the warning printed when it is not loopback. */
+export const HOST_HELP =
+  'listen on this address instead of 127.0.0.1; 0.0.0.0 or a network address lets anyone who can reach this machine read the page and every file under --models, with no authentication';
+
+export async function webCommand(o: { port?: string; models?: string; host?: string }): Promise<void> {
   await buildWeb();
   const web = fileURLToPath(new URL('../web/', import.meta.url));
   // After `npm run demo`, the generated tiny model is served unless another folder is given.
@@ -26,8 +34,10 @@ export async function webCommand(o: { port?: string; models?: string }): Promise
   const models = o.models ? resolve(o.models) : existsSync(demo) ? demo : undefined;
   const mounts: Record<string, string> = { '/': web };
   if (models) mounts['/models/'] = models;
-  const server = await serve(mounts, Number(o.port ?? 8080));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const host = o.host ?? '127.0.0.1';
+  const server = await serve(mounts, { port: Number(o.port ?? 8080), host });
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}/`;
+  if (!isLoopback(host)) console.warn(`warning: --host ${host}: every machine that can reach this address can read the page and the model files (no authentication)`);
   console.log(`DICEPTION page: ${url}`);
   if (models) {
     const filled = prefilledUrl(url, models);

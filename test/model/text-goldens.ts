@@ -5,8 +5,8 @@ import { beforeAll, expect, it } from 'vitest';
 import { setAutotune } from '../../src/kernels/registry.ts';
 import type { DeviceOptions } from '../../src/runtime/device.ts';
 import { openWeights, readF32, readJson } from '../../src/runtime/weights.ts';
-import { TOLERANCE, compare } from '../../tools/conformance/index.ts';
-import { run } from '../../tools/conformance/text_encoders.ts';
+import { TOLERANCE, compare, formatLine } from '../../tools/conformance/index.ts';
+import { run, T5_NOTE } from '../../tools/conformance/text_encoders.ts';
 import type { GoldenContext, Output, Precision } from '../../tools/conformance/types.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
 
@@ -27,6 +27,11 @@ export function describeTextGoldens(name: string, precision: Precision, opts: De
 
     it('covers every golden tensor of text_encoders', () => {
       expect(outputs.map((o) => o.tensor).sort()).toEqual(Object.keys(ctx.manifest.tensors!).sort());
+    });
+
+    it('marks the T5 rows as run on synthetic ids, in the printed line too', () => {
+      expect(outputs.filter((o) => o.note === T5_NOTE).map((o) => o.tensor).sort()).toEqual(['t5_input_ids', 't5_last_hidden']);
+      expect(formatLine({ golden: 'text_encoders', tensor: 't5_input_ids', status: 'PASS', max_abs: 0, rel_l2: 0, tol: 0, note: T5_NOTE })).toMatch(/PASS {2}t5 ids: synthetic \(no upstream vocabulary\)$/);
     });
 
     it(`every tensor within rel_l2 ${TOLERANCE[precision]} (ids exact)`, async () => {

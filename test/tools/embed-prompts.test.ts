@@ -1,7 +1,7 @@
 // `diception embed-prompts` end to end on the tiny models: a temp SD3 folder links the
 // fixture's encoders and CLIP tokenizers and gets a small T5 tokenizer.json (the fixture has
 // none); the cache holds every task prompt and "", equal to encoding them directly.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { embedPrompts } from '../../src/model/prompt.ts';
 import { PromptCache } from '../../src/model/prompt-cache.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
 import { allPrompts } from '../../src/model/tasks.ts';
-import { embedPromptsCommand } from '../../tools/embed-prompts.ts';
+import { embedPromptsCommand, textEncoderBytes } from '../../tools/embed-prompts.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
 import { T5_TOKENIZER_CONFIG, tinyT5TokenizerJson } from '../model/t5-tokenizer-fixture.ts';
 
@@ -27,6 +27,14 @@ describeFixtures('embed-prompts', () => {
     expect(p).toContain('[[image2segmentation]]');
     expect(p).toContain('[[image2semantic]] dining table');
     expect(p).toContain('');
+  });
+
+  it('sums the text encoders\' tensor bytes from the headers: each file minus its 8 + header bytes', async () => {
+    const dataBytes = (folder: string) =>
+      readdirSync(join(TINY, folder))
+        .filter((f) => f.endsWith('.safetensors'))
+        .reduce((sum, f) => sum + statSync(join(TINY, folder, f)).size - 8 - Number(readFileSync(join(TINY, folder, f)).readBigUInt64LE(0)), 0);
+    expect(await textEncoderBytes(TINY)).toEqual({ text_encoder: dataBytes('text_encoder'), text_encoder_2: dataBytes('text_encoder_2'), text_encoder_3: dataBytes('text_encoder_3') });
   });
 
   it('writes a cache whose embeddings equal the encoders\' (f16)', async () => {

@@ -24,6 +24,7 @@ export interface Line {
   rel_l2?: number;
   tol?: number;
   error?: string;
+  note?: string;
 }
 
 export function compare(ours: ArrayLike<number>, golden: ArrayLike<number>): { max_abs: number; rel_l2: number } {
@@ -60,13 +61,14 @@ export async function conformance(dir: string, o: ConformanceOptions = {}): Prom
     else ctx.golden = await openWeights(path);
     try {
       for (const out of await (await load())(ctx)) {
+        const note = out.note && { note: out.note };
         const expected = out.expected ?? (await readF32(ctx.golden!.entry(out.tensor)));
         if (out.exact) {
           const same = out.ours.length === expected.length && Array.from(expected).every((v, i) => v === out.ours[i]);
-          lines.push({ golden: name, tensor: out.tensor, status: same ? 'PASS' : 'FAIL', tol: 0, ...compare(out.ours, expected) });
+          lines.push({ golden: name, tensor: out.tensor, status: same ? 'PASS' : 'FAIL', tol: 0, ...compare(out.ours, expected), ...note });
         } else {
           const c = compare(out.ours, expected);
-          lines.push({ golden: name, tensor: out.tensor, status: c.rel_l2 <= tol ? 'PASS' : 'FAIL', tol, ...c });
+          lines.push({ golden: name, tensor: out.tensor, status: c.rel_l2 <= tol ? 'PASS' : 'FAIL', tol, ...c, ...note });
         }
       }
     } catch (e) {
@@ -80,7 +82,7 @@ export async function conformance(dir: string, o: ConformanceOptions = {}): Prom
 export function formatLine(l: Line): string {
   if (l.status === 'MISSING') return `${l.golden} MISSING (no module implements it yet)`;
   if (l.error) return `${l.golden} FAIL: ${l.error}`;
-  return `${l.golden}/${l.tensor} max_abs=${l.max_abs!.toExponential(3)} rel_l2=${l.rel_l2!.toExponential(3)} tol=${l.tol} ${l.status}`;
+  return `${l.golden}/${l.tensor} max_abs=${l.max_abs!.toExponential(3)} rel_l2=${l.rel_l2!.toExponential(3)} tol=${l.tol} ${l.status}${l.note ? `  ${l.note}` : ''}`;
 }
 
 export function summary(lines: Line[]): { passed: number; failed: number; missing: number } {

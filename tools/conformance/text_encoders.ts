@@ -28,6 +28,9 @@ export function syntheticT5Tokenizer(fixtureDir: string, length = 256): PromptTo
   };
 }
 
+/** Beside the T5 rows: they pass on ids the fixture made up, so they say nothing about T5's real tokenizer. */
+export const T5_NOTE = 't5 ids: synthetic (no upstream vocabulary)';
+
 /** Runs one CLIP encoder on the batch and returns every traced tensor under `prefix`. */
 async function clipOutputs(gpu: Gpu, dir: string, folder: string, tokFolder: string, prefix: string, batch: string[], precision: DType): Promise<Output[]> {
   const tok = await ClipTokenizer.load(join(dir, tokFolder));
@@ -62,14 +65,14 @@ export const run: Runner = async (ctx) => {
   const t5 = await T5Encoder.load(gpu, join(dir, 'text_encoder_3'), precision);
   try {
     const h = await t5.encode(t5Ids, batch.length);
-    out.push({ tensor: 't5_last_hidden', ours: await h.read() });
+    out.push({ tensor: 't5_last_hidden', ours: await h.read(), note: T5_NOTE });
     h.dispose();
   } finally {
     t5.dispose();
   }
 
   const t5Tokenizer = syntheticT5Tokenizer(dir, t5Ids.length / batch.length);
-  out.push({ tensor: 't5_input_ids', ours: Float32Array.from(batch.flatMap((t) => Array.from(t5Tokenizer.encode(t)))), exact: true });
+  out.push({ tensor: 't5_input_ids', ours: Float32Array.from(batch.flatMap((t) => Array.from(t5Tokenizer.encode(t)))), exact: true, note: T5_NOTE });
   for (const [texts, embeds, pooled] of [
     [batch, 'prompt_embeds', 'pooled_prompt_embeds'],
     [batch.map(() => negative), 'negative_prompt_embeds', 'negative_pooled_prompt_embeds'],

@@ -25,6 +25,8 @@ export interface Output {
   expected?: ArrayLike<number>;
   /** Compared for equality (token ids), not by rel_l2. */
   exact?: boolean;
+  /** What a PASS on this row does not show, printed beside it (e.g. synthetic ids). */
+  note?: string;
 }
 
 export type Runner = (ctx: GoldenContext) => Promise<Output[]>;
