@@ -5,7 +5,7 @@
 // masks, so the rules here are ours, documented in the README, with their knobs as flags.
 import { depthMap } from './postprocess.ts';
 import { resizePlanes } from './resample.ts';
-import { encodeRleString, labelRuns, type RleString } from './rle.ts';
+import { encodeRleString, labelRuns, maskRuns, type RleString } from './rle.ts';
 import type { Mask } from './sa1b.ts';
 
 /** Midway between the training targets' 0 (outside) and 1 (inside). */
@@ -120,4 +120,28 @@ export function entityInstances(image01: Float32Array, size: number, height: num
     const color = [0, 1, 2].map((ch) => Math.round((255 * colorSum[3 * c + ch]) / colorCount[c])) as [number, number, number];
     return { id: k + 1, segmentation: { size: [height, width], counts: encodeRleString(r.counts) }, area: r.area, bbox: r.bbox, color };
   });
+}
+
+export interface MaskOptions {
+  threshold: number;
+  entity: EntityOptions;
+}
+
+export const DEFAULT_MASK_OPTIONS: MaskOptions = { threshold: DEFAULT_MASK_THRESHOLD, entity: DEFAULT_ENTITY_OPTIONS };
+
+/** What a task's prediction yields as masks: one binary mask, the entity instances, or nothing. */
+export type TaskMasks =
+  | { kind: 'mask'; mask: Mask; rle: RleString & { area: number; bbox: [number, number, number, number]; threshold: number } }
+  | { kind: 'entities'; instances: EntityInstance[] };
+
+/**
+ * The masks of one prediction ([3,size,size] in [0,1]) at the original height×width:
+ * segmentation and semantic give a binary mask, entity its instances, other tasks none.
+ */
+export function taskMasks(task: string, image01: Float32Array, size: number, height: number, width: number, o: MaskOptions = DEFAULT_MASK_OPTIONS): TaskMasks | undefined {
+  if (task === 'entity') return { kind: 'entities', instances: entityInstances(image01, size, height, width, o.entity) };
+  if (task !== 'segmentation' && task !== 'semantic') return undefined;
+  const mask = binaryMask(image01, size, height, width, o.threshold);
+  const runs = maskRuns(mask);
+  return { kind: 'mask', mask, rle: { size: [height, width], counts: encodeRleString(runs.counts), area: runs.area, bbox: runs.bbox, threshold: o.threshold } };
 }

@@ -20,7 +20,7 @@ function expectClose(ours: Record<string, number>, expected: Record<string, numb
 }
 
 describe('metrics match numpy', () => {
-  for (const c of golden.cases as Case[]) {
+  for (const c of golden.cases as unknown as Case[]) {
     it(`${c.kind}: ${c.name}`, () => {
       if (c.kind === 'depth') expectClose({ ...depthMetrics(c.pred, c.gt, c.options) }, c.expected, c.name);
       else if (c.kind === 'normal') expectClose({ ...normalMetrics(c.pred, c.gt) }, c.expected, c.name);
