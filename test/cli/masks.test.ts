@@ -149,4 +149,28 @@ describe('batch --evaluate on the reference SA-1B examples', () => {
     }
     expect(metrics.notScored).toEqual([]);
   });
+
+  it('scores semantic (polygon targets), segmentation and depth samples, and lists the rest as not scored', async () => {
+    const dir = tempDir('batch-eval-mixed');
+    for (const n of ['s', 'p', 'z', 'q']) await writeImage(join(dir, `${n}.png`), 40, 30);
+    const inside = { height: 30, width: 40, data: Uint8Array.from({ length: 1200 }, (_, i) => (i < 600 ? 1 : 0)) };
+    writeFileSync(join(dir, 's.json'), JSON.stringify({ annotations: [{ segmentation: encodeMask(inside) }] }));
+    writeFileSync(join(dir, 'p.json'), JSON.stringify([{ prompt: 'cat', segmentation: [[0, 0, 40, 0, 40, 15, 0, 15]] }]));
+    await png16(join(dir, 'z_gt.png'), Uint16Array.from({ length: 1200 }, (_, i) => 500 + i), 40, 30);
+    writeFileSync(join(dir, 'list.json'), JSON.stringify([
+      { input: 's.png', caption: '[[image2segmentation]]', target: { path: 's.json' } },
+      { input: 'p.png', caption: '[[image2semantic]]', target: { path: 'p.json' } },
+      { input: 'z.png', caption: '[[image2depth]]', target: { path: 'z_gt.png' } },
+      { input: 'q.png', caption: '[[image2pose]]' },
+    ]));
+    const save = join(dir, 'out');
+    const { out } = await runCli(['batch', '--input_path', join(dir, 'list.json'), '--data_root_path', dir, '--save_path', save, ...modelArgs(dir), '--evaluate', '--json'],
+      fakePipeline({ constant: 1 }).factory);
+    const metrics = JSON.parse(readFileSync(join(save, 'images', 'metrics.json'), 'utf8'));
+    // All-white masks: IoU = the target's share of the image (rows 0..14 of 30 for the polygon).
+    expect(metrics.segmentation.rows).toEqual([{ stem: 's', iou: 0.5 }, { stem: 'p', iou: 0.5 }]);
+    expect(metrics.depth.rows).toEqual([expect.objectContaining({ stem: 'z', valid: 1200 })]);
+    expect(metrics.notScored).toEqual(['q']);
+    expect(JSON.parse(out).metrics.segmentation.iou).toBe(0.5);
+  });
 });
