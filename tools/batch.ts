@@ -147,7 +147,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
 
 const where = (json: string, i: number) => `${basename(json)} sample ${i}`;
 
-async function readEntries(path: string): Promise<Entry[]> {
+export async function readEntries(path: string): Promise<Entry[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

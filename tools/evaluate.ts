@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { depthMetrics, maskIou, meanOf, normalMetrics, type DepthOptions } from '../src/model/metrics.ts';
 import { readNpy } from '../src/model/npy.ts';
 import { decodeSegmentation, type Mask, type Segmentation } from '../src/model/sa1b.ts';
+import { pyJoin, readEntries, sampleId } from './batch.ts';
 import { makeOutput, processStreams, type Streams } from './progress.ts';
 import { number } from './run-options.ts';
 
@@ -35,7 +36,8 @@ export function registerEvaluate(program: Command, io: Streams = processStreams)
     .description('depth (AbsRel, δ1), normal (angular error) or segmentation (IoU) metrics of predictions against ground truth, matched by file stem')
     .requiredOption('--task <task>', 'depth | normal | segmentation')
     .requiredOption('--pred <dir>', 'predictions: .npy (as --save_npy writes) or PNG; masks as PNG or RLE .json (as --masks writes)')
-    .requiredOption('--gt <dir>', 'ground truth: .npy, 16-bit PNG depth, RGB normal PNG, mask PNG or annotation .json (SA-1B / COCO)')
+    .requiredOption('--gt <dir|json>', 'ground truth: a folder of .npy, 16-bit PNG depth, RGB normal PNG, mask PNG or annotation .json (SA-1B / COCO), or a batch JSON whose entries have targets')
+    .option('--data_root_path <dir>', 'with a batch JSON as --gt: the folder its paths are relative to', '/')
     .option('--min_depth <m>', 'depth: ground truth below this is invalid')
     .option('--max_depth <m>', 'depth: ground truth above this is invalid')
     .option('--depth_space <s>', 'depth: fit scale and shift in disparity (DICEPTION predicts inverse depth) or depth', 'disparity')
@@ -48,9 +50,11 @@ async function evaluateCommand(o: Record<string, string | boolean | undefined>, 
   const task = String(o.task) as EvalTask;
   if (!(EVAL_TASKS as readonly string[]).includes(task)) throw new Error(`--task: '${o.task}' is not one of ${EVAL_TASKS.join(', ')}`);
   const predDir = folder(String(o.pred), '--pred');
-  const gtDir = folder(String(o.gt), '--gt');
-  const { pairs, unmatched } = await matchStems(task, predDir, gtDir);
-  if (unmatched.length) out.info(`note: ${unmatched.length} prediction(s) without ground truth of the same stem: ${unmatched.slice(0, 5).join(', ')}${unmatched.length > 5 ? ', …' : ''}`);
+  const gt = String(o.gt);
+  const { pairs, unmatched } = gt.toLowerCase().endsWith('.json') && existsSync(gt) && statSync(gt).isFile()
+    ? await matchBatchTargets(task, predDir, gt, String(o.data_root_path ?? '/'))
+    : await matchStems(task, predDir, folder(gt, '--gt'));
+  if (unmatched.length) out.info(`note: ${unmatched.length} not paired (a prediction without ground truth, or a target without prediction): ${unmatched.slice(0, 5).join(', ')}${unmatched.length > 5 ? ', …' : ''}`);
   const report = await evaluatePairs(task, pairs, depthOptions(o));
   out.finish({ ...report, unmatched }, formatReport(report));
 }
@@ -108,6 +112,29 @@ export async function matchStems(task: EvalTask, predDir: string, gtDir: string)
     throw new Error(`no prediction in ${predDir} (${EXTENSIONS[task].join(', ')}) has a ground truth of the same stem in ${gtDir}` +
       ` (prediction stems: ${[...preds.keys()].slice(0, 5).join(', ') || 'none'}; ground-truth stems: ${[...gts.keys()].slice(0, 5).join(', ') || 'none'})`);
   }
+  return { pairs, unmatched };
+}
+
+/** The captions each task scores in a batch JSON. */
+const CAPTIONS: Record<EvalTask, string[]> = {
+  depth: ['[[image2depth]]'],
+  normal: ['[[image2normal]]'],
+  segmentation: ['[[image2segmentation]]', '[[image2semantic]]'],
+};
+
+/** Pairs from a batch JSON: each entry of the task with a target, by the id batch names its files with. */
+async function matchBatchTargets(task: EvalTask, predDir: string, json: string, root: string): Promise<{ pairs: Pair[]; unmatched: string[] }> {
+  const preds = await byStem(predDir, task, true);
+  const pairs: Pair[] = [];
+  const unmatched: string[] = [];
+  for (const e of await readEntries(json)) {
+    if (!e.target?.path || !CAPTIONS[task].some((c) => e.caption.includes(c))) continue;
+    const stem = sampleId(pyJoin(root, e.input));
+    const pred = preds.get(stem);
+    if (pred) pairs.push({ stem, pred, gt: pyJoin(root, e.target.path) });
+    else unmatched.push(stem);
+  }
+  if (!pairs.length) throw new Error(`--gt: no ${task} entry of ${json} with a target has a prediction of its id in ${predDir} (ids without one: ${unmatched.slice(0, 5).join(', ') || 'none'})`);
   return { pairs, unmatched };
 }
 

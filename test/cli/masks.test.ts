@@ -148,6 +148,10 @@ describe('batch --evaluate on the reference SA-1B examples', () => {
       expect(row.iou, row.stem).toBeCloseTo(anno.area / (gt.image.width * gt.image.height), 12);
     }
     expect(metrics.notScored).toEqual([]);
+    // The same scores from `evaluate` with the batch JSON as ground truth.
+    const again = await runCli(['evaluate', '--task', 'segmentation', '--pred', join(save, 'images'), '--gt', join(root, 'example_batch_seg.json'),
+      '--data_root_path', root, '--json'], fakePipeline().factory);
+    expect(JSON.parse(again.out).rows).toEqual(metrics.segmentation.rows);
   });
 
   it('scores semantic (polygon targets), segmentation and depth samples, and lists the rest as not scored', async () => {

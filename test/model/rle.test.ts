@@ -25,7 +25,7 @@ describe('RLE encoding (pycocotools compressed strings)', () => {
         // covers the rest, keeping the test short.
         expect(encodeRleString(decodeRleString(a.segmentation.counts)), where).toBe(a.segmentation.counts);
         n++;
-        if (n % 10 !== 1 && a.segmentation.counts !== annotations.at(-1).segmentation.counts) continue;
+        if (n % 25 !== 1 && a !== annotations.at(-1)) continue;
         const mask = decodeSegmentation(a.segmentation);
         expect(encodeMask(mask), where).toEqual(a.segmentation);
         const runs = maskRuns(mask);
