@@ -12,6 +12,7 @@ import { roundF16 } from '../../src/runtime/f16.ts';
 import { encodeMaskPng } from '../../tools/mask-files.ts';
 import { fakePipeline, runCli } from './fake-pipeline.ts';
 import { modelArgs, removeTempDirs, tempDir, writeImage } from './files.ts';
+import { npyBytes } from '../model/npy.ts';
 
 afterAll(removeTempDirs);
 
@@ -95,10 +96,15 @@ describe('diception evaluate', () => {
     const gtVec = new Float32Array(3 * hw);
     for (let i = 1; i < hw; i++) for (let c = 0; c < 3; c++) gtVec[c * hw + i] = (2 * rgb[i * 3 + c]) / 255 - 1;
     const want = normalMetrics(roundF16(pred).map((v) => 2 * v - 1), gtVec);
-    const [row] = (await evaluate('normal', d)).rows;
+    // A second image: float32 [H, W, 3] unit vectors (negative values: not colour-encoded), the truth itself.
+    await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(d.gt, 'v.png'));
+    writeFileSync(join(d.pred, 'v.npy'), npyBytes('<f4', [h, w, 3], Array.from({ length: 3 * hw }, (_, i) => gtVec[(i % 3) * hw + Math.floor(i / 3)])));
+    const [row, same] = (await evaluate('normal', d)).rows;
     expect(row.skipped).toBe(1);
     // The PNG decodes in float32 there, in float64 here.
     for (const k of ['mean', 'median', 'within11_25', 'within22_5', 'within30'] as const) expect(Math.abs(row[k] - want[k]), k).toBeLessThan(1e-6 * Math.abs(want[k]) + 1e-9);
+    expect(same).toMatchObject({ stem: 'v', within11_25: 100, skipped: 1 });
+    expect(same.mean).toBeLessThan(1e-3);
   });
 
   it('segmentation: mask PNGs and RLE .json against mask PNGs and single-annotation files; clear errors', async () => {
