@@ -68,23 +68,26 @@ export function entityInstances(image01: Float32Array, size: number, height: num
   for (let s = 0; s < hw; s++) {
     if (comp[s] || bin[s] === 0) continue;
     const id = ++next;
-    const members: number[] = [];
+    let pixels = 0;
     let top = 0;
     stack[top++] = s;
     comp[s] = id;
+    const visit = (n: number) => {
+      if (!comp[n] && bin[n] === bin[s]) {
+        comp[n] = id;
+        stack[top++] = n;
+      }
+    };
     while (top) {
       const p = stack[--top];
-      members.push(p);
-      const y = Math.floor(p / size);
-      const x = p - y * size;
-      for (const n of [x > 0 ? p - 1 : -1, x < size - 1 ? p + 1 : -1, y > 0 ? p - size : -1, y < size - 1 ? p + size : -1]) {
-        if (n >= 0 && !comp[n] && bin[n] === bin[s]) {
-          comp[n] = id;
-          stack[top++] = n;
-        }
-      }
+      pixels++;
+      const x = p % size;
+      if (x > 0) visit(p - 1);
+      if (x < size - 1) visit(p + 1);
+      if (p >= size) visit(p - size);
+      if (p < hw - size) visit(p + size);
     }
-    kept[id] = members.length >= minPixels ? 1 : 0;
+    kept[id] = pixels >= minPixels ? 1 : 0;
   }
   // Nearest-neighbour resize of the kept labels; ids renumbered densely afterwards.
   const labels = new Int32Array(height * width);
