@@ -16,12 +16,14 @@ import { chooseAnnotation, decodeSegmentation, samplePointsInMask, type Segmenta
 import { emptyPoints, MAX_POINTS, parsePrompt, type PointPrompt, type Task } from '../src/model/tasks.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from './image.ts';
+import { evaluateBatch } from './batch-evaluate.ts';
 import { runChecked } from './infer.ts';
+import { addMaskOptions, maskPaths, maskSettings, writeMasks, type MaskSettings } from './mask-files.ts';
 import { makeOutput, processStreams, stageSummary, type Streams } from './progress.ts';
 import { addRunOptions, integer, pipelineOptions, runSettings } from './run-options.ts';
 
 export function registerBatch(program: Command, loadPipeline: PipelineFactory, io: Streams = processStreams): void {
-  addRunOptions(
+  addRunOptions(addMaskOptions(
     program
       .command('batch')
       .description('run the tasks listed in a JSON file (batch_inference.py format); resumable')
@@ -29,8 +31,9 @@ export function registerBatch(program: Command, loadPipeline: PipelineFactory, i
       .option('--data_root_path <dir>', 'folder the JSON paths are relative to', '/')
       .option('--save_path <dir>', 'output folder (results go to <save_path>/images)', './batch_results')
       .option('--batch_size <n>', 'images per pipeline run', '1')
-      .option('--shard <k/n>', 'process only samples i with i mod n = k (k from 0), to split work across machines'),
-  ).action((o) => batch(o, loadPipeline, io));
+      .option('--shard <k/n>', 'process only samples i with i mod n = k (k from 0), to split work across machines')
+      .option('--evaluate', 'score the samples that have a target (implies --masks and --save_npy) and write metrics.json beside the images'),
+  )).action((o) => batch(o, loadPipeline, io));
 }
 
 interface Entry {
@@ -39,14 +42,21 @@ interface Entry {
   target?: { path?: string; counts?: unknown };
 }
 
-interface Sample {
+export interface Sample {
   index: number;
   inputPath: string;
   caption: string;
   task: Task;
   png: string;
   npy?: string;
+  /** the files --masks writes, and the path they start with */
+  masks: string[];
+  maskBase: string;
   targetPath?: string;
+  /** any task's target file (the ground truth --evaluate compares with) */
+  gtPath?: string;
+  /** the annotation chosen from the target file (semantic: when planning; segmentation: in prepare) */
+  annotation?: number;
   seed: number;
   /** the sample's own generator for the collator's random choices */
   rng: Rng;
@@ -75,6 +85,9 @@ export function parseShard(spec: string | undefined): { k: number; n: number } {
 
 export async function batch(o: Record<string, string | boolean | undefined>, loadPipeline: PipelineFactory, io: Streams): Promise<void> {
   const settings = runSettings(o);
+  const evaluate = Boolean(o.evaluate);
+  if (evaluate) settings.saveNpy = true;
+  const masks = maskSettings(o, evaluate);
   const out = makeOutput(settings, io);
   const jsonPath = String(o.input_path);
   const root = String(o.data_root_path ?? '/');
@@ -84,8 +97,8 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
 
   const entries = await readEntries(jsonPath);
   const mine = entries.map((e, i) => [e, i] as const).filter(([, i]) => i % shard.n === shard.k);
-  const samples = await Promise.all(mine.map(([e, i]) => plan(e, i, jsonPath, root, imagesDir, settings)));
-  const pending = samples.filter((s) => !(existsSync(s.png) && (!s.npy || existsSync(s.npy))));
+  const samples = await Promise.all(mine.map(([e, i]) => plan(e, i, jsonPath, root, imagesDir, settings, Boolean(masks))));
+  const pending = samples.filter((s) => ![s.png, ...(s.npy ? [s.npy] : []), ...s.masks].every((f) => existsSync(f)));
   for (const s of pending) {
     if (!existsSync(s.inputPath)) throw new Error(`${where(jsonPath, s.index)}: input ${s.inputPath} not found (check --data_root_path, now '${root}')`);
   }
@@ -116,7 +129,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
         });
         timings.push({ samples: chunk.map((s) => s.index), timings: result.timings });
         for (let j = 0; j < b; j++) {
-          written.push(...(await save(chunk[j], prepared[j], result.image01.subarray(j * per, (j + 1) * per))));
+          written.push(...(await save(chunk[j], prepared[j], result.image01.subarray(j * per, (j + 1) * per), masks)));
         }
         out.progress('samples', start + b, pending.length);
       }
@@ -124,15 +137,17 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
       await pipeline.dispose();
     }
   }
+  const metrics = evaluate ? await evaluateBatch(samples, imagesDir) : undefined;
+  if (metrics) written.push(metrics.path);
   out.finish(
-    { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, outputs: written, timings },
-    [`Processed ${pending.length} images (${samples.length - pending.length} already done).`, `Results saved to: ${imagesDir}`, ...stageSummary(timings.flatMap((t) => t.timings))],
+    { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, outputs: written, timings, ...(metrics && { metrics: metrics.means }) },
+    [...(metrics?.lines ?? []), `Processed ${pending.length} images (${samples.length - pending.length} already done).`, `Results saved to: ${imagesDir}`, ...stageSummary(timings.flatMap((t) => t.timings))],
   );
 }
 
 const where = (json: string, i: number) => `${basename(json)} sample ${i}`;
 
-async function readEntries(path: string): Promise<Entry[]> {
+export async function readEntries(path: string): Promise<Entry[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -170,24 +185,28 @@ async function readJson(path: string, what: string): Promise<any> {
   }
 }
 
-async function plan(e: Entry, index: number, json: string, root: string, imagesDir: string, s: { seed: number; saveNpy: boolean }): Promise<Sample> {
+async function plan(e: Entry, index: number, json: string, root: string, imagesDir: string, s: { seed: number; saveNpy: boolean }, masks: boolean): Promise<Sample> {
   const inputPath = pyJoin(root, e.input);
   const seed = (s.seed + index) >>> 0;
   const rng = new Rng(seed ^ 0x5bd1e995);
   const targetPath = e.target?.path ? pyJoin(root, e.target.path) : undefined;
   let caption = e.caption;
+  let annotation: number | undefined;
   // The collator appends the chosen annotation's class name to a semantic prompt.
   if (caption.includes('[[image2semantic]]') && targetPath) {
     const annos = await readJson(targetPath, where(json, index));
     const anno = chooseAnnotation<{ prompt?: string }>(annos, rng, `${where(json, index)} target`);
+    annotation = annos.indexOf(anno);
     if (typeof anno?.prompt !== 'string') throw new Error(`${where(json, index)} target ${targetPath}: the chosen annotation has no "prompt" (class name)`);
     caption = `${caption} ${anno.prompt}`;
   }
   const task = parsePrompt(caption, `${where(json, index)} caption`);
   const id = sampleId(inputPath);
   const npy = s.saveNpy && (task.name === 'depth' || task.name === 'normal') ? join(imagesDir, `${id}.npy`) : undefined;
+  const maskBase = join(imagesDir, id);
   return {
-    index, inputPath, caption, task, seed, rng, npy,
+    index, inputPath, caption, task, seed, rng, npy, maskBase, gtPath: targetPath, annotation,
+    masks: masks ? maskPaths(maskBase, task.name) : [],
     png: join(imagesDir, `${id}_${caption}.png`),
     targetPath: task.name === 'segmentation' ? targetPath : undefined,
   };
@@ -207,6 +226,7 @@ async function prepare(s: Sample, json: string): Promise<Prepared> {
   // Points inside one ground-truth mask, as the collator samples them (row/768, col/768).
   const annos = await readJson(s.targetPath, where(json, s.index));
   const anno = chooseAnnotation<{ segmentation?: unknown }>(annos?.annotations, s.rng, `${where(json, s.index)} target ${s.targetPath}`);
+  s.annotation = annos.annotations.indexOf(anno);
   let mask;
   try {
     mask = decodeSegmentation(anno.segmentation as Segmentation, image.height, image.width);
@@ -217,7 +237,7 @@ async function prepare(s: Sample, json: string): Promise<Prepared> {
   return { image, input, viz: markPoints(input, pixels), points };
 }
 
-async function save(s: Sample, p: Prepared, image01: Float32Array): Promise<string[]> {
+async function save(s: Sample, p: Prepared, image01: Float32Array, masks?: MaskSettings): Promise<string[]> {
   const { width, height } = p.image;
   // PIL's default resize filter (BICUBIC) brings both 768×768 panels back to the original size.
   const back = (rgb: Uint8Array): RgbImage => ({ data: resizeU8(rgb, MODEL_SIZE, MODEL_SIZE, 3, width, height, 'bicubic'), width, height });
@@ -229,6 +249,10 @@ async function save(s: Sample, p: Prepared, image01: Float32Array): Promise<stri
   if (s.npy && npy) {
     await writeAtomic(s.npy, encodeNpyF16(npy.data, npy.shape));
     files.push(s.npy);
+  }
+  if (masks) {
+    const target = s.gtPath && { path: s.gtPath, ...(s.annotation !== undefined && { annotation: s.annotation }) };
+    files.push(...(await writeMasks(s.maskBase, s.task.name, image01, MODEL_SIZE, height, width, masks, target || undefined)));
   }
   return files;
 }

@@ -9,6 +9,7 @@ import { demo } from './demo.ts';
 import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
 import { embedPromptsCommand } from './embed-prompts.ts';
+import { registerEvaluate } from './evaluate.ts';
 import { registerInfer } from './infer.ts';
 import { addKernelFlags } from './kernel-flags.ts';
 import { loadPipeline } from './pipeline-loader.ts';
@@ -82,6 +83,7 @@ program
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
+registerEvaluate(program);
 
 try {
   await program.parseAsync(process.argv);

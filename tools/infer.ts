@@ -11,11 +11,12 @@ import { getDevice } from '../src/runtime/device.ts';
 import { formatProfile, Profiler, type KernelTime } from '../src/runtime/profiler.ts';
 import { emptyPoints, parsePoints, parsePrompt, parseTask, type Task } from '../src/model/tasks.ts';
 import { canWrite, encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from './image.ts';
+import { addMaskOptions, maskSettings, writeMasks } from './mask-files.ts';
 import { makeOutput, processStreams, stageSummary, type Streams } from './progress.ts';
 import { addRunOptions, pipelineOptions, runSettings } from './run-options.ts';
 
 export function registerInfer(program: Command, loadPipeline: PipelineFactory, io: Streams = processStreams): void {
-  addRunOptions(
+  addRunOptions(addMaskOptions(
     program
       .command('infer')
       .description('run one task on one image and save [input | prediction] side by side')
@@ -25,7 +26,7 @@ export function registerInfer(program: Command, loadPipeline: PipelineFactory, i
       .option('--points <y,x;...>', 'up to 5 normalised points "y1,x1;y2,x2" for segmentation')
       .option('--output_dir <dir>', 'output folder', './outputs')
       .option('--profile', 'time every kernel of the run and print the top ones by GPU time'),
-  ).action((o) => infer(o, loadPipeline, io));
+  )).action((o) => infer(o, loadPipeline, io));
 }
 
 /** --task or --prompt (not both); depth when neither is given. */
@@ -37,6 +38,7 @@ export function taskFromOptions(o: { task?: string; prompt?: string }): Task {
 
 export async function infer(o: Record<string, string | boolean | undefined>, loadPipeline: PipelineFactory, io: Streams): Promise<void> {
   const settings = runSettings(o);
+  const masks = maskSettings(o);
   const task = taskFromOptions(o as { task?: string; prompt?: string });
   const points = typeof o.points === 'string' ? parsePoints(o.points) : emptyPoints();
   const out = makeOutput(settings, io);
@@ -84,6 +86,11 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
       await writeAtomic(npyPath, encodeNpyF16(npy.data, npy.shape));
       written.push(npyPath);
     } else out.info(`note: --save_npy applies to depth and normal; nothing to save for ${task.name}`);
+  }
+  if (masks) {
+    const files = await writeMasks(join(outputDir, `result_${basename(imagePath, extname(imagePath))}`), task.name, result.image01, MODEL_SIZE, height, width, masks);
+    if (!files.length) out.info(`note: --masks applies to segmentation, semantic and entity; no masks for ${task.name}`);
+    written.push(...files);
   }
   const profileLines = profile ? ['', `Top kernels by GPU time (${profilerMode(profiler!)}):`, formatProfile(profile)] : [];
   out.finish(

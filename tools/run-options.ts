@@ -77,7 +77,7 @@ export function integer(text: string | boolean, flag: string, min: number, max: 
   return v;
 }
 
-function number(text: string | boolean, flag: string, min: number, max: number): number {
+export function number(text: string | boolean, flag: string, min: number, max: number): number {
   const v = Number(text);
   if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
     throw new Error(`${flag}: '${text}' is not a number in [${min}, ${max}]`);

@@ -13,6 +13,7 @@ import { filesByPath, pickedFilesPlatform } from '../src/runtime/picked-files.ts
 import { platform, setPlatform, type Platform } from '../src/runtime/platform.ts';
 import { canvasPng, decodeImage, drawSideBySide, drawWithPoints } from './canvas.ts';
 import { mountKernelLab } from './kernel-lab.ts';
+import { showMasks } from './masks-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -244,7 +245,9 @@ async function run(): Promise<void> {
   state.download = URL.createObjectURL(await canvasPng(canvas));
   const link = $<HTMLAnchorElement>('download');
   link.href = state.download;
-  link.download = `result_${(state.imageName ?? 'image').replace(/\.[^.]*$/, '')}_${s.task.name}.png`;
+  const name = `result_${(state.imageName ?? 'image').replace(/\.[^.]*$/, '')}`;
+  link.download = `${name}_${s.task.name}.png`;
+  await showMasks(s.task.name, result.image01, MODEL_SIZE, img, name);
   $('timings').textContent = result.timings
     .map((t) => `${t.stage} ${(t.ms / 1000).toFixed(2)} s${t.peakBytes ? ` (GPU peak ${(t.peakBytes / 2 ** 20).toFixed(0)} MiB)` : ''}`)
     .join(' · ');

@@ -1,11 +1,12 @@
 // The web page in headless Chromium (WebGPU on SwiftShader): adapter messages, the
-// interactive-segmentation workflow end to end on a tiny random model served over HTTP Range.
+// interactive-segmentation workflow end to end (with its masks) on a tiny random model served over HTTP Range.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { decodeSegmentation } from '../../src/model/sa1b.ts';
 import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
 import type { Browser } from 'playwright-core';
 import { describeChromium, launchChromium, openPage, servePage, type Session } from './chromium.ts';
@@ -152,6 +153,17 @@ describeChromium('web page (Chromium, SwiftShader WebGPU)', () => {
       const png = readFileSync((await download.path())!);
       expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
 
+      // Masks: the overlay at the image's size, a mask PNG and the COCO RLE, which decodes.
+      expect(await page.isVisible('#mask-section')).toBe(true);
+      expect(await page.evaluate(() => [(document.getElementById('mask-canvas') as HTMLCanvasElement).width, (document.getElementById('mask-canvas') as HTMLCanvasElement).height])).toEqual([768, 512]);
+      const [maskPng] = await Promise.all([page.waitForEvent('download'), page.click('#mask-png')]);
+      expect(maskPng.suggestedFilename()).toBe('result_sample_mask.png');
+      const [maskJson] = await Promise.all([page.waitForEvent('download'), page.click('#mask-json')]);
+      expect(maskJson.suggestedFilename()).toBe('result_sample_mask.json');
+      const rle = JSON.parse(readFileSync((await maskJson.path())!, 'utf8'));
+      expect(rle.size).toEqual([512, 768]);
+      expect(decodeSegmentation(rle).data.reduce((a, b) => a + b, 0)).toBe(rle.area);
+
       mkdirSync(join(repo, 'out'), { recursive: true });
       await page.screenshot({ path: join(repo, 'out/web-screenshot.png'), fullPage: true });
 
@@ -175,6 +187,7 @@ describeChromium('web page (Chromium, SwiftShader WebGPU)', () => {
       });
       expect(grey).toBeLessThan(0.01);
       expect(await page.getAttribute('#download', 'download')).toBe('result_sample_depth.png');
+      expect(await page.isVisible('#mask-section')).toBe(false); // depth has no masks
     } finally {
       await s.close();
     }

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { batchInput } from '../../src/model/preprocess.ts';
 import { parseShard, pyJoin, sampleId } from '../../tools/batch.ts';
 import { parseNpy } from '../model/npy.ts';
-import { compress, runs } from '../model/rle-encode.ts';
+import { encodeMask } from '../../src/model/rle.ts';
 import { fakePipeline, runCli } from './fake-pipeline.ts';
 import { expectSame, modelArgs, readPixels, removeTempDirs, tempDir, writeImage } from './files.ts';
 
@@ -24,7 +24,7 @@ async function dataset() {
   // c's mask: rows 12..35, columns 16..47 of the 64x48 image, as compressed RLE.
   const data = new Uint8Array(48 * 64);
   for (let y = 12; y < 36; y++) data.fill(1, y * 64 + 16, y * 64 + 48);
-  const rle = { size: [48, 64], counts: compress(runs({ height: 48, width: 64, data })) };
+  const rle = encodeMask({ height: 48, width: 64, data });
   writeFileSync(join(root, 'sub', 'c.json'), JSON.stringify({ image: { width: 64, height: 48 }, annotations: [{ segmentation: rle }] }));
   writeFileSync(join(root, 'd_sem.json'), JSON.stringify([{ prompt: 'dog', segmentation: [[5, 5, 30, 5, 30, 30]] }]));
   const list = [

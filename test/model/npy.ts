@@ -1,4 +1,5 @@
-// Reads back the .npy files the commands write (format 1.0, '<f2'), checking the header.
+// Reads back the .npy files the commands write (format 1.0, '<f2'), checking the header; writes
+// .npy files of other dtypes as numpy does, for the readers' tests.
 import { f16BitsToF32 } from '../../src/runtime/f16.ts';
 
 export interface Npy {
@@ -24,4 +25,25 @@ export function parseNpy(bytes: Uint8Array): Npy {
   const values = new Float32Array(count);
   for (let i = 0; i < count; i++) values[i] = f16BitsToF32(view.getUint16(dataOffset + 2 * i, true));
   return { header, dataOffset, shape, values };
+}
+
+/** A .npy file as numpy writes it (format `version`, little-endian `descr`). */
+export function npyBytes(descr: string, shape: number[], values: ArrayLike<number>, version = 1): Uint8Array {
+  const header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }\n`;
+  const pre = version === 1 ? 10 : 12;
+  const size = Number(descr.slice(2));
+  const out = new Uint8Array(pre + header.length + values.length * size);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
+  const view = new DataView(out.buffer);
+  if (version === 1) view.setUint16(8, header.length, true);
+  else view.setUint32(8, header.length, true);
+  for (let i = 0; i < header.length; i++) out[pre + i] = header.charCodeAt(i);
+  for (let i = 0; i < values.length; i++) {
+    const o = pre + header.length + i * size;
+    if (descr === '<f4') view.setFloat32(o, values[i], true);
+    else if (descr === '<f8') view.setFloat64(o, values[i], true);
+    else if (descr === '<u2') view.setUint16(o, values[i], true);
+    else view.setUint8(o, values[i]);
+  }
+  return out;
 }
