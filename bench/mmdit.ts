@@ -4,7 +4,8 @@
 // forward compiles pipelines and autotunes kernels (reported as warmupMs); the second is timed,
 // with a sync at each block boundary to split it by block.
 //   diception bench mmdit [--quick: 1 block] [--full: 96² latent] [--json]; benchMMDiT() takes the other options
-//   (layers, latent, precision, batch, warmup, profile = per-kernel GPU time).
+//   (layers, latent, precision, batch, warmup, profile = per-kernel GPU time; config, promptTokens
+//   and splitBlocks for the GPU pack's step timing, tools/gpu-pack).
 import '../src/runtime/node.ts';
 import { MMDiT } from '../src/model/mmdit.ts';
 import { transformerParams, type TransformerConfig } from '../src/model/param-lists.ts';

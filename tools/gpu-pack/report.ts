@@ -39,7 +39,16 @@ function start(file: string, o: GpuReportOptions): void {
     quick: Boolean(o.quick),
     started: new Date().toISOString(),
     pack: info && existsSync(info) ? JSON.parse(readFileSync(info, 'utf8')) : undefined,
-    host: { hostname: hostname(), cpus: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30), loadavg: loadavg(), node: process.version, node_path: process.execPath, nvidia_smi: nvidiaSmi() },
+    host: {
+      hostname: hostname(),
+      cpus: cpus().length,
+      memory_gib: Math.round(totalmem() / 2 ** 30),
+      loadavg: loadavg(),
+      node: process.version,
+      node_path: process.execPath,
+      nvidia_smi: nvidiaSmi(),
+      env: Object.fromEntries(['LD_LIBRARY_PATH', 'VK_DRIVER_FILES', 'VK_ICD_FILENAMES'].map((k) => [k, process.env[k]])),
+    },
     sections: {},
   });
 }

@@ -21,6 +21,7 @@ fi
 BUDGET=${GPU_PACK_BUDGET_S:-$([ -n "$QUICK" ] && echo 900 || echo 540)}
 T0=$SECONDS
 mkdir -p "$DEST" "$WORK/dist/linux-x64"
+exec > >(tee -a "$DEST/gpu-run.log") 2>&1 # the whole log comes back beside the report
 say() { echo "[run.sh $((SECONDS - T0))s] $*"; }
 
 unxz_to() { # file.xz -> file, with xz or else Python's lzma
@@ -63,7 +64,8 @@ LIBS=$(find "$WORK/vulkan" -name 'libvulkan.so.1' -printf '%h:' 2>/dev/null)
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [ -d "$d" ] && LIBS="$LIBS$d:"; done
 export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:-}"
 NV_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ -f "$NV_ICD" ] && ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
+if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ -f "$NV_ICD" ] &&
+  ! ls /usr/share/vulkan/icd.d/*nvidia* /etc/vulkan/icd.d/*nvidia* /usr/local/share/vulkan/icd.d/*nvidia* >/dev/null 2>&1; then
   export VK_DRIVER_FILES=$NV_ICD VK_ICD_FILENAMES=$NV_ICD
 fi
 say "node $("$NODE" --version), LD_LIBRARY_PATH=$LD_LIBRARY_PATH, VK_DRIVER_FILES=${VK_DRIVER_FILES:-(loader default)}"
@@ -82,7 +84,9 @@ while read -r name cap; do
     continue
   fi
   say "$name (at most ${cap}s)"
-  timeout -k 5 "$cap" "$NODE" "$CLI" gpu-report "$name" --report "$REPORT" $QUICK \
+  # The loader says why when it finds no driver (first section only: the rest would repeat it).
+  loader_debug=${VK_LOADER_DEBUG:-$([ "$name" = adapter ] && echo error,warn)}
+  VK_LOADER_DEBUG=$loader_debug timeout -k 5 "$cap" "$NODE" "$CLI" gpu-report "$name" --report "$REPORT" $QUICK \
     --fixtures "$PACK/fixtures/tiny" --torch-script "$PACK/torch_ref.py" --seconds "$cap"
   rc=$?
   "$NODE" "$CLI" gpu-report "$name" --report "$REPORT" --ended "$rc"
