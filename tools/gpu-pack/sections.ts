@@ -91,7 +91,7 @@ function rowsSaver(gpu: Gpu, c: SectionContext) {
     rows,
     async item(key: string, dtype: DType, measure: () => Promise<object[]>) {
       try {
-        for (const row of await measure()) add({ key, ...row });
+        for (const row of await measure()) add({ key, ...row }); // a row may name itself more precisely
       } catch (e) {
         add({ key, dtype, error: firstLine(e) });
       }
@@ -138,7 +138,7 @@ async function conv(c: SectionContext): Promise<Record<string, unknown>> {
   const out = rowsSaver(gpu, c);
   for (const dtype of c.quick ? DTYPES.slice(0, 1) : DTYPES) {
     await out.item('conv2d 3x3 (VAE decoder)', dtype, async () =>
-      (await benchConvs(gpu, [dtype], work(c.quick).convFlops)).map((r) => ({ ...r, shape: `${r.channels} at ${r.resolution}`, ms_median: r.ms, pct_of_peak: round((100 * r.gflops) / peak) })),
+      (await benchConvs(gpu, [dtype], work(c.quick).convFlops)).map((r) => ({ key: `conv2d 3x3 ${r.channels} at ${r.resolution}`, ...r, ms_median: r.ms, pct_of_peak: round((100 * r.gflops) / peak) })),
     );
   }
   return { rows: out.rows, tuned: tunedChoices(gpu) };
