@@ -62,7 +62,8 @@ async function adapter(): Promise<Record<string, unknown>> {
     info: dict(gpu.adapter.info),
     features: [...gpu.adapter.features].sort(),
     limits: dict(gpu.adapter.limits),
-    roofline: { gflops: round(r.gflops), gbps: round(r.gbps) },
+    // fma_ms and copy_ms say whether the microbenchmarks ran long enough to fill this GPU.
+    roofline: { gflops: round(r.gflops), gbps: round(r.gbps), fma_ms: round(r.fmaMs), copy_ms: round(r.copyMs) },
   };
 }
 
@@ -223,7 +224,16 @@ async function summarize(c: SectionContext): Promise<Record<string, unknown>> {
   for (const r of comparison) c.log(`${r.key}: ours ${r.ours_ms} ms, PyTorch bf16 ${r.torch_bf16_ms} ms, ratio ${r.ours_over_torch}`);
   const tuned = Object.assign({}, ...Object.values(s).map((x) => (x.tuned as Record<string, string> | undefined) ?? {}));
   const statuses = Object.fromEntries(Object.entries(s).filter(([k]) => k !== 'summary').map(([k, v]) => [k, v.status]));
-  return { comparison, tuned, statuses };
+  // The issue's targets for a GPU run (null where the data is missing).
+  const cfg = comparison.find((r) => r.key === mmditKey(2));
+  const linears = ((s.matmul?.rows as { dtype: string; pct_of_peak?: number }[] | undefined) ?? []).filter((r) => r.dtype === 'f16' && r.pct_of_peak !== undefined);
+  const targets = {
+    mmdit_step_cfg_over_torch: cfg?.ours_over_torch ?? null,
+    mmdit_step_cfg_within_1_5x_torch: cfg ? cfg.ours_over_torch <= 1.5 : null,
+    matmul_f16_min_pct_of_peak: linears.length ? Math.min(...linears.map((r) => r.pct_of_peak!)) : null,
+    matmul_f16_at_least_50pct_of_peak: linears.length ? linears.every((r) => r.pct_of_peak! >= 50) : null,
+  };
+  return { comparison, targets, tuned, statuses };
 }
 
 export const SECTIONS: Record<string, { run: Section; seconds: number; quickSeconds: number }> = {
