@@ -60,7 +60,8 @@ CLI=$WORK/cli.mjs
 
 # The packed Vulkan loader (the GPU machine may have the driver but no loader), and the NVIDIA
 # driver's own folder where the machine mounts it outside the loader's search path.
-LIBS=$(find "$WORK/vulkan" -name 'libvulkan.so.1' -printf '%h:' 2>/dev/null)
+PACKED_LOADER=$(find "$WORK/vulkan" -name 'libvulkan.so.1' -printf '%h:' 2>/dev/null)
+LIBS=$PACKED_LOADER
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [ -d "$d" ] && LIBS="$LIBS$d:"; done
 export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:-}"
 NV_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
@@ -73,6 +74,20 @@ say "node $("$NODE" --version), LD_LIBRARY_PATH=$LD_LIBRARY_PATH, VK_DRIVER_FILE
 "$NODE" "$CLI" gpu-report start --report "$REPORT" --pack "$PACK" $QUICK || { say "cannot start the report"; exit 1; }
 PLAN=$("$NODE" "$CLI" gpu-report plan $QUICK) || { say "cannot read the plan"; exit 1; }
 RESERVE=15 # kept for the summary
+
+run_section() { # name cap
+  say "$1 (at most $2s)"
+  # The loader says why when it finds no driver (first section only: the rest would repeat it).
+  local debug=${VK_LOADER_DEBUG:-$([ "$1" = adapter ] && echo error,warn)}
+  VK_LOADER_DEBUG=$debug timeout -k 5 "$2" "$NODE" "$CLI" gpu-report "$1" --report "$REPORT" $QUICK \
+    --fixtures "$PACK/fixtures/tiny" --torch-script "$PACK/torch_ref.py" --seconds "$2"
+  "$NODE" "$CLI" gpu-report "$1" --report "$REPORT" --ended "$?"
+}
+
+adapter_ok() {
+  "$NODE" -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); process.exit(r.sections.adapter?.status === "ok" ? 0 : 1)' "$REPORT"
+}
+
 while read -r name cap; do
   if [ -n "${GPU_PACK_SECTIONS:-}" ] && [[ " $GPU_PACK_SECTIONS summary " != *" $name "* ]]; then continue; fi
   left=$((BUDGET - (SECONDS - T0)))
@@ -83,12 +98,12 @@ while read -r name cap; do
     "$NODE" "$CLI" gpu-report "$name" --report "$REPORT" --ended skipped
     continue
   fi
-  say "$name (at most ${cap}s)"
-  # The loader says why when it finds no driver (first section only: the rest would repeat it).
-  loader_debug=${VK_LOADER_DEBUG:-$([ "$name" = adapter ] && echo error,warn)}
-  VK_LOADER_DEBUG=$loader_debug timeout -k 5 "$cap" "$NODE" "$CLI" gpu-report "$name" --report "$REPORT" $QUICK \
-    --fixtures "$PACK/fixtures/tiny" --torch-script "$PACK/torch_ref.py" --seconds "$cap"
-  rc=$?
-  "$NODE" "$CLI" gpu-report "$name" --report "$REPORT" --ended "$rc"
+  run_section "$name" "$cap"
+  # No adapter through the packed loader: try the machine's own once, for every later section.
+  if [ "$name" = adapter ] && [ -n "$PACKED_LOADER" ] && ! adapter_ok && ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
+    export LD_LIBRARY_PATH=${LD_LIBRARY_PATH#"$PACKED_LOADER"}
+    say "no adapter with the packed Vulkan loader; again with the machine's (LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"
+    run_section adapter "$cap"
+  fi
 done <<<"$PLAN"
 say "done: $REPORT"
