@@ -11,7 +11,7 @@ import { fromArray, type DType } from '../src/runtime/tensor.ts';
 import { flopsRow, timeRuns, type BenchResult } from './harness.ts';
 import { roofline } from './roofline.ts';
 
-interface Shape {
+export interface Shape {
   label: string;
   batch: number;
   tokens: number;
@@ -33,12 +33,12 @@ export const QUICK_SHAPES: Shape[] = [
 
 export async function benchAttention(
   gpu: Gpu,
-  o: { full?: boolean; variants?: AttentionVariant[] | 'all'; dtype?: DType } = {},
+  o: { full?: boolean; shapes?: Shape[]; variants?: AttentionVariant[] | 'all'; dtype?: DType } = {},
 ): Promise<BenchResult[]> {
   const dtype = o.dtype ?? 'f32';
   const peak = (await roofline(gpu)).gflops;
   const results: BenchResult[] = [];
-  for (const s of o.full ? FULL_SHAPES : QUICK_SHAPES) {
+  for (const s of o.shapes ?? (o.full ? FULL_SHAPES : QUICK_SHAPES)) {
     const n = s.batch * s.tokens * s.heads * s.headDim;
     const rng = new Rng(1);
     const [q, k, v] = [0, 1, 2].map(() => fromArray(gpu, rng.uniformArray(n, -1, 1), [s.batch, s.tokens, s.heads * s.headDim], dtype));

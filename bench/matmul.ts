@@ -13,7 +13,7 @@ import type { BenchOptions } from './run.ts';
 type Shape = [M: number, N: number, K: number];
 
 const CUBE: Shape = [1024, 1024, 1024];
-const MODEL_SHAPES: Shape[] = [
+export const MODEL_SHAPES: Shape[] = [
   [4946, 1536, 1536], // attention projections of the joint sequence
   [4946, 6144, 1536], // MLP up
   [4946, 1536, 6144], // MLP down

@@ -4,7 +4,8 @@
 // forward compiles pipelines and autotunes kernels (reported as warmupMs); the second is timed,
 // with a sync at each block boundary to split it by block.
 //   diception bench mmdit [--quick: 1 block] [--full: 96² latent] [--json]; benchMMDiT() takes the other options
-//   (layers, latent, precision, batch, warmup, profile = per-kernel GPU time).
+//   (layers, latent, precision, batch, warmup, profile = per-kernel GPU time; config, promptTokens
+//   and splitBlocks for the GPU pack's step timing, tools/gpu-pack).
 import '../src/runtime/node.ts';
 import { MMDiT } from '../src/model/mmdit.ts';
 import { transformerParams, type TransformerConfig } from '../src/model/param-lists.ts';
@@ -20,8 +21,7 @@ import type { BenchResult } from './harness.ts';
 import type { BenchOptions } from './run.ts';
 import { SD3_TRANSFORMER } from './sd3.ts';
 
-const C = SD3_TRANSFORMER.caption_projection_dim;
-const PROMPT = 333;
+const PROMPT_TOKENS = 333;
 
 export interface MMDiTBenchOptions {
   layers: number;
@@ -32,6 +32,12 @@ export interface MMDiTBenchOptions {
   warmup: boolean;
   /** Per-kernel GPU time of the timed forward (runtime/profiler.ts). */
   profile: boolean;
+  /** Changes to SD3-medium's config (e.g. a narrow model for quick runs on CPU adapters). */
+  config?: Partial<TransformerConfig>;
+  /** Prompt tokens (default 333, the real CLIP+T5 length). */
+  promptTokens?: number;
+  /** False: time the forward without the per-block syncs (a real step's time; blockMs empty). */
+  splitBlocks?: boolean;
 }
 
 /** Every tensor reads the front of one shared block of small random f16 values. */
@@ -52,7 +58,9 @@ function randomWeights(config: TransformerConfig): WeightReader {
 
 export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
   const { layers, latent: S, batch: B, precision } = o;
-  const config = { ...SD3_TRANSFORMER, num_layers: layers };
+  const config = { ...SD3_TRANSFORMER, ...o.config, num_layers: layers };
+  const C = config.caption_projection_dim;
+  const PROMPT = o.promptTokens ?? PROMPT_TOKENS;
   let t0 = performance.now();
   const model = await MMDiT.load(gpu, randomWeights(config), config, precision);
   await gpu.sync('load');
@@ -62,8 +70,8 @@ export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
     fromArray(gpu, rng.normal(B * 16 * S * S), [B, 16, S, S]),
     fromArray(gpu, rng.normal(B * 16 * S * S), [B, 16, S, S]),
     fromArray(gpu, rng.normal(B * 5 * C), [B, 5, C]),
-    fromArray(gpu, rng.normal(B * PROMPT * 4096), [B, PROMPT, 4096]),
-    fromArray(gpu, rng.normal(B * 2048), [B, 2048]),
+    fromArray(gpu, rng.normal(B * PROMPT * config.joint_attention_dim), [B, PROMPT, config.joint_attention_dim]),
+    fromArray(gpu, rng.normal(B * config.pooled_projection_dim), [B, config.pooled_projection_dim]),
   ];
   const [x, cond, points, prompt, pooled] = inputs;
   const forward = async (blocks?: number[]) => {
@@ -89,7 +97,7 @@ export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
   const profiler = o.profile ? new Profiler(gpu) : undefined;
   await profiler?.start();
   t0 = performance.now();
-  const v = await forward(blocks);
+  const v = await forward(o.splitBlocks === false ? undefined : blocks);
   const forwardMs = performance.now() - t0;
   const kernels = await profiler?.stop();
   for (const t of inputs as Tensor[]) t.dispose();
@@ -100,7 +108,7 @@ export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
     precision,
     f16Shaders: gpu.caps.f16,
     hidden: C,
-    heads: 24,
+    heads: config.num_attention_heads,
     layers,
     batch: B,
     latent: [16, S, S],

@@ -61,7 +61,7 @@ async function medianMs(gpu: Gpu, runs: number, f: () => Promise<Tensor | void>)
   return times[Math.floor(times.length / 2)];
 }
 
-async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number) {
+export async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number) {
   const shapes = [
     [96, 512],
     [192, 512],
@@ -109,8 +109,9 @@ async function benchMemory(gpu: Gpu, vae: Vae, size: number) {
 /**
  * Encode and decode executed once at `size`², after an untimed run at min(64, size)² that
  * compiles the same kernels (so a 768² run is not executed twice). Peaks include the weights.
+ * `encode` false: the decode alone (its fields only).
  */
-async function benchE2e(gpu: Gpu, vae: Vae, size: number) {
+export async function benchE2e(gpu: Gpu, vae: Vae, size: number, encode = true) {
   const once = async (side: number) => {
     const lat = side / 8;
     const image = fromArray(gpu, new Rng(3).uniformArray(3 * side * side), [1, 3, side, side]);
@@ -122,15 +123,15 @@ async function benchE2e(gpu: Gpu, vae: Vae, size: number) {
       await gpu.sync('bench');
       return { ms: Math.round(performance.now() - t0), peakBytes: gpu.pool.peakBytes };
     };
-    const encode = await timed(async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose()));
-    if (side > 64) console.error(`bench vae: encode ${side}²: ${encode.ms} ms; decoding…`); // long runs show progress
+    const enc = encode ? await timed(async () => Object.values(await vae.encode(image)).forEach((t) => t.dispose())) : undefined;
+    if (enc && side > 64) console.error(`bench vae: encode ${side}²: ${enc.ms} ms; decoding…`); // long runs show progress
     const decode = await timed(() => vae.decode(latent));
     image.dispose();
     latent.dispose();
-    return { size: `${side}x${side}`, encodeMs: encode.ms, decodeMs: decode.ms, encodePeakBytes: encode.peakBytes, decodePeakBytes: decode.peakBytes };
+    return { size: `${side}x${side}`, encodeMs: enc?.ms, decodeMs: decode.ms, encodePeakBytes: enc?.peakBytes, decodePeakBytes: decode.peakBytes };
   };
   await once(Math.min(64, size));
-  if (size > 64) console.error(`bench vae: encoding ${size}²…`);
+  if (size > 64) console.error(`bench vae: ${encode ? 'encoding' : 'decoding'} ${size}²…`);
   return once(size);
 }
 

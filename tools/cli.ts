@@ -81,6 +81,18 @@ program
   .option('--prompt <text...>', 'extra prompts to include')
   .action((o) => embedPromptsCommand(o));
 
+program
+  .command('gpu-report <step>')
+  .description('one step of the GPU pack\'s report (tools/gpu-pack/run.sh drives it): plan, start, or a section')
+  .option('--report <file>', 'the gpu-report.json to update')
+  .option('--quick', 'small shapes (CPU adapters, CI)')
+  .option('--pack <dir>', 'start: the pack folder (its pack-info.json goes into the report)')
+  .option('--fixtures <dir>', 'the tiny fixtures (conformance)')
+  .option('--torch-script <file>', 'the PyTorch comparison script')
+  .option('--seconds <n>', 'the time the section may take')
+  .option('--ended <rc>', 'record the section as crashed or timed out if its process (exit status rc) never finished it')
+  .action(async (step, o) => (await import('./gpu-pack/report.ts')).gpuReport(step, o));
+
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
 registerEvaluate(program);

@@ -3,8 +3,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import sharp from 'sharp';
 import type { RgbImage } from '../src/model/preprocess.ts';
+
+// Loaded on first use: commands that never touch image files (the GPU pack's bundle, which
+// carries no native modules) must not need sharp's binary.
+const sharp = async () => (await import('sharp')).default;
 
 /**
  * Any image sharp reads → 8-bit RGB, alpha dropped and grey expanded like PIL's
@@ -13,7 +16,7 @@ import type { RgbImage } from '../src/model/preprocess.ts';
  */
 export async function readRgb(path: string, what: string, autoOrient = false): Promise<RgbImage> {
   try {
-    let img = sharp(path, { failOn: 'error' });
+    let img = (await sharp())(path, { failOn: 'error' });
     if (autoOrient) img = img.rotate();
     const { data, info } = await img.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
     if (info.channels === 3) return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
@@ -50,7 +53,7 @@ export function canWrite(path: string): boolean {
 export async function encodeImage(img: RgbImage, path: string): Promise<Uint8Array> {
   const format = FORMATS[extname(path).toLowerCase()];
   if (!format) throw new Error(`cannot write ${basename(path)}: unsupported extension (use .png or .jpg)`);
-  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
+  const s = (await sharp())(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
   // PIL's JPEG default quality is 75.
   const out = format === 'jpeg' ? s.jpeg({ quality: 75 }) : s.toFormat(format);
   return new Uint8Array(await out.toBuffer());
