@@ -252,7 +252,7 @@ export function formatCompare(rows: CompareRow[]): string {
   const noisy = [...new Set(rows.filter((r) => r.too_noisy).map((r) => r.shape))];
   if (noisy.length) out.push('', `TOO NOISY on ${noisy.join(', ')}: ${NOISE_HINT}`);
   const timed = rows.find((r) => r.samples);
-  if (timed) out.push('', `${timed.samples!.length} interleaved rounds per shape after a warm-up, ${timed.clock ?? 'injected timer'}; ratio = time ÷ the first candidate's`);
+  if (timed) out.push('', `${timed.samples!.length} interleaved rounds per shape after a warm-up, ${timed.clock ?? 'injected timer'}; ratio: median over the rounds of the time ÷ the first candidate's in the same round`);
   if (rows.length) out.push(`adapter: ${rows[0].adapter}`);
   return out.join('\n');
 }
