@@ -220,7 +220,7 @@ async function timeCandidates(gpu: Gpu, family: string, all: Candidate[], rows: 
 export const NOISE_HINT =
   'the control (a copy of the first candidate) differs from it beyond noise, so no verdict here can be trusted: raise --budget-s or --runs, close other work, or use an adapter with GPU timestamps';
 
-const fmt = (x: number | undefined, digits = 3) => (x === undefined ? '-' : x.toPrecision(digits));
+const fmt = (x: number | undefined, digits = 3) => (x === undefined ? '-' : String(Number(x.toPrecision(digits))));
 
 /** The comparison as an aligned table; failed candidates' messages and noise warnings follow it. */
 export function formatCompare(rows: CompareRow[]): string {
