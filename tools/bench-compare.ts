@@ -50,7 +50,7 @@ export async function benchCompare(o: CompareFlags, io: Streams = processStreams
   const { family, candidates } = parseCandidates(o.compare);
   const dtype = o.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype: '${dtype}' is not f32 or f16`);
-  const runs = integer(o.runs ?? String(DEFAULT_ROUNDS), '--runs', 3, 1000);
+  const runs = integer(o.runs ?? String(DEFAULT_ROUNDS), '--runs', 1, 1000);
   const budgetS = o.budgetS === undefined ? undefined : Number(o.budgetS);
   if (budgetS !== undefined && !(budgetS > 0)) throw new Error(`--budget-s: '${o.budgetS}' is not a positive number of seconds`);
   const gpu = await getDevice();

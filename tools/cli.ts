@@ -38,7 +38,7 @@ program
   .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
   .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
   .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
-  .option('--runs <n>', '--compare: interleaved timing rounds per shape (samples per candidate; at least 3)', '10')
+  .option('--runs <n>', '--compare: interleaved timing rounds per shape (samples per candidate; fewer than 6 count as 6)', '10')
   .option('--budget-s <s>', '--compare: seconds of timing in all (rounds go on until spent, instead of --runs)')
   .option('--control', '--compare: add a copy of the first candidate; flags the run as too noisy if it is not judged the same')
   .option('--out <file>', 'write [header, ...rows] as JSON (date, adapter, load average)')

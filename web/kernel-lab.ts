@@ -20,7 +20,7 @@ export function mountKernelLab(root: HTMLElement): void {
   const shapes = el('input', { value: 'smoke', title: 'a shape set or explicit shapes, comma-separated' });
   const sets = el('span', { className: 'hint' });
   const dtype = el('select', {}, el('option', {}, 'f32'), el('option', {}, 'f16'));
-  const runs = el('input', { type: 'number', value: String(DEFAULT_ROUNDS), min: '0', max: '1000', title: 'interleaved timing rounds; 0: check results only; else at least 3' });
+  const runs = el('input', { type: 'number', value: String(DEFAULT_ROUNDS), min: '0', max: '1000', title: 'interleaved timing rounds; 0: check results only; else at least 6' });
   const budget = el('input', { type: 'number', min: '0', step: 'any', placeholder: 'off', title: 'seconds of timing in all: rounds go on until spent (instead of the rounds count)' });
   const control = el('input', { type: 'checkbox', title: 'add a copy of the first candidate: if it is not judged the same, the run is too noisy to conclude' });
   const builtins = el('div', { className: 'row' });

@@ -14,7 +14,7 @@
 import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { autotuneCache, type AutotuneCache } from './autotune-cache.ts';
 import { kernelTimer } from './kernel-timer.ts';
-import { interleavedRounds, median, ratioCI } from './timing-stats.ts';
+import { interleavedRounds, median, MIN_ROUNDS, ratioCI } from './timing-stats.ts';
 
 export interface Variant {
   /** Unique within the family, e.g. 'tiled-8x4'. */
@@ -66,8 +66,8 @@ const families = new Map<string, Variant[]>();
 const defaults: Settings = { forced: new Map(), overrides: new Map() };
 const devices = new WeakMap<Gpu, DeviceKernels>();
 
-/** Timed samples per candidate in an autotuning (after a warm-up of each); the median counts. */
-export const AUTOTUNE_SAMPLES = 5;
+/** Timed samples per candidate in an autotuning (after a warm-up of each): the fewest behind a verdict. */
+export const AUTOTUNE_SAMPLES = MIN_ROUNDS;
 
 function deviceKernels(gpu: Gpu): DeviceKernels {
   let d = devices.get(gpu);
