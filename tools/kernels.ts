@@ -58,8 +58,8 @@ export function formatKernels(rows: KernelRow[], adapter: string): string {
   return [line(head), ...cells.map(line), '', `adapter: ${adapter}`].join('\n');
 }
 
-export async function kernelsCommand(o: { json?: boolean }, io: Streams = processStreams): Promise<void> {
-  const gpu = await getDevice();
+export async function kernelsCommand(o: { json?: boolean }, io: Streams = processStreams, gpu?: Gpu): Promise<void> {
+  gpu ??= await getDevice();
   const rows = kernelRows(gpu);
   io.out(o.json ? `${JSON.stringify({ adapter: gpu.caps.adapterName, kernels: rows }, null, 1)}\n` : `${formatKernels(rows, gpu.caps.adapterName)}\n`);
 }

@@ -7,7 +7,7 @@ import { FAMILIES } from '../bench/compare-families.ts';
 import { AUTOTUNE_ENTRY, adapterKey } from '../src/kernels/autotune-cache.ts';
 import '../src/kernels/families.ts';
 import { kernelFamilies, setAutotune, tunedChoices } from '../src/kernels/registry.ts';
-import { getDevice } from '../src/runtime/device.ts';
+import { getDevice, type Gpu } from '../src/runtime/device.ts';
 import { platform } from '../src/runtime/platform.ts';
 import type { DType } from '../src/runtime/tensor.ts';
 import { processStreams, type Streams } from './progress.ts';
@@ -19,8 +19,8 @@ export interface TuneFlags {
   json?: boolean;
 }
 
-export async function tuneCommand(o: TuneFlags, io: Streams = processStreams): Promise<void> {
-  const gpu = await getDevice();
+export async function tuneCommand(o: TuneFlags, io: Streams = processStreams, gpu?: Gpu): Promise<void> {
+  gpu ??= await getDevice();
   const tunable = comparableFamilies().map((f) => f.family).filter((f) => kernelFamilies().includes(f));
   const families = o.families ? o.families.split(',').map((s) => s.trim()) : tunable;
   for (const f of families) {
