@@ -1,8 +1,8 @@
 // Telling a faster kernel from noise: candidates are timed in interleaved rounds (each round
 // runs every candidate once, in a shuffled order, so a load that comes and goes hits them all
-// alike), and each is judged against the first by the ratio of medians with a 95% bootstrap
-// confidence interval that resamples whole rounds. One module for `bench --compare`, the web
-// page's kernel lab and autotune's choice between variants.
+// alike), and each is judged against the first by the median over the rounds of its time ÷ the
+// first's, with a 95% bootstrap confidence interval that resamples whole rounds. One module for
+// `bench --compare`, the web page's kernel lab and autotune's choice between variants.
 import { Rng } from '../runtime/random.ts';
 
 export type Verdict = 'faster' | 'slower' | 'same (within noise)' | 'baseline';
@@ -15,7 +15,7 @@ export interface Spread {
 }
 
 export interface RatioCI {
-  /** median(candidate) / median(baseline): below 1 is faster. */
+  /** Candidate time ÷ baseline time (median of per-round ratios, see ratioCI): below 1 is faster. */
   ratio: number;
   /** 95% bootstrap confidence interval of the ratio. */
   lo: number;
@@ -32,8 +32,6 @@ export interface RoundOptions {
   warmup?: number;
   /** Seeds the order of each round. */
   seed?: number;
-  /** The clock of the budget (tests pass a fake one). */
-  now?: () => number;
 }
 
 /**
@@ -77,11 +75,10 @@ export function spread(xs: ArrayLike<number>): Spread {
  */
 export async function interleavedRounds(n: number, sample: (i: number) => Promise<number>, o: RoundOptions): Promise<number[][]> {
   const rng = new Rng(o.seed ?? 1);
-  const now = o.now ?? (() => performance.now());
   for (let w = 0; w < (o.warmup ?? 1); w++) for (let i = 0; i < n; i++) await sample(i);
   const out: number[][] = Array.from({ length: n }, () => []);
-  const start = now();
-  const more = (r: number) => (o.budgetMs === undefined ? r < Math.max(MIN_ROUNDS, o.rounds) : r < MIN_ROUNDS || now() - start < o.budgetMs);
+  const start = performance.now();
+  const more = (r: number) => (o.budgetMs === undefined ? r < Math.max(MIN_ROUNDS, o.rounds) : r < MIN_ROUNDS || performance.now() - start < o.budgetMs);
   for (let r = 0; more(r); r++) {
     for (const i of shuffled(n, rng)) out[i].push(await sample(i));
   }
