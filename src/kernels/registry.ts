@@ -174,8 +174,16 @@ export function setAutotune(on: boolean | undefined, gpu?: Gpu): void {
   layer(gpu).autotune = on;
 }
 
+/**
+ * A CPU implementation of WebGPU (lavapipe/llvmpipe, SwiftShader), where a pipeline compiles in
+ * seconds: by its fallback flag, which not every browser sets, or by its name.
+ */
+export function isCpuAdapter(caps: Capabilities): boolean {
+  return caps.isFallback || caps.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${caps.adapterName} ${caps.architecture}`);
+}
+
 function autotuneOn(gpu: Gpu): boolean {
-  return deviceKernels(gpu).autotune ?? defaults.autotune ?? !gpu.caps.isFallback;
+  return deviceKernels(gpu).autotune ?? defaults.autotune ?? !isCpuAdapter(gpu.caps);
 }
 
 /**
