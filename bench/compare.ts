@@ -1,17 +1,14 @@
 // Kernel candidates side by side: built-in variants and users' WGSL run on the same random
-// inputs at a family's real shapes, each timed (median) and checked against the CPU reference.
-// One module for `diception bench --compare` and the web page's kernel lab (browser-safe).
-import attentionSource from '../shaders/attention.wgsl';
-import matmulSource from '../shaders/matmul.wgsl';
-import { attention } from '../src/kernels/attention.ts';
-import { linear } from '../src/kernels/matmul.ts';
-import { attentionRow, matmulRow } from '../src/kernels/reference.ts';
-import { variantsOf, withKernel, type KernelOverride } from '../src/kernels/registry.ts';
+// inputs at a family's shapes, each checked against the CPU reference and timed in interleaved
+// rounds (src/kernels/timing-stats.ts), so that a verdict says whether a difference is real or
+// noise. One module for `diception bench --compare` and the web page's kernel lab (browser-safe).
+import { kernelTimer, type Clock } from '../src/kernels/kernel-timer.ts';
+import { kernelFamilies, variantsOf, withKernel, type KernelOverride } from '../src/kernels/registry.ts';
+import { interleavedRounds, ratioCI, spread, type Verdict } from '../src/kernels/timing-stats.ts';
 import type { Gpu } from '../src/runtime/device.ts';
-import { roundF16 } from '../src/runtime/f16.ts';
-import { Rng } from '../src/runtime/random.ts';
-import { BYTES, fromArray, type DType, type Tensor } from '../src/runtime/tensor.ts';
-import { round, timeRuns } from './harness.ts';
+import type { DType } from '../src/runtime/tensor.ts';
+import { FAMILIES, type ComparableFamily, type Problem } from './compare-families.ts';
+import { round } from './harness.ts';
 import type { Roofline } from './roofline.ts';
 
 export interface Candidate {
@@ -25,14 +22,27 @@ export interface Candidate {
 
 export interface CompareRow {
   candidate: string;
+  /** The variant it ran as ('built-in' for a family with no registered variants). */
   variant: string;
   shape: string;
   dtype: DType;
+  /** The copy of the first candidate added by `control` (its verdict should be `same`). */
+  control?: boolean;
   ms_median?: number;
-  /** Timed runs behind the median. */
-  runs?: number;
+  /** Interquartile range of the samples (ms). */
+  ms_iqr?: number;
+  /** Every timed sample (ms), in round order. */
+  samples?: number[];
+  clock?: Clock;
+  /** Time relative to the first candidate (< 1: faster), with its 95% bootstrap interval. */
+  ratio?: number;
+  ratio_ci?: [number, number];
+  verdict?: Verdict;
+  /** The control's interval excludes 1.0 on this shape: the machine was too noisy to conclude. */
+  too_noisy?: boolean;
   gflops?: number;
-  /** Achieved rate as a percentage of min(peak FLOP rate, arithmetic intensity × bandwidth). */
+  gbps?: number;
+  /** Achieved rate as a percentage of min(peak FLOP rate, arithmetic intensity × bandwidth), or of peak bandwidth. */
   pct_of_roofline?: number;
   max_abs?: number;
   rel_l2?: number;
@@ -42,160 +52,28 @@ export interface CompareRow {
   adapter: string;
 }
 
+/** Times one run of a candidate in ms (default: the adapter's kernel timer); tests inject a fake. */
+export type CandidateTimer = (candidate: Candidate, run: () => Promise<unknown>) => Promise<number>;
+
 export interface CompareOptions {
   /** A shape set of the family ('transformer', 'vae', 'text', 'smoke') or explicit shapes ('MxKxN,...' for matmul). */
   shapes?: string;
   dtype?: DType;
-  /** Timed runs per candidate and shape (after one warm-up; at least 5); 0 checks results only. */
+  /** Interleaved rounds (timed samples per candidate and shape, at least 6); 0 checks results only. */
   runs?: number;
+  /** Seconds of timing in all (split evenly over the shapes): rounds go on until it is spent, instead of `runs`. */
+  budgetS?: number;
+  /** Adds a copy of the first candidate, whose verdict must come out `same` for the run to count. */
+  control?: boolean;
   seed?: number;
   /** The adapter's measured ceilings (bench/roofline.ts), for pct_of_roofline. */
   peak?: Roofline;
+  timer?: CandidateTimer;
   /** Called as each row is ready (the page fills its table progressively). */
   onRow?: (row: CompareRow) => void;
 }
 
-/** One problem instance: the same inputs for every candidate. */
-interface Problem {
-  flops: number;
-  /** Bytes moved at minimum (each operand read once, the output written once). */
-  bytes: number;
-  run(): Promise<Tensor>;
-  /** Error of an output against the CPU reference. */
-  check(out: Tensor): Promise<{ maxAbs: number; relL2: number }>;
-  dispose(): void;
-}
-
-interface ComparableFamily {
-  /** The built-in WGSL (what an override replaces; the page starts its editor from it). */
-  source: string;
-  /** How an explicit shape is written. */
-  shapeForm: string;
-  sets: Record<string, number[][]>;
-  label(shape: number[]): string;
-  problem(gpu: Gpu, shape: number[], dtype: DType, seed: number): Problem;
-}
-
-/** max_abs and rel_l2 accumulated over the checked output rows. */
-class ErrorSum {
-  private maxAbs = 0;
-  private num = 0;
-  private den = 0;
-  add(got: ArrayLike<number>, at: number, want: ArrayLike<number>): void {
-    for (let n = 0; n < want.length; n++) {
-      const d = Math.abs(got[at + n] - want[n]);
-      this.maxAbs = Number.isNaN(d) || d > this.maxAbs ? d : this.maxAbs;
-      this.num += d * d;
-      this.den += want[n] * want[n];
-    }
-  }
-  result(): { maxAbs: number; relL2: number } {
-    return { maxAbs: this.maxAbs, relL2: Math.sqrt(this.num / (this.den || 1)) };
-  }
-}
-
-/** Random inputs as the kernel sees them: f16 storage rounds, so the reference gets the rounded values. */
-function inputs(gpu: Gpu, rng: Rng, shape: number[], dtype: DType): { t: Tensor; ref: Float32Array } {
-  const data = rng.uniformArray(shape.reduce((a, b) => a * b, 1));
-  return { t: fromArray(gpu, data, shape, dtype), ref: dtype === 'f16' ? roundF16(data) : data };
-}
-
-/** Largest output rows × K × N the reference computes per shape (sampled rows beyond). */
-const REF_BUDGET = 6e7;
-
-/** Evenly spaced rows including the first and the last. */
-function sampleRows(M: number, want: number): number[] {
-  const n = Math.max(1, Math.min(M, want));
-  if (n === M) return Array.from({ length: M }, (_, i) => i);
-  return Array.from({ length: n }, (_, i) => Math.round((i * (M - 1)) / (n - 1 || 1)));
-}
-
-// Linear layers as the models run them: y[M, N] = x[M, K] · W[N, K]ᵀ, shapes MxKxN.
-const matmulFamily: ComparableFamily = {
-  source: matmulSource,
-  shapeForm: 'MxKxN',
-  sets: {
-    // MMDiT at 768²: 4946 joint tokens (2·2304 image + 338 context), hidden 1536, MLP 6144.
-    transformer: [[4946, 1536, 1536], [4946, 1536, 6144], [4946, 6144, 1536], [333, 4096, 1536]],
-    // VAE mid-block attention at the 96×96 latent: 9216 tokens × 512 channels.
-    vae: [[9216, 512, 512]],
-    // T5-XXL (256 tokens: attention, gated-GELU MLP in and out), CLIP-G and CLIP-L MLPs (77 tokens).
-    text: [[256, 4096, 4096], [256, 4096, 10240], [256, 10240, 4096], [77, 1280, 5120], [77, 3072, 768]],
-    // Awkward sizes (not multiples of any tile, a single row): quick validation of an override.
-    smoke: [[37, 64, 45], [1, 30, 7]],
-  },
-  label: ([M, K, N]) => `${M}x${K}x${N}`,
-  problem(gpu, [M, K, N], dtype, seed) {
-    const rng = new Rng(seed);
-    const { t: x, ref: xr } = inputs(gpu, rng, [M, K], dtype);
-    const { t: w, ref: wr } = inputs(gpu, rng, [N, K], dtype);
-    const rows = sampleRows(M, Math.max(4, Math.floor(REF_BUDGET / (K * N))));
-    return {
-      flops: 2 * M * N * K,
-      bytes: (M * K + N * K + M * N) * BYTES[dtype],
-      run: () => linear(gpu, x, w),
-      async check(out) {
-        const got = await out.read();
-        const want = new Float64Array(N);
-        const e = new ErrorSum();
-        for (const m of rows) {
-          matmulRow(xr, wr, 0, m, M, N, K, true, want);
-          e.add(got, m * N, want);
-        }
-        return e.result();
-      },
-      dispose() {
-        x.dispose();
-        w.dispose();
-      },
-    };
-  },
-};
-
-// Attention as the models run it (one batch, heads interleaved in features), shapes TqxTkxHxD.
-const attentionFamily: ComparableFamily = {
-  source: attentionSource,
-  shapeForm: 'TqxTkxHxD',
-  sets: {
-    // MMDiT joint attention at 768²: 4946 tokens, 24 heads of 64.
-    transformer: [[4946, 4946, 24, 64]],
-    // VAE mid-block attention: 9216 tokens, one head of 512.
-    vae: [[9216, 9216, 1, 512]],
-    // T5-XXL (256 tokens, 64 heads of 64) and CLIP-G (77 tokens, 20 heads of 64), unmasked here.
-    text: [[256, 256, 64, 64], [77, 77, 20, 64]],
-    smoke: [[37, 45, 2, 16], [1, 7, 1, 8]],
-  },
-  label: (s) => s.join('x'),
-  problem(gpu, [tq, tk, heads, d], dtype, seed) {
-    const rng = new Rng(seed);
-    const hd = heads * d;
-    const { t: q, ref: qr } = inputs(gpu, rng, [1, tq, hd], dtype);
-    const { t: k, ref: kr } = inputs(gpu, rng, [1, tk, hd], dtype);
-    const { t: v, ref: vr } = inputs(gpu, rng, [1, tk, hd], dtype);
-    const spec = { batch: 1, tq, tk, heads, headDim: d, scale: 1 / Math.sqrt(d) };
-    const rows = sampleRows(tq, Math.max(4, Math.floor(REF_BUDGET / (2 * tk * hd))));
-    return {
-      flops: 4 * tq * tk * hd,
-      bytes: (2 * tq + 2 * tk) * hd * BYTES[dtype],
-      run: () => attention(gpu, q, k, v, { heads }),
-      async check(out) {
-        const got = await out.read();
-        const want = new Float32Array(hd);
-        const e = new ErrorSum();
-        for (const i of rows) {
-          attentionRow(qr, kr, vr, spec, 0, i, want);
-          e.add(got, i * hd, want);
-        }
-        return e.result();
-      },
-      dispose() {
-        [q, k, v].forEach((t) => t.dispose());
-      },
-    };
-  },
-};
-
-const FAMILIES: Record<string, ComparableFamily> = { matmul: matmulFamily, attention: attentionFamily };
+export const DEFAULT_ROUNDS = 10;
 
 /** The families `compare` can run, with their shape sets. */
 export function comparableFamilies(): { family: string; source: string; shapeForm: string; sets: string[] }[] {
@@ -225,14 +103,36 @@ export function parseShapes(family: string, spec: string): number[][] {
 /** Tolerances of the project's conformance checks: rel_l2 for the f32 and the f16 paths. */
 export const REL_L2_TOLERANCE: Record<DType, number> = { f32: 1e-4, f16: 1e-2 };
 
+/** A variant with f16 products is held to the f16 tolerance even on f32 inputs (it rounds them). */
+function tolerance(family: string, row: CompareRow): number {
+  const f16Math = registered(family) && variantsOf(family).find((v) => v.name === row.variant)?.f16Math;
+  return REL_L2_TOLERANCE[f16Math ? 'f16' : row.dtype];
+}
+
+/** Whether the family lists variants in the registry (if not, only its built-in code runs). */
+const registered = (family: string) => kernelFamilies().includes(family);
+
 /** The variant a candidate runs with when it names none. */
 export function defaultVariant(gpu: Gpu, family: string): string {
+  if (!registered(family)) return 'built-in';
   const v = variantsOf(family).find((x) => x.autotune !== false && x.supports(gpu.caps));
   if (!v) throw new Error(`${family}: no variant runs on ${gpu.caps.adapterName}`);
   return v.name;
 }
 
-/** Runs every candidate on every shape; a candidate that fails to build or run gets a FAIL row. */
+/** Runs `fn` with the candidate's variant and WGSL set on this device. */
+function withCandidate<T>(gpu: Gpu, family: string, c: Candidate, fn: () => Promise<T>): Promise<T> {
+  if (!registered(family)) {
+    if (c.variant || c.override) throw new Error(`${family} has no registered variants yet: only its built-in code can run`);
+    return fn();
+  }
+  return withKernel(gpu, family, c.variant ?? defaultVariant(gpu, family), c.override, fn);
+}
+
+/**
+ * Runs every candidate on every shape: first a correctness check of each (a candidate that fails
+ * to build or run gets a FAIL row), then timed interleaved rounds of those that ran.
+ */
 export async function compare(gpu: Gpu, family: string, candidates: Candidate[], o: CompareOptions = {}): Promise<CompareRow[]> {
   const f = familyOf(family);
   const shapes = parseShapes(family, o.shapes ?? 'smoke');
@@ -241,31 +141,22 @@ export async function compare(gpu: Gpu, family: string, candidates: Candidate[],
     // Packed f16 inputs would need f32 outputs: compare the two storage paths in the tests, not here.
     throw new Error('compare: --dtype f16 needs shader-f16, which this adapter lacks');
   }
-  const runs = o.runs ?? 5;
+  const runs = o.runs ?? DEFAULT_ROUNDS;
+  const all = o.control && candidates.length ? [...candidates, { ...candidates[0], label: `${candidates[0].label} (control)` }] : candidates;
+  const timer = runs > 0 ? (o.timer ?? (await defaultTimer(gpu))) : undefined;
   const rows: CompareRow[] = [];
   for (const shape of shapes) {
     const problem = f.problem(gpu, shape, dtype, o.seed ?? 1);
     try {
-      for (const c of candidates) {
-        const variant = c.variant ?? defaultVariant(gpu, family);
-        const row: CompareRow = { candidate: c.label, variant, shape: f.label(shape), dtype, pass: false, adapter: gpu.caps.adapterName };
-        try {
-          await withKernel(family, variant, c.override, async () => {
-            const out = await problem.run();
-            const err = await problem.check(out);
-            out.dispose();
-            Object.assign(row, { max_abs: round(err.maxAbs), rel_l2: round(err.relL2), pass: err.relL2 <= REL_L2_TOLERANCE[dtype] });
-            if (!runs) return;
-            const t = await timeRuns(gpu, async () => (await problem.run()).dispose(), { runs });
-            const gflops = problem.flops / (t.median * 1e6);
-            Object.assign(row, { ms_median: round(t.median, 4), runs: t.runs, gflops: round(gflops) });
-            if (o.peak) row.pct_of_roofline = round((100 * gflops) / Math.min(o.peak.gflops, (problem.flops / problem.bytes) * o.peak.gbps));
-          });
-        } catch (e) {
-          row.error = (e as Error).message;
-          // Leave no GPU error behind for the next candidate to trip over.
-          await gpu.sync('compare').catch((x: Error) => (row.error += `\n${x.message}`));
-        }
+      const shapeRows: CompareRow[] = [];
+      for (const [i, c] of all.entries()) {
+        const row: CompareRow = { candidate: c.label, variant: c.variant ?? defaultVariant(gpu, family), shape: shape.join('x'), dtype, pass: false, adapter: gpu.caps.adapterName };
+        if (o.control && i === all.length - 1) row.control = true;
+        await checkCandidate(gpu, family, c, problem, row);
+        shapeRows.push(row);
+      }
+      if (timer) await timeCandidates(gpu, family, all, shapeRows, problem, timer, { ...o, runs, budgetS: o.budgetS && o.budgetS / shapes.length });
+      for (const row of shapeRows) {
         rows.push(row);
         o.onRow?.(row);
       }
@@ -276,21 +167,84 @@ export async function compare(gpu: Gpu, family: string, candidates: Candidate[],
   return rows;
 }
 
-/** The comparison as an aligned table; failed candidates' messages follow it. */
+async function defaultTimer(gpu: Gpu): Promise<CandidateTimer> {
+  const t = await kernelTimer(gpu);
+  const timer: CandidateTimer = (_c, run) => t.time(run);
+  return Object.assign(timer, { clock: t.clock });
+}
+
+async function checkCandidate(gpu: Gpu, family: string, c: Candidate, problem: Problem, row: CompareRow): Promise<void> {
+  try {
+    await withCandidate(gpu, family, c, async () => {
+      const out = await problem.run();
+      const err = await problem.check(out);
+      out.dispose();
+      Object.assign(row, { max_abs: round(err.maxAbs), rel_l2: round(err.relL2), pass: err.relL2 <= tolerance(family, row) });
+    });
+  } catch (e) {
+    row.error = (e as Error).message;
+    // Leave no GPU error behind for the next candidate to trip over.
+    await gpu.sync('compare').catch((x: Error) => (row.error += `\n${x.message}`));
+  }
+}
+
+/** Interleaved rounds of the candidates that ran, then per row: spread, rate, ratio to the first, verdict. */
+async function timeCandidates(gpu: Gpu, family: string, all: Candidate[], rows: CompareRow[], problem: Problem, timer: CandidateTimer, o: CompareOptions & { runs: number }): Promise<void> {
+  const ran = rows.map((r, i) => (r.error === undefined ? i : -1)).filter((i) => i >= 0);
+  if (!ran.length) return;
+  const sample = (k: number) => {
+    const c = all[ran[k]];
+    return withCandidate(gpu, family, c, () => timer(c, async () => (await problem.run()).dispose()));
+  };
+  const samples = await interleavedRounds(ran.length, sample, { rounds: o.runs, budgetMs: o.budgetS && o.budgetS * 1000, warmup: 1, seed: o.seed });
+  const clock = (timer as { clock?: Clock }).clock;
+  const base = ran[0] === 0 ? samples[0] : undefined;
+  ran.forEach((at, k) => {
+    const row = rows[at];
+    const s = spread(samples[k]);
+    Object.assign(row, { ms_median: round(s.median, 4), ms_iqr: round(s.iqr, 3), samples: samples[k].map((x) => round(x, 4)) });
+    if (clock) row.clock = clock;
+    if (problem.flops) row.gflops = round(problem.flops / (s.median * 1e6));
+    else row.gbps = round(problem.bytes / (s.median * 1e6));
+    if (o.peak) {
+      const ceiling = problem.flops ? Math.min(o.peak.gflops, (problem.flops / problem.bytes) * o.peak.gbps) : o.peak.gbps;
+      row.pct_of_roofline = round((100 * (row.gflops ?? row.gbps!)) / ceiling);
+    }
+    if (!base) return;
+    if (at === 0) {
+      Object.assign(row, { ratio: 1, verdict: 'baseline' });
+      return;
+    }
+    const r = ratioCI(base, samples[k], o.seed);
+    Object.assign(row, { ratio: round(r.ratio), ratio_ci: [round(r.lo), round(r.hi)], verdict: r.verdict });
+  });
+  const control = rows.find((r) => r.control);
+  if (control?.verdict && control.verdict !== 'same (within noise)') rows.forEach((r) => (r.too_noisy = true));
+}
+
+/** What to do about a run flagged too noisy. */
+export const NOISE_HINT =
+  'the control (a copy of the first candidate) differs from it beyond noise, so no verdict here can be trusted: raise --budget-s or --runs, close other work, or use an adapter with GPU timestamps';
+
+const fmt = (x: number | undefined, digits = 3) => (x === undefined ? '-' : String(Number(x.toPrecision(digits))));
+
+/** The comparison as an aligned table; failed candidates' messages and noise warnings follow it. */
 export function formatCompare(rows: CompareRow[]): string {
   const cells = rows.map((r) => [
     r.candidate,
     r.variant,
     r.shape,
     r.dtype,
-    r.ms_median?.toFixed(2) ?? '-',
-    r.gflops?.toString() ?? '-',
+    fmt(r.ms_median),
+    fmt(r.ms_iqr, 2),
+    r.ratio === undefined ? '-' : r.ratio_ci ? `${r.ratio.toFixed(2)} [${r.ratio_ci[0].toFixed(2)}, ${r.ratio_ci[1].toFixed(2)}]` : r.ratio.toFixed(2),
+    r.verdict ?? '-',
+    r.gflops !== undefined ? `${r.gflops} GFLOP/s` : r.gbps !== undefined ? `${r.gbps} GB/s` : '-',
     r.pct_of_roofline !== undefined ? `${r.pct_of_roofline}%` : '-',
-    r.max_abs?.toExponential(2) ?? '-',
     r.rel_l2?.toExponential(2) ?? '-',
     r.pass ? 'PASS' : 'FAIL',
   ]);
-  const head = ['candidate', 'variant', 'shape', 'dtype', 'ms median', 'GFLOP/s', 'roofline', 'max_abs', 'rel_l2', 'result'];
+  const head = ['candidate', 'variant', 'shape', 'dtype', 'ms median', 'IQR', 'ratio [95% CI]', 'verdict', 'rate', 'roofline', 'rel_l2', 'result'];
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(width[i])).join('  ').trimEnd();
   const out = [line(head), ...cells.map(line)];
@@ -301,6 +255,10 @@ export function formatCompare(rows: CompareRow[]): string {
     seen.add(r.candidate);
     out.push('', `${r.candidate} (${r.shape}): ${r.error}`);
   }
-  if (rows.length) out.push('', `adapter: ${rows[0].adapter}`);
+  const noisy = [...new Set(rows.filter((r) => r.too_noisy).map((r) => r.shape))];
+  if (noisy.length) out.push('', `TOO NOISY on ${noisy.join(', ')}: ${NOISE_HINT}`);
+  const timed = rows.find((r) => r.samples);
+  if (timed) out.push('', `${timed.samples!.length} interleaved rounds per shape after a warm-up, ${timed.clock ?? 'injected timer'}; ratio: median over the rounds of the time ÷ the first candidate's in the same round`);
+  if (rows.length) out.push(`adapter: ${rows[0].adapter}`);
   return out.join('\n');
 }

@@ -1,10 +1,10 @@
 // `diception bench --compare matmul=tiled-4x4,./my_matmul.wgsl --shapes transformer`: built-in
 // variants and WGSL files side by side (bench/compare.ts does the work; the page shares it).
 import { readFileSync } from 'node:fs';
-import { compare, formatCompare, type Candidate } from '../bench/compare.ts';
+import { compare, DEFAULT_ROUNDS, formatCompare, type Candidate } from '../bench/compare.ts';
 import { roofline } from '../bench/roofline.ts';
 import '../src/kernels/families.ts';
-import { variantsOf } from '../src/kernels/registry.ts';
+import { kernelFamilies, variantsOf } from '../src/kernels/registry.ts';
 import { getDevice } from '../src/runtime/device.ts';
 import { integer } from './run-options.ts';
 import { processStreams, type Streams } from './progress.ts';
@@ -14,6 +14,8 @@ export interface CompareFlags {
   shapes?: string;
   dtype?: string;
   runs?: string;
+  budgetS?: string;
+  control?: boolean;
   json?: boolean;
 }
 
@@ -22,13 +24,16 @@ export function parseCandidates(spec: string): { family: string; candidates: Can
   const eq = spec.indexOf('=');
   if (eq <= 0) throw new Error(`--compare: '${spec}' is not family=candidate,candidate,... (e.g. matmul=tiled-4x4,./my_matmul.wgsl)`);
   const family = spec.slice(0, eq).trim();
-  const names = variantsOf(family).map((v) => v.name);
+  // A family without registered variants runs its built-in code, named 'built-in'.
+  const builtinOnly = !kernelFamilies().includes(family);
+  const names = builtinOnly ? ['built-in'] : variantsOf(family).map((v) => v.name);
   const items = spec.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean);
   if (!items.length) throw new Error('--compare: no candidates after the family');
   const candidates = items.map((item): Candidate => {
-    if (names.includes(item)) return { label: item, variant: item };
+    if (names.includes(item)) return builtinOnly ? { label: item } : { label: item, variant: item };
     const [file, variant] = item.split('@');
     if (!file.endsWith('.wgsl')) throw new Error(`--compare: '${item}' is neither a ${family} variant (${names.join(', ')}) nor a .wgsl file`);
+    if (builtinOnly) throw new Error(`--compare: ${family} has no registered variants yet, so a .wgsl file cannot replace its code (candidates: built-in)`);
     if (variant !== undefined && !names.includes(variant)) throw new Error(`--compare: ${file}@${variant}: ${family} has no variant '${variant}' (variants: ${names.join(', ')})`);
     let source: string;
     try {
@@ -45,12 +50,16 @@ export async function benchCompare(o: CompareFlags, io: Streams = processStreams
   const { family, candidates } = parseCandidates(o.compare);
   const dtype = o.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype: '${dtype}' is not f32 or f16`);
-  const runs = integer(o.runs ?? '5', '--runs', 5, 1000);
+  const runs = integer(o.runs ?? String(DEFAULT_ROUNDS), '--runs', 1, 1000);
+  const budgetS = o.budgetS === undefined ? undefined : Number(o.budgetS);
+  if (budgetS !== undefined && !(budgetS > 0)) throw new Error(`--budget-s: '${o.budgetS}' is not a positive number of seconds`);
   const gpu = await getDevice();
   const rows = await compare(gpu, family, candidates, {
     shapes: o.shapes ?? 'smoke',
     dtype,
     runs,
+    budgetS,
+    control: o.control,
     peak: await roofline(gpu),
     onRow: o.json ? (r) => io.out(`${JSON.stringify(r)}\n`) : undefined,
   });

@@ -12,7 +12,9 @@ import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerEvaluate } from './evaluate.ts';
 import { registerInfer } from './infer.ts';
 import { addKernelFlags } from './kernel-flags.ts';
+import { kernelsCommand } from './kernels.ts';
 import { loadPipeline } from './pipeline-loader.ts';
+import { tuneCommand } from './tune.ts';
 import { HOST_HELP, webCommand } from './web.ts';
 
 const program = new Command();
@@ -37,13 +39,30 @@ program
   .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
   .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
   .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
-  .option('--runs <n>', '--compare: timed runs per candidate and shape (median; at least 5)', '5')
+  .option('--runs <n>', '--compare: interleaved timing rounds per shape (samples per candidate; fewer than 6 count as 6)', '10')
+  .option('--budget-s <s>', '--compare: seconds of timing in all (rounds go on until spent, instead of --runs)')
+  .option('--control', '--compare: add a copy of the first candidate; flags the run as too noisy if it is not judged the same')
   .option('--out <file>', 'write [header, ...rows] as JSON (date, adapter, load average)')
   .action((family, o) => {
     if (o.compare && family) throw new Error(`bench: give a family or --compare, not both`);
     if (!o.compare && !family) throw new Error('bench: name a family (e.g. matmul, roofline, peers) or give --compare family=candidates');
     return o.compare ? benchCompare(o) : bench(family, o);
   });
+
+program
+  .command('kernels')
+  .description('list every kernel variant: the features it needs, workgroup memory, subgroups, subgroup matrices, and whether this adapter runs it')
+  .option('--json', 'print JSON')
+  .action((o) => kernelsCommand(o));
+
+program
+  .command('tune')
+  .description("autotune the kernel variants at the model's shapes on this adapter and cache the choices ($DICEPTION_CACHE_DIR, else ~/.cache/diception)")
+  .option('--shapes <sets>', 'shape sets (transformer, vae, text, smoke), comma-separated', 'transformer,vae,text')
+  .option('--families <list>', 'families to tune, comma-separated (default: every registered family)')
+  .option('--dtype <list>', 'f32, f16 or f32,f16 (default: both where the adapter has shader-f16)')
+  .option('--json', 'print JSON')
+  .action((o) => tuneCommand(o));
 
 program
   .command('conformance <fixture-dir>')

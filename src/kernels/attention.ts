@@ -139,7 +139,7 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
   }
   const outDtype = o.outDtype ?? (q.dtype === 'f16' && !gpu.caps.f16 ? 'f32' : q.dtype);
   check(op, outDtype === 'f32' || gpu.caps.f16, 'f16 output needs shader-f16 on this adapter (ask for outDtype f32)');
-  const variant = o.variant ?? (kernelChoice('attention') as AttentionVariant | undefined) ?? chooseAttention(gpu, { batch, tq, tk, heads, headDim });
+  const variant = o.variant ?? (kernelChoice('attention', gpu) as AttentionVariant | undefined) ?? chooseAttention(gpu, { batch, tq, tk, heads, headDim });
   check(op, attentionVariants(gpu).includes(variant), `variant '${variant}' is not available on this adapter`);
 
   const d4 = headDim / 4;
@@ -150,7 +150,7 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
   const subgroups = blocked ? geo.subgroups : variant === 'subgroup' && WG / bq <= gpu.caps.subgroupMinSize;
   const kernel = await gpu.pipelines.get({
     name: 'attention',
-    ...kernelSource('attention', source),
+    ...kernelSource('attention', source, gpu),
     bindings: [
       { name: 'q', dtype: q.dtype, vec: 4 },
       { name: 'k', dtype: k.dtype, vec: 4 },

@@ -1,6 +1,7 @@
 // Kernel choices as options: `--kernel matmul=tiled-8x4` / `--kernel-override matmul=./x.wgsl`
 // on the command line, `configureKernels({ kernel: { matmul: 'tiled-8x4' } })` in JS. Both end
 // in the registry (registry.ts), which every family consults when it picks a pipeline.
+import type { Gpu } from '../runtime/device.ts';
 import './families.ts';
 import { setKernelChoice, setKernelOverride, variantsOf, type KernelOverride } from './registry.ts';
 
@@ -30,10 +31,13 @@ export function parseAssignments(flag: string, spec: string | string[]): [family
   });
 }
 
-/** Applies forced variants and overrides (the rest of the registry is left as it is). */
-export function configureKernels(c: KernelConfig): void {
+/**
+ * Applies forced variants and overrides (the rest of the registry is left as it is): as
+ * process-wide defaults, or for one device when `gpu` is given (they win over the defaults there).
+ */
+export function configureKernels(c: KernelConfig, gpu?: Gpu): void {
   const kernel = c.kernel ?? {};
   const choices = typeof kernel === 'string' || Array.isArray(kernel) ? parseAssignments('kernel', kernel) : Object.entries(kernel);
-  for (const [family, name] of choices) setKernelChoice(family, name);
-  for (const [family, o] of Object.entries(c.override ?? {})) setKernelOverride(family, o);
+  for (const [family, name] of choices) setKernelChoice(family, name, gpu);
+  for (const [family, o] of Object.entries(c.override ?? {})) setKernelOverride(family, o, gpu);
 }

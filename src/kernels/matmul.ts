@@ -232,7 +232,7 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     { name: 'out', dtype: p.out.dtype, access: 'read_write' },
   ] as const;
   // The epilogue's activations come from the shared function library (also for overrides).
-  const k = kernelSource('matmul', source);
+  const k = kernelSource('matmul', source, gpu);
   return gpu.pipelines.get({ name: 'matmul', source: `${k.source}\n${ACTIVATION_WGSL}`, file: k.file, bindings: [...bindings], uniforms: true, defines });
 }
 

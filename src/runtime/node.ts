@@ -1,9 +1,10 @@
 // The Node platform: Dawn through the `webgpu` package, and files through positional reads.
 // This is the only module in src/ with Node-only imports.
-import { open as fsOpen, stat } from 'node:fs/promises';
+import { mkdir, open as fsOpen, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
-import { setPlatform, type Platform } from './platform.ts';
+import { setPlatform, type Platform, type TextStore } from './platform.ts';
 import { checkRange, type ByteSource } from './source.ts';
 
 Object.assign(globalThis, globals);
@@ -39,6 +40,35 @@ class FileSource implements ByteSource {
   }
 }
 
+/**
+ * Persistent entries as files in $DICEPTION_CACHE_DIR, else the user's cache folder
+ * ($XDG_CACHE_HOME or ~/.cache, %LOCALAPPDATA% on Windows) under diception/.
+ */
+function fileStore(): TextStore {
+  const env = process.env;
+  const base = env.XDG_CACHE_HOME || (process.platform === 'win32' && env.LOCALAPPDATA) || join(homedir(), '.cache');
+  const dir = env.DICEPTION_CACHE_DIR || join(base, 'diception');
+  const file = (name: string) => join(dir, `${name.replace(/[^\w.-]+/g, '_')}.json`);
+  return {
+    location: dir,
+    async get(name) {
+      try {
+        return await readFile(file(name), 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new Error(`${file(name)}: ${(e as Error).message}`);
+      }
+    },
+    async set(name, text) {
+      await mkdir(dir, { recursive: true });
+      // Write then rename: a concurrent reader sees the old file or the new one, never half.
+      const tmp = `${file(name)}.${process.pid}.tmp`;
+      await writeFile(tmp, text);
+      await rename(tmp, file(name));
+    },
+  };
+}
+
 export const nodePlatform: Platform = {
   name: 'node',
   gpu() {
@@ -62,6 +92,9 @@ export const nodePlatform: Platform = {
     return new FileSource(path, size, await fsOpen(path, 'r'));
   },
   join,
+  get store() {
+    return fileStore(); // read per use: the folder follows $DICEPTION_CACHE_DIR as it is now
+  },
   async exists(path) {
     try {
       await stat(path);

@@ -12,6 +12,26 @@ export interface Platform {
   /** Joins path segments the platform's way. */
   join(...parts: string[]): string;
   exists(path: string): Promise<boolean>;
+  /** Small persistent text entries (autotune results); absent where nothing can persist. */
+  store?: TextStore;
+}
+
+export interface TextStore {
+  /** Where entries live (shown to users), e.g. a folder or 'localStorage'. */
+  readonly location: string;
+  get(name: string): Promise<string | undefined>;
+  set(name: string, text: string): Promise<void>;
+}
+
+/** localStorage where the page or worker has one (module workers do not). */
+function localStore(): TextStore | undefined {
+  const ls = (globalThis as { localStorage?: Storage }).localStorage;
+  if (!ls) return undefined;
+  return {
+    location: 'localStorage',
+    get: async (name) => ls.getItem(`diception:${name}`) ?? undefined,
+    set: async (name, text) => ls.setItem(`diception:${name}`, text),
+  };
 }
 
 let current: Platform | undefined;
@@ -33,6 +53,7 @@ export function platform(): Platform {
       // Static hosts give folders no URL of their own (404): a folder URL counts as present, and
       // a file missing inside it is reported by name when it is opened.
       exists: async (url) => (await fetch(url, { method: 'HEAD' })).ok || isFolderUrl(url),
+      store: localStore(),
     };
     return current;
   }

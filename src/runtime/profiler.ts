@@ -111,8 +111,16 @@ export class Profiler implements DispatchObserver {
   }
 }
 
-/** Whether a timed empty pass yields increasing, non-zero timestamps on this device. */
-async function timestampsWork(gpu: Gpu): Promise<boolean> {
+const probed = new WeakMap<Gpu, Promise<boolean>>();
+
+/** Whether a timed empty pass yields increasing, non-zero timestamps on this device (probed once per device). */
+export function timestampsWork(gpu: Gpu): Promise<boolean> {
+  let p = probed.get(gpu);
+  if (!p) probed.set(gpu, (p = probeTimestamps(gpu)));
+  return p;
+}
+
+async function probeTimestamps(gpu: Gpu): Promise<boolean> {
   const d = gpu.device;
   const qs = d.createQuerySet({ type: 'timestamp', count: 2 });
   const resolve = d.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
