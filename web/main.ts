@@ -3,10 +3,8 @@ import { checkAdapterFits } from '../src/model/adapter-fit.ts';
 import { loadPipeline } from '../src/model/pipeline.ts';
 import { runPipelineGolden } from '../src/model/pipeline-golden.ts';
 import type { Pipeline, PipelineOptions, Precision } from '../src/model/pipeline-types.ts';
-import { MODEL_SIZE } from '../src/model/pipeline-types.ts';
-import { predictionRgb } from '../src/model/postprocess.ts';
+import { INFER_STYLE, toPrediction } from '../src/model/postprocess.ts';
 import { inferInput, type RgbImage } from '../src/model/preprocess.ts';
-import { resizeU8 } from '../src/model/resample.ts';
 import { COCO_CLASSES, MAX_POINTS, parseTask, pointSlots, TASK_NAMES } from '../src/model/tasks.ts';
 import { getDevice, type Gpu } from '../src/runtime/device.ts';
 import { filesByPath, pickedFilesPlatform } from '../src/runtime/picked-files.ts';
@@ -235,8 +233,8 @@ async function run(): Promise<void> {
     onProgress: progress,
   });
   // Depth is shown coloured (Spectral), as the reference saves it.
-  const pred = predictionRgb(result.image01, MODEL_SIZE, s.task.name === 'depth', 'clamp');
-  const panel = { data: resizeU8(pred, MODEL_SIZE, MODEL_SIZE, 3, img.width, img.height, 'lanczos'), width: img.width, height: img.height };
+  const pred = toPrediction(result.image01, s.task.name, img.width, img.height, INFER_STYLE);
+  const panel = { data: pred.rgb, width: img.width, height: img.height };
   const canvas = $<HTMLCanvasElement>('result-canvas');
   drawSideBySide(canvas, img, panel);
   $('result-section').hidden = false;
