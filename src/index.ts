@@ -6,6 +6,8 @@ import { fetchImage, isRgbImage, loadModel, type DiceptionModel, type ImageInput
 import type { RgbImage } from './model/preprocess.ts';
 
 export * from './api/public.ts';
+/** A PNG file's bytes from a predict() result's `rgb` (or any { width, height, rgb }). */
+export { encodePng } from './api/image-browser.ts';
 
 async function decode(image: ImageInput): Promise<RgbImage> {
   if (isRgbImage(image)) return image;

@@ -6,6 +6,8 @@ import { fetchImage, isRgbImage, loadModel, type DiceptionModel, type ImageInput
 import type { RgbImage } from './model/preprocess.ts';
 
 export * from './api/public.ts';
+/** A PNG file's bytes from a predict() result's `rgb` (or any { width, height, rgb }). */
+export { encodePng } from './api/image-node.ts';
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
 

@@ -12,7 +12,6 @@ import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerInfer } from './infer.ts';
 import { addKernelFlags } from './kernel-flags.ts';
 import { loadPipeline } from './pipeline-loader.ts';
-import { webCommand } from './web.ts';
 
 const program = new Command();
 program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
@@ -62,7 +61,8 @@ program
   .description('build the browser page and serve it on 127.0.0.1 (HTTP Range support for model files)')
   .option('--port <n>', 'port', '8080')
   .option('--models <dir>', 'also serve this folder at /models/ (default: out/demo-model once `npm run demo` made it)')
-  .action((o) => webCommand(o));
+  // Lazy: it needs esbuild, which only a checkout has.
+  .action(async (o) => (await import('./web.ts')).webCommand(o));
 
 program
   .command('demo')

@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import sharp from 'sharp';
 import { decodeRgb } from '../src/api/image-node.ts';
 import type { RgbImage } from '../src/model/preprocess.ts';
 
@@ -41,6 +40,7 @@ export function canWrite(path: string): boolean {
 export async function encodeImage(img: RgbImage, path: string): Promise<Uint8Array> {
   const format = FORMATS[extname(path).toLowerCase()];
   if (!format) throw new Error(`cannot write ${basename(path)}: unsupported extension (use .png or .jpg)`);
+  const { default: sharp } = await import('sharp');
   const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
   // PIL's JPEG default quality is 75.
   const out = format === 'jpeg' ? s.jpeg({ quality: 75 }) : s.toFormat(format);

@@ -1,6 +1,7 @@
 // Browser image decoding to RGB bytes, for the page and the library: createImageBitmap and an
 // OffscreenCanvas, so it also runs inside a Worker.
 import type { RgbImage } from '../model/preprocess.ts';
+import type { RgbPixels } from './model.ts';
 
 /** RGBA pixels → interleaved RGB (alpha dropped, as PIL's convert('RGB') does). */
 export function rgbaToRgb(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number): RgbImage {
@@ -35,4 +36,16 @@ export async function decodeBlob(blob: Blob, name = (blob as File).name ?? 'imag
   } finally {
     bmp.close();
   }
+}
+
+/** A PNG file's bytes (OffscreenCanvas, so Workers can too). */
+export async function encodePng(img: RgbPixels): Promise<Uint8Array> {
+  const c = new OffscreenCanvas(img.width, img.height);
+  const rgba = new ImageData(img.width, img.height);
+  for (let i = 0, j = 0; j < img.rgb.length; i += 4, j += 3) {
+    rgba.data.set(img.rgb.subarray(j, j + 3), i);
+    rgba.data[i + 3] = 255;
+  }
+  c.getContext('2d')!.putImageData(rgba, 0, 0);
+  return new Uint8Array(await (await c.convertToBlob({ type: 'image/png' })).arrayBuffer());
 }

@@ -1,7 +1,16 @@
 // Node image decoding to RGB bytes with sharp (the CLI and the library's Node entry; never in
 // the browser bundle).
-import sharp from 'sharp';
 import type { RgbImage } from '../model/preprocess.ts';
+import type { RgbPixels } from './model.ts';
+
+// Loaded on first use: it is the slowest package to load, and `diception --help` needs none.
+const loadSharp = async () => (await import('sharp')).default;
+
+/** A PNG file's bytes. */
+export async function encodePng(img: RgbPixels): Promise<Uint8Array> {
+  const sharp = await loadSharp();
+  return new Uint8Array(await sharp(img.rgb, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer());
+}
 
 /**
  * A file path or encoded bytes → 8-bit RGB, alpha dropped and grey expanded like PIL's
@@ -9,6 +18,7 @@ import type { RgbImage } from '../model/preprocess.ts';
  * mode); PIL (the single-image mode) ignores it. Throws sharp's own message.
  */
 export async function decodeRgb(input: string | Uint8Array, autoOrient = false): Promise<RgbImage> {
+  const sharp = await loadSharp();
   let img = sharp(input, { failOn: 'error' });
   if (autoOrient) img = img.rotate();
   const { data, info } = await img.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 // The task-level API shared by the Node and browser entries: loadDiception() opens and checks
 // the model files and loads the models; predict() runs one image through the same pipeline and
 // post-processing as the CLI (inference.py's rendering). Entries supply the image decoder.
@@ -69,6 +70,9 @@ export interface DiceptionModel {
  * ImageBitmap, ImageData, HTMLImageElement, OffscreenCanvas. Both: `{ data, width, height }` RGB bytes.
  */
 export type ImageInput = string | URL | Uint8Array | ArrayBuffer | Blob | ImageBitmap | ImageData | HTMLImageElement | OffscreenCanvas | RgbImage;
+
+/** An RGB image to encode: a predict() result (its `rgb`) or any interleaved RGB bytes. */
+export type RgbPixels = Pick<Prediction, 'width' | 'height' | 'rgb'>;
 
 /** What an entry supplies: its image inputs → RGB bytes (throwing a one-line message). */
 export type ImageDecoder = (image: ImageInput) => Promise<RgbImage>;
