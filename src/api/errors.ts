@@ -3,6 +3,7 @@
 
 export type DiceptionErrorCode = 'INVALID_ARGUMENT' | 'MODEL_FILES' | 'IMAGE' | 'NO_WEBGPU' | 'GPU' | 'ABORTED' | 'DISPOSED';
 
+/** Every error the API throws: `code` says what kind, `message` is one line naming the file, option or stage. */
 export class DiceptionError extends Error {
   constructor(
     readonly code: DiceptionErrorCode,
