@@ -1,7 +1,7 @@
 // The browser page: the same src/ as the CLI, bundled by esbuild (web/build.ts).
 import { checkAdapterFits } from '../src/model/adapter-fit.ts';
 import { loadPipeline } from '../src/model/pipeline.ts';
-import { runPipelineGolden } from '../src/model/pipeline-golden.ts';
+import { runPipelineGolden } from '../tools/conformance/pipeline-golden.ts';
 import type { Pipeline, PipelineOptions, Precision } from '../src/model/pipeline-types.ts';
 import { INFER_STYLE, toPrediction } from '../src/model/postprocess.ts';
 import { inferInput, type RgbImage } from '../src/model/preprocess.ts';
