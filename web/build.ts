@@ -6,8 +6,9 @@ export async function buildWeb(): Promise<string> {
   const { build } = await import('esbuild');
   const root = fileURLToPath(new URL('.', import.meta.url));
   await build({
-    entryPoints: [`${root}main.ts`],
-    outfile: `${root}dist/app.js`,
+    // The page, and the Worker it runs the model in (web/worker.ts).
+    entryPoints: { app: `${root}main.ts`, worker: `${root}worker.ts` },
+    outdir: `${root}dist`,
     bundle: true,
     format: 'esm',
     platform: 'browser',

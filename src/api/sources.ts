@@ -6,7 +6,7 @@ import { isFolderUrl, platform, setPlatform, type Platform } from '../runtime/pl
 import { BlobSource, HttpRangeSource, type ByteSource } from '../runtime/source.ts';
 
 /** A model folder or file, as loadDiception takes it. */
-export type ModelSource = string | URL | Blob | Iterable<File> | FileSystemDirectoryHandle | FileSystemFileHandle;
+export type ModelSource = string | URL | Blob | Iterable<File> | ReadonlyMap<string, Blob> | FileSystemDirectoryHandle | FileSystemFileHandle;
 
 interface Mount {
   open(rel: string[]): Promise<ByteSource>;
@@ -75,11 +75,17 @@ function fileMount(name: string, blob: () => Promise<Blob>): Mount {
   };
 }
 
-function filesMount(files: Iterable<File>): Mount {
-  // A folder picker's files carry paths "<folder>/<sub>/<file>": the common first segment is the folder.
-  const byPath = new Map<string, File>();
-  for (const f of files) {
-    const rel = ((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name).split('/');
+/**
+ * A folder picker's files, or a Map from their paths to them (what survives postMessage: a
+ * cloned File loses webkitRelativePath). Paths are "<folder>/<sub>/<file>": the first segment
+ * is the folder itself.
+ */
+function filesMount(files: Iterable<File> | ReadonlyMap<string, Blob>): Mount {
+  const pairs: Iterable<[string, Blob]> =
+    files instanceof Map ? files.entries() : [...(files as Iterable<File>)].map((f) => [(f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, f]);
+  const byPath = new Map<string, Blob>();
+  for (const [path, f] of pairs) {
+    const rel = path.split('/');
     byPath.set((rel.length > 1 ? rel.slice(1) : rel).join('/'), f);
   }
   return {
@@ -130,13 +136,13 @@ const isHandle = (s: unknown, kind: 'file' | 'directory') => typeof s === 'objec
 export class Sources {
   private ids: string[] = [];
 
-  /** A model folder: path, URL, FileSystemDirectoryHandle or a folder picker's files. */
+  /** A model folder: path, URL, FileSystemDirectoryHandle, a folder picker's files or a Map of their paths to them. */
   async folder(s: ModelSource, what: string): Promise<string> {
     if (typeof s === 'string') return this.plain(s);
     if (s instanceof URL) return this.plain(s.href);
     if (isHandle(s, 'directory')) return this.add(directoryMount(s as FileSystemDirectoryHandle));
-    if (typeof (s as Iterable<File>)[Symbol.iterator] === 'function') return this.add(filesMount(s as Iterable<File>));
-    throw new Error(`${what}: expected a folder path, URL, FileSystemDirectoryHandle or a picked folder's files`);
+    if (s instanceof Map || typeof (s as Iterable<File>)[Symbol.iterator] === 'function') return this.add(filesMount(s as Iterable<File>));
+    throw new Error(`${what}: expected a folder path, URL, FileSystemDirectoryHandle, or a picked folder's files (or a Map of their paths to them)`);
   }
 
   /** One file: path, URL, File/Blob or FileSystemFileHandle. */

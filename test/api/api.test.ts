@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, DiceptionError, InvalidArgumentError, loadDiception, ModelFilesError, type DiceptionModel } from '../../src/node.ts';
+import { platform } from '../../src/runtime/platform.ts';
 import { writeSmallModel } from './small-model.ts';
 
 const image = { width: 40, height: 24, data: new Uint8Array(40 * 24 * 3).map((_, i) => (i * 37) % 251) };
@@ -72,5 +73,18 @@ describe('library API (Node)', () => {
     const files = await loadDiception({ sd3: tmpdir(), checkpoint: join(dir, 'diception.safetensors') }).catch((e) => e);
     expect(files).toBeInstanceOf(ModelFilesError);
     expect(files.message).toMatch(/not a diffusers model folder \(no model_index.json\)/);
+  });
+
+  it('runs on a GPUDevice the caller made, and leaves it usable after dispose', async () => {
+    const adapter = await platform().gpu().requestAdapter();
+    const device = await adapter!.requestDevice();
+    const own = await loadDiception({ sd3: dir, checkpoint: join(dir, 'diception.safetensors'), promptCache: join(dir, 'prompts.safetensors'), device, precision: 'f32' });
+    expect(own.capabilities.maxStorageBinding).toBe(device.limits.maxStorageBufferBindingSize);
+    expect(own.memory().liveBytes).toBeGreaterThan(0); // the VAE and point encoder, on this device
+    await own.dispose();
+    const b = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    await device.queue.onSubmittedWorkDone();
+    b.destroy();
+    device.destroy();
   });
 });
