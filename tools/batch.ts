@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { MODEL_SIZE, type PipelineFactory, type StageTiming } from '../src/model/pipeline-types.ts';
-import { encodeNpyF16, npyPayload, predictionRgb } from '../src/model/postprocess.ts';
+import { BATCH_STYLE, encodeNpyF16, npyPayload, toPrediction } from '../src/model/postprocess.ts';
 import { batchInput, inputPanel, markPoints, type RgbImage } from '../src/model/preprocess.ts';
 import { resizeU8 } from '../src/model/resample.ts';
 import { chooseAnnotation, decodeSegmentation, samplePointsInMask, type Segmentation } from '../src/model/sa1b.ts';
@@ -242,10 +242,10 @@ async function save(s: Sample, p: Prepared, image01: Float32Array, masks?: MaskS
   // PIL's default resize filter (BICUBIC) brings both 768×768 panels back to the original size.
   const back = (rgb: Uint8Array): RgbImage => ({ data: resizeU8(rgb, MODEL_SIZE, MODEL_SIZE, 3, width, height, 'bicubic'), width, height });
   const left = back(inputPanel(p.viz));
-  const right = back(predictionRgb(image01, MODEL_SIZE, s.task.name === 'depth', 'f16'));
-  await writeAtomic(s.png, await encodeImage(sideBySide(left, right), s.png));
+  const pred = toPrediction(image01, s.task.name, width, height, BATCH_STYLE);
+  await writeAtomic(s.png, await encodeImage(sideBySide(left, { data: pred.rgb, width, height }), s.png));
   const files = [s.png];
-  const npy = s.npy && npyPayload(image01, MODEL_SIZE, s.task.name, height, width);
+  const npy = s.npy && npyPayload(pred);
   if (s.npy && npy) {
     await writeAtomic(s.npy, encodeNpyF16(npy.data, npy.shape));
     files.push(s.npy);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Entry point of the `diception` command: runs the TypeScript CLI directly (tsx), with WGSL
-// files importable as text.
+// The `diception` command from a checkout, without a build: runs the TypeScript CLI directly
+// (tsx), with WGSL files importable as text. The package's bin is the bundled dist/cli.js
+// (`npm run build`, tools/build.ts).
 import { register } from 'node:module';
 import { register as registerTsx } from 'tsx/esm/api';
 

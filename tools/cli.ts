@@ -15,7 +15,6 @@ import { addKernelFlags } from './kernel-flags.ts';
 import { kernelsCommand } from './kernels.ts';
 import { loadPipeline } from './pipeline-loader.ts';
 import { tuneCommand } from './tune.ts';
-import { HOST_HELP, webCommand } from './web.ts';
 
 const program = new Command();
 program.name('diception').description('DICEPTION perception models on WebGPU').showHelpAfterError();
@@ -77,13 +76,18 @@ program
   .description('rewrite a PyTorch checkpoint (e.g. DICEPTION_v1.pth) as .safetensors, keeping names and dtypes')
   .action((i, o) => convert(i, o));
 
+// What --host exposes, said where the flag is offered.
+const HOST_HELP =
+  'listen on this address instead of 127.0.0.1; 0.0.0.0 or a network address lets anyone who can reach this machine read the page and every file under --models, with no authentication';
+
 program
   .command('web')
   .description('build the browser page and serve it, on 127.0.0.1 unless --host (HTTP Range support for model files)')
   .option('--port <n>', 'port', '8080')
   .option('--host <addr>', HOST_HELP, '127.0.0.1')
   .option('--models <dir>', 'also serve this folder at /models/ (default: out/demo-model once `npm run demo` made it)')
-  .action((o) => webCommand(o));
+  // Lazy: it needs esbuild, which only a checkout has.
+  .action(async (o) => (await import('./web.ts')).webCommand(o));
 
 program
   .command('demo')

@@ -3,26 +3,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import { decodeRgb } from '../src/api/image-node.ts';
 import type { RgbImage } from '../src/model/preprocess.ts';
 
-// Loaded on first use: commands that never touch image files (the GPU pack's bundle, which
-// carries no native modules) must not need sharp's binary.
-const sharp = async () => (await import('sharp')).default;
-
-/**
- * Any image sharp reads → 8-bit RGB, alpha dropped and grey expanded like PIL's
- * convert('RGB'). `autoOrient` applies the EXIF orientation as OpenCV's imread does (the batch
- * mode); PIL (the single-image mode) ignores it.
- */
+/** An image file → RGB (decodeRgb), failing with one line that names `what` and the file. */
 export async function readRgb(path: string, what: string, autoOrient = false): Promise<RgbImage> {
   try {
-    let img = (await sharp())(path, { failOn: 'error' });
-    if (autoOrient) img = img.rotate();
-    const { data, info } = await img.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    if (info.channels === 3) return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-    const rgb = new Uint8Array(info.width * info.height * 3);
-    for (let i = 0; i < info.width * info.height; i++) rgb.fill(data[i * info.channels], i * 3, i * 3 + 3);
-    return { data: rgb, width: info.width, height: info.height };
+    return await decodeRgb(path, autoOrient);
   } catch (e) {
     const reason = !existsSync(path) ? 'file not found' : `not a readable image (${firstLine(e)})`;
     throw new Error(`${what}: cannot read ${path}: ${reason}; give a PNG, JPEG, WebP, TIFF or GIF file`);
@@ -53,7 +40,8 @@ export function canWrite(path: string): boolean {
 export async function encodeImage(img: RgbImage, path: string): Promise<Uint8Array> {
   const format = FORMATS[extname(path).toLowerCase()];
   if (!format) throw new Error(`cannot write ${basename(path)}: unsupported extension (use .png or .jpg)`);
-  const s = (await sharp())(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
+  const { default: sharp } = await import('sharp');
+  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
   // PIL's JPEG default quality is 75.
   const out = format === 'jpeg' ? s.jpeg({ quality: 75 }) : s.toFormat(format);
   return new Uint8Array(await out.toBuffer());

@@ -4,9 +4,8 @@
 import { basename, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { MODEL_SIZE, type PipelineFactory, type PipelineRequest, type PipelineResult } from '../src/model/pipeline-types.ts';
-import { encodeNpyF16, npyPayload, predictionRgb } from '../src/model/postprocess.ts';
+import { encodeNpyF16, INFER_STYLE, npyPayload, toPrediction } from '../src/model/postprocess.ts';
 import { inferInput } from '../src/model/preprocess.ts';
-import { resizeU8 } from '../src/model/resample.ts';
 import { getDevice } from '../src/runtime/device.ts';
 import { formatProfile, Profiler, type KernelTime } from '../src/runtime/profiler.ts';
 import { emptyPoints, parsePoints, parsePrompt, parseTask, type Task } from '../src/model/tasks.ts';
@@ -75,20 +74,18 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
     await pipeline.dispose();
   }
 
-  const { width, height } = image;
-  const pred = predictionRgb(result.image01, MODEL_SIZE, task.name === 'depth', 'clamp');
-  const panel = { data: resizeU8(pred, MODEL_SIZE, MODEL_SIZE, 3, width, height, 'lanczos'), width, height };
-  await writeAtomic(resultPath, await encodeImage(sideBySide(image, panel), resultPath));
+  const pred = toPrediction(result.image01, task.name, image.width, image.height, INFER_STYLE);
+  await writeAtomic(resultPath, await encodeImage(sideBySide(image, { data: pred.rgb, width: pred.width, height: pred.height }), resultPath));
   const written = [resultPath];
   if (settings.saveNpy) {
-    const npy = npyPayload(result.image01, MODEL_SIZE, task.name, height, width);
+    const npy = npyPayload(pred);
     if (npy) {
       await writeAtomic(npyPath, encodeNpyF16(npy.data, npy.shape));
       written.push(npyPath);
     } else out.info(`note: --save_npy applies to depth and normal; nothing to save for ${task.name}`);
   }
   if (masks) {
-    const files = await writeMasks(join(outputDir, `result_${basename(imagePath, extname(imagePath))}`), task.name, result.image01, MODEL_SIZE, height, width, masks);
+    const files = await writeMasks(join(outputDir, `result_${basename(imagePath, extname(imagePath))}`), task.name, result.image01, MODEL_SIZE, image.height, image.width, masks);
     if (!files.length) out.info(`note: --masks applies to segmentation, semantic and entity; no masks for ${task.name}`);
     written.push(...files);
   }

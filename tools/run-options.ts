@@ -1,7 +1,7 @@
 // Options shared by `infer` and `batch`: model paths, sampling settings, precision, output mode.
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { PipelineOptions, Precision } from '../src/model/pipeline-types.ts';
+import { DEFAULT_GUIDANCE, DEFAULT_STEPS, type PipelineOptions, type Precision } from '../src/model/pipeline-types.ts';
 
 export interface RunSettings {
   modelPath: string;
@@ -16,9 +16,7 @@ export interface RunSettings {
   json: boolean;
 }
 
-/** The reference README's recommendation, and its fast setting ("barely quality loss"). */
-export const DEFAULT_STEPS = 28;
-export const DEFAULT_GUIDANCE = 2;
+/** The reference README's fast setting ("barely quality loss"). */
 export const FAST = { steps: 1, guidance: 1 };
 
 export function addRunOptions(cmd: Command): Command {

@@ -46,3 +46,6 @@ if [ "${1:-}" = "--browser" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ];
   sudo_ apt-get update -qq
   sudo_ apt-get install -y -qq chromium >/dev/null
 fi
+
+# The package's bundles (dist/): the `diception` bin runs dist/cli.js.
+npx tsx tools/build.ts --no-types

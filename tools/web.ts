@@ -23,9 +23,6 @@ function prefilledUrl(base: string, dir: string): string | undefined {
 }
 
 /** What `--host` means, for the help text and the warning printed when it is not loopback. */
-export const HOST_HELP =
-  'listen on this address instead of 127.0.0.1; 0.0.0.0 or a network address lets anyone who can reach this machine read the page and every file under --models, with no authentication';
-
 export async function webCommand(o: { port?: string; models?: string; host?: string }): Promise<void> {
   await buildWeb();
   const web = fileURLToPath(new URL('../web/', import.meta.url));

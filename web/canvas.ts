@@ -1,27 +1,8 @@
 // Image decoding and drawing for the page: browser APIs only, RGB bytes as the model code uses.
+import { decodeBlob } from '../src/api/image-browser.ts';
 import type { RgbImage } from '../src/model/preprocess.ts';
 
-export async function decodeImage(file: Blob & { name?: string }): Promise<RgbImage> {
-  let bmp: ImageBitmap;
-  try {
-    // 'none': the reference (PIL) ignores colour profiles and EXIF orientation.
-    bmp = await createImageBitmap(file, { colorSpaceConversion: 'none', imageOrientation: 'from-image', premultiplyAlpha: 'none' });
-  } catch {
-    throw new Error(`${file.name ?? 'image'}: cannot be decoded as an image (use PNG, JPEG or WebP)`);
-  }
-  const c = new OffscreenCanvas(bmp.width, bmp.height);
-  const ctx = c.getContext('2d')!;
-  ctx.drawImage(bmp, 0, 0);
-  bmp.close();
-  const rgba = ctx.getImageData(0, 0, c.width, c.height).data;
-  const data = new Uint8Array(c.width * c.height * 3);
-  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
-    data[j] = rgba[i];
-    data[j + 1] = rgba[i + 1];
-    data[j + 2] = rgba[i + 2];
-  }
-  return { data, width: c.width, height: c.height };
-}
+export const decodeImage = (file: Blob & { name?: string }): Promise<RgbImage> => decodeBlob(file, file.name);
 
 export function toImageData(img: RgbImage): ImageData {
   const out = new ImageData(img.width, img.height);

@@ -1,19 +1,16 @@
 // The browser page: the same src/ as the CLI, bundled by esbuild (web/build.ts).
-import { checkAdapterFits } from '../src/model/adapter-fit.ts';
-import { loadPipeline } from '../src/model/pipeline.ts';
-import { runPipelineGolden } from '../src/model/pipeline-golden.ts';
-import type { Pipeline, PipelineOptions, Precision } from '../src/model/pipeline-types.ts';
-import { MODEL_SIZE } from '../src/model/pipeline-types.ts';
-import { predictionRgb } from '../src/model/postprocess.ts';
-import { inferInput, type RgbImage } from '../src/model/preprocess.ts';
-import { resizeU8 } from '../src/model/resample.ts';
-import { COCO_CLASSES, MAX_POINTS, parseTask, pointSlots, TASK_NAMES } from '../src/model/tasks.ts';
+import type { PredictResult, TaskSpec } from '../src/index.ts';
+import type { Precision } from '../src/model/pipeline-types.ts';
+import type { RgbImage } from '../src/model/preprocess.ts';
+import { COCO_CLASSES, MAX_POINTS, parseTask, TASK_NAMES } from '../src/model/tasks.ts';
 import { getDevice, type Gpu } from '../src/runtime/device.ts';
-import { filesByPath, pickedFilesPlatform } from '../src/runtime/picked-files.ts';
+import { filesByPath } from '../src/runtime/picked-files.ts';
 import { platform, setPlatform, type Platform } from '../src/runtime/platform.ts';
+import { runPipelineGolden } from '../tools/conformance/pipeline-golden.ts';
 import { canvasPng, decodeImage, drawSideBySide, drawWithPoints } from './canvas.ts';
 import { mountKernelLab } from './kernel-lab.ts';
 import { showMasks } from './masks-view.ts';
+import type { RunReply, RunRequest } from './worker.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -25,7 +22,8 @@ const state: {
   imageName?: string;
   /** Normalised (y, x) points, as the reference CLI's --points. */
   points: [number, number][];
-  pipeline?: { key: string; p: Pipeline };
+  /** Loads and runs the model off the page's thread (web/worker.ts). */
+  worker?: Worker;
   download?: string;
 } = { points: [] };
 
@@ -151,29 +149,40 @@ function onCanvasClick(ev: MouseEvent): void {
 /** Absolute URL (relative ones resolve against the page) without a trailing slash. */
 const absUrl = (u: string) => new URL(u.trim(), location.href).href.replace(/\/$/, '');
 
-/** Installs the chosen model source as the platform and returns the pipeline options. */
-function modelOptions(precision: Precision): { key: string; options: Omit<PipelineOptions, 'onProgress'> } {
+/** The chosen model source as the library's load options, and a key that changes with the choice. */
+function modelOptions(precision: Precision): { key: string; load: RunRequest['load'] } {
   if (modelSource() === 'url') {
     const sd3 = input('sd3-url').value.trim();
     const dice = input('diception-url').value.trim();
     if (!sd3 || !dice) throw new Error('Give the SD3 folder URL and the DICEPTION weights URL (or pick the files instead).');
     const cache = input('cache-url').value.trim();
-    setPlatform(urlPlatform!);
-    const options = { pretrainedModelPath: absUrl(sd3), diceptionPath: absUrl(dice), promptCache: cache ? absUrl(cache) : undefined, precision };
-    return { key: JSON.stringify(options), options };
+    const load = { sd3: absUrl(sd3), checkpoint: absUrl(dice), promptCache: cache ? absUrl(cache) : undefined, precision };
+    return { key: JSON.stringify(load), load };
   }
   const dir = input('sd3-dir').files;
   const dice = input('diception-file').files?.[0];
   if (!dir?.length || !dice) throw new Error('Pick the SD3-medium folder and the DICEPTION weights file (or give URLs instead).');
-  const files = filesByPath(dir);
-  const root = [...files.keys()][0].split('/')[0];
-  files.set(`picked/${dice.name}`, dice);
   const cache = input('cache-file').files?.[0];
-  if (cache) files.set(`picked/${cache.name}`, cache);
-  setPlatform(pickedFilesPlatform(files));
-  const options = { pretrainedModelPath: root, diceptionPath: `picked/${dice.name}`, promptCache: cache ? `picked/${cache.name}` : undefined, precision };
+  // A Map of paths: a File sent to the Worker loses its webkitRelativePath.
+  const load = { sd3: filesByPath(dir), checkpoint: dice, promptCache: cache, precision };
   // Picked File objects identify a choice: a new pick (even of same-named files) reloads.
-  return { key: JSON.stringify(options) + [dice.lastModified, dice.size, dir.length, cache?.lastModified].join('|'), options };
+  return { key: ['files', precision, dice.name, dice.lastModified, dice.size, dir.length, cache?.name, cache?.lastModified].join('|'), load };
+}
+
+/** One run in the Worker: progress as it comes, then the prediction (or the Worker's error). */
+function runInWorker(request: RunRequest, onLoaded: () => void): Promise<PredictResult> {
+  state.worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const worker = state.worker;
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }: MessageEvent<RunReply>) => {
+      if (data.kind === 'progress') progress(data.stage, data.done, data.total);
+      else if (data.kind === 'loaded') onLoaded();
+      else if (data.kind === 'done') resolve(data.result);
+      else reject(new Error(data.message));
+    };
+    worker.onerror = (e) => reject(new Error(`the model worker failed: ${e.message}`));
+    worker.postMessage(request);
+  });
 }
 
 function progress(stage: string, done: number, total: number): void {
@@ -194,50 +203,36 @@ function progress(stage: string, done: number, total: number): void {
 
 function readSettings() {
   const taskName = select('task').value;
-  const task = parseTask(taskName === 'semantic' ? `semantic:${select('coco-class').value}` : taskName, 'task');
+  const spec = (taskName === 'semantic' ? `semantic:${select('coco-class').value}` : taskName) as TaskSpec;
+  const task = parseTask(spec, 'task');
   const steps = Number(input('steps').value);
   const guidance = Number(input('guidance').value);
   const seed = Number(input('seed').value);
   if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new Error('Steps must be a whole number from 1 to 1000.');
   if (!(guidance >= 1)) throw new Error('Guidance must be ≥ 1 (1 turns classifier-free guidance off).');
   if (!Number.isInteger(seed) || seed < 0) throw new Error('Seed must be a whole number ≥ 0.');
-  return { task, steps, guidance, seed, precision: select('precision').value as Precision };
+  return { spec, task, steps, guidance, seed, precision: select('precision').value as Precision };
 }
 
 async function run(): Promise<void> {
   const img = state.image;
-  const gpu = state.gpu;
-  if (!gpu) throw new Error('No WebGPU adapter: see the message at the top of the page.');
+  if (!state.gpu) throw new Error('No WebGPU adapter: see the message at the top of the page.');
   if (!img) throw new Error('Pick an image first.');
   const s = readSettings();
-  const { key, options } = modelOptions(s.precision);
+  const { key, load } = modelOptions(s.precision);
   $('progress').replaceChildren();
-  if (state.pipeline?.key !== key) {
-    await state.pipeline?.p.dispose();
-    state.pipeline = undefined;
-    setStatus('running', 'Checking the model files against this adapter…');
-    await checkAdapterFits(gpu.caps, options);
-    setStatus('running', 'Loading the model (weights stream to the GPU one tensor at a time)…');
-    state.pipeline = { key, p: await loadPipeline({ ...options, onProgress: progress }) };
-  }
-  // As the CLI's --points "y,x": slot i holds (x_i, y_i).
-  const pts = pointSlots(s.task.name === 'segmentation' ? state.points.map(([y, x]) => [x, y] as const) : []);
-  setStatus('running', `Running ${s.task.prompt}…`);
+  setStatus('running', 'Loading the model (weights stream to the GPU one tensor at a time)…');
   const t0 = performance.now();
-  const result = await state.pipeline.p.run({
-    images: inferInput(img),
-    batch: 1,
-    prompts: [s.task.prompt],
-    points: pts.coords,
-    pointLabels: pts.labels,
-    steps: s.steps,
-    guidance: s.guidance,
-    seeds: [s.seed],
-    onProgress: progress,
-  });
-  // Depth is shown coloured (Spectral), as the reference saves it.
-  const pred = predictionRgb(result.image01, MODEL_SIZE, s.task.name === 'depth', 'clamp');
-  const panel = { data: resizeU8(pred, MODEL_SIZE, MODEL_SIZE, 3, img.width, img.height, 'lanczos'), width: img.width, height: img.height };
+  const pred = await runInWorker(
+    {
+      key,
+      load,
+      image: img,
+      predict: { task: s.spec, points: s.task.name === 'segmentation' ? state.points : [], steps: s.steps, guidance: s.guidance, seed: s.seed },
+    },
+    () => setStatus('running', `Running ${s.task.prompt}…`),
+  );
+  const panel = { data: pred.rgb, width: img.width, height: img.height };
   const canvas = $<HTMLCanvasElement>('result-canvas');
   drawSideBySide(canvas, img, panel);
   $('result-section').hidden = false;
@@ -247,8 +242,8 @@ async function run(): Promise<void> {
   link.href = state.download;
   const name = `result_${(state.imageName ?? 'image').replace(/\.[^.]*$/, '')}`;
   link.download = `${name}_${s.task.name}.png`;
-  await showMasks(s.task.name, result.image01, MODEL_SIZE, img, name);
-  $('timings').textContent = result.timings
+  await showMasks(pred.masks, img, name);
+  $('timings').textContent = pred.timings
     .map((t) => `${t.stage} ${(t.ms / 1000).toFixed(2)} s${t.peakBytes ? ` (GPU peak ${(t.peakBytes / 2 ** 20).toFixed(0)} MiB)` : ''}`)
     .join(' · ');
   setStatus('done', `Done in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);

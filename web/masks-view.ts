@@ -1,6 +1,6 @@
 // The mask overlay and the mask downloads of the page (segmentation, semantic, entity), from the
 // same src/model/masks.ts rules as the CLI's --masks with their default settings.
-import { taskMasks } from '../src/model/masks.ts';
+import type { TaskMasks } from '../src/model/masks.ts';
 import type { RgbImage } from '../src/model/preprocess.ts';
 import { decodeSegmentation } from '../src/model/sa1b.ts';
 import { canvasPng, toImageData } from './canvas.ts';
@@ -17,13 +17,12 @@ function link(id: string, blob: Blob, name: string): void {
 }
 
 /**
- * Shows the prediction's masks over the image (the mask in red; each entity in its colour) and
+ * Shows the prediction's masks (computed with it by the library's predict) over the image (the mask in red; each entity in its colour) and
  * offers them for download; hides the section for tasks without masks.
  */
-export async function showMasks(task: string, image01: Float32Array, size: number, img: RgbImage, name: string): Promise<void> {
+export async function showMasks(found: TaskMasks | undefined, img: RgbImage, name: string): Promise<void> {
   const section = document.getElementById('mask-section')!;
   for (const u of urls.splice(0)) URL.revokeObjectURL(u);
-  const found = taskMasks(task, image01, size, img.height, img.width);
   section.hidden = !found;
   if (!found) return;
   const layers = found.kind === 'mask'

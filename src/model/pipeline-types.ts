@@ -5,6 +5,10 @@
 
 export type Precision = 'f16' | 'f32';
 
+/** The reference README's recommended sampling: 28 steps, guidance 2. */
+export const DEFAULT_STEPS = 28;
+export const DEFAULT_GUIDANCE = 2;
+
 /** Side length of the square images the model works at. */
 export const MODEL_SIZE = 768;
 
@@ -41,6 +45,8 @@ export interface PipelineRequest {
    */
   seeds: number[];
   onProgress?: ProgressFn;
+  /** Stops the run between stages and after each denoising step, freeing its GPU memory. */
+  signal?: AbortSignal;
 }
 
 export interface StageTiming {

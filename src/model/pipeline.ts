@@ -32,6 +32,8 @@ export interface DenoiseInputs {
   steps: number;
   guidance: number;
   onStep?: (done: number, total: number) => void;
+  /** Checked after every step: an aborted run stops there, having freed its own tensors. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -136,6 +138,7 @@ export class Diception implements Pipeline {
     let x = i.noise;
     try {
       for (let s = 0; s < i.steps; s++) {
+        if (s > 0) i.signal?.throwIfAborted();
         const t = new Float32Array(cfg ? 2 * B : B).fill(sched.timesteps[s]);
         const input = cfg ? catBatch(gpu, x, x) : x;
         let v = await mmdit.forward(input, cond, points, t, embeds, pooled);
@@ -153,6 +156,9 @@ export class Diception implements Pipeline {
         await gpu.sync(`denoising step ${s + 1}`);
         i.onStep?.(s + 1, i.steps);
       }
+    } catch (e) {
+      if (x !== i.noise) x.dispose();
+      throw e;
     } finally {
       if (cfg) [embeds, pooled, points, cond].forEach((t) => t.dispose());
     }
@@ -170,85 +176,95 @@ export class Diception implements Pipeline {
     if (r.prompts.length !== B || r.seeds.length !== B) throw new Error(`run: ${B} samples but ${r.prompts.length} prompts and ${r.seeds.length} seeds`);
     const side = Math.round(Math.sqrt(r.images.length / (3 * B)));
     if (3 * B * side * side !== r.images.length) throw new Error(`run: images hold ${r.images.length} values, not ${B} square RGB images`);
+    const checkAbort = () => r.signal?.throwIfAborted();
+    checkAbort();
     const timings: StageTiming[] = [];
+    // Every tensor this run makes, so an error or an abort anywhere frees them all.
+    const owned = new Set<Tensor>();
+    const own = <T extends Tensor>(t: T): T => (owned.add(t), t);
+    const free = (...ts: (Tensor | undefined)[]) => ts.forEach((t) => t && owned.delete(t) && t.dispose());
     const stage = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+      checkAbort();
+      if (name !== 'denoise') progress(name, 0, 1);
       const t0 = performance.now();
       gpu.pool.resetPeak();
       const out = await f();
       await gpu.sync(name);
       timings.push({ stage: name, ms: performance.now() - t0, peakBytes: gpu.pool.peakBytes });
+      if (name !== 'denoise') progress(name, 1, 1);
       return out;
     };
 
-    const cfg = r.guidance > 1;
-    progress('text', 0, 1);
-    const text = await stage('text', async () => ({
-      pos: await this.encodePrompts(r.prompts),
-      neg: cfg ? await this.encodePrompts(r.prompts.map(() => '')) : undefined,
-    }));
-    progress('text', 1, 1);
+    try {
+      const cfg = r.guidance > 1;
+      const text = await stage('text', async () => {
+        const pos = await this.encodePrompts(r.prompts);
+        [pos.embeds, pos.pooled].forEach(own);
+        const neg = cfg ? await this.encodePrompts(r.prompts.map(() => '')) : undefined;
+        if (neg) [neg.embeds, neg.pooled].forEach(own);
+        return { pos, neg };
+      });
 
-    // Per-sample noise: sample b's generator draws its initial latent, then its VAE sample noise.
-    const latentC = this.vae.config.latent_channels;
-    const h = side / 2 ** (this.vae.config.block_out_channels.length - 1);
-    const per = latentC * h * h;
-    const noise = new Float32Array(B * per);
-    const eps = new Float32Array(B * per);
-    r.seeds.forEach((seed, b) => {
-      const rng = new Rng(seed);
-      noise.set(rng.normal(per), b * per);
-      eps.set(rng.normal(per), b * per);
-    });
-    const shape = [B, latentC, h, h];
+      // Per-sample noise: sample b's generator draws its initial latent, then its VAE sample noise.
+      const latentC = this.vae.config.latent_channels;
+      const h = side / 2 ** (this.vae.config.block_out_channels.length - 1);
+      const per = latentC * h * h;
+      const noise = new Float32Array(B * per);
+      const eps = new Float32Array(B * per);
+      r.seeds.forEach((seed, b) => {
+        const rng = new Rng(seed);
+        noise.set(rng.normal(per), b * per);
+        eps.set(rng.normal(per), b * per);
+      });
+      const shape = [B, latentC, h, h];
 
-    progress('encode', 0, 1);
-    const cond = await stage('encode', async () => {
-      const img = fromArray(gpu, r.images, [B, 3, side, side]);
-      const epsT = fromArray(gpu, eps, shape);
-      const z = await this.encodeImage(img, epsT);
-      img.dispose();
-      epsT.dispose();
-      return z;
-    });
-    progress('encode', 1, 1);
+      const cond = await stage('encode', async () => {
+        const img = own(fromArray(gpu, r.images, [B, 3, side, side]));
+        const epsT = own(fromArray(gpu, eps, shape));
+        const z = own(await this.encodeImage(img, epsT));
+        free(img, epsT);
+        return z;
+      });
 
-    const latents = await stage('denoise', async () => {
-      const pts = await this.points.embed(r.points, r.pointLabels, B);
-      const x0 = fromArray(gpu, noise, shape);
-      try {
-        return await this.denoise({
-          noise: x0,
-          cond,
-          points: pts,
-          embeds: text.pos.embeds,
-          pooled: text.pos.pooled,
-          negEmbeds: text.neg?.embeds,
-          negPooled: text.neg?.pooled,
-          steps: r.steps,
-          guidance: r.guidance,
-          onStep: (d, n) => progress('denoise', d, n),
-        });
-      } finally {
-        pts.dispose();
-        x0.dispose();
+      const latents = await stage('denoise', async () => {
+        const pts = own(await this.points.embed(r.points, r.pointLabels, B));
+        const x0 = own(fromArray(gpu, noise, shape));
+        const out = own(
+          await this.denoise({
+            noise: x0,
+            cond,
+            points: pts,
+            embeds: text.pos.embeds,
+            pooled: text.pos.pooled,
+            negEmbeds: text.neg?.embeds,
+            negPooled: text.neg?.pooled,
+            steps: r.steps,
+            guidance: r.guidance,
+            signal: r.signal,
+            onStep: (d, n) => progress('denoise', d, n),
+          }),
+        );
+        free(pts, x0);
+        return out;
+      });
+      free(cond, text.pos.embeds, text.pos.pooled, text.neg?.embeds, text.neg?.pooled);
+
+      const image01 = await stage('decode', async () => {
+        const img = own(await this.decode(latents));
+        free(latents);
+        const data = await img.read();
+        free(img);
+        return data;
+      });
+      return { image01, timings };
+    } finally {
+      if (owned.size) {
+        // An error or abort: submit and finish any half-recorded work on these buffers, then free them.
+        gpu.recorder.flush();
+        await gpu.device.queue.onSubmittedWorkDone();
+        free(...owned);
       }
-    });
-    cond.dispose();
-    for (const e of [text.pos, text.neg]) {
-      e?.embeds.dispose();
-      e?.pooled.dispose();
     }
-
-    progress('decode', 0, 1);
-    const image01 = await stage('decode', async () => {
-      const img = await this.decode(latents);
-      latents.dispose();
-      const data = await img.read();
-      img.dispose();
-      return data;
-    });
-    progress('decode', 1, 1);
-    return { image01, timings };
   }
 
   async dispose(): Promise<void> {

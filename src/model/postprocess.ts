@@ -2,7 +2,7 @@
 // matplotlib's "Spectral", other tasks as RGB, the float maps written as .npy. Pure TypeScript
 // (the browser page reuses it); every rounding rule mirrors the reference's numpy/torch call.
 import { f32ToF16Bits } from '../runtime/f16.ts';
-import { resizePlanes } from './resample.ts';
+import { resizePlanes, resizeU8 } from './resample.ts';
 
 /** ColorBrewer's 11-class Spectral, as matplotlib's `_Spectral_data` (r, g, b) / 255. */
 const SPECTRAL_BREWER = [
@@ -133,27 +133,54 @@ export function encodeNpyF16(data: Float32Array, shape: readonly number[]): Uint
   return out;
 }
 
-/**
- * The prediction as the reference shows it, at model size: depth coloured with Spectral,
- * every other task as RGB bytes by `rule`. Interleaved RGB, size×size.
- */
-export function predictionRgb(image: Float32Array, size: number, depth: boolean, rule: ByteRule): Uint8Array {
-  return depth ? colorizeDepth(image, size, size) : planarToRgb(image, size, size, rule);
+/** How a prediction is shown: the byte rule and the filter that brings it to the input's size. */
+export interface PredictionStyle {
+  rule: ByteRule;
+  /** inference.py resizes with LANCZOS; batch_inference.py with PIL's default BICUBIC. */
+  filter: 'lanczos' | 'bicubic';
+}
+
+/** inference.py's and the page's rendering; batch_inference.py's. */
+export const INFER_STYLE: PredictionStyle = { rule: 'clamp', filter: 'lanczos' };
+export const BATCH_STYLE: PredictionStyle = { rule: 'f16', filter: 'bicubic' };
+
+/** What a run's [3, S, S] output becomes at the input's size; every front end uses this. */
+export interface Prediction {
+  width: number;
+  height: number;
+  /** The prediction image the reference saves: depth Spectral-coloured, other tasks as RGB. Interleaved, width×height. */
+  rgb: Uint8Array;
+  /** The model's [3, height, width] output in [0, 1], resized like F.interpolate(bilinear, align_corners=False). */
+  values: Float32Array;
+  /** depth task: the channel-mean map [height, width] (resized the same way). */
+  depth?: Float32Array;
+  /** normal task: [3, height, width] (the same array as `values`). */
+  normal?: Float32Array;
+}
+
+/** The [3, S, S] output in [0, 1] of `task`, brought to the input's width×height. */
+export function toPrediction(image01: Float32Array, task: string, width: number, height: number, style: PredictionStyle): Prediction {
+  const size = Math.round(Math.sqrt(image01.length / 3));
+  if (3 * size * size !== image01.length) throw new Error(`toPrediction: ${image01.length} values are not a square RGB image`);
+  const isDepth = task === 'depth';
+  const bytes = isDepth ? colorizeDepth(image01, size, size) : planarToRgb(image01, size, size, style.rule);
+  const values = resizePlanes(image01, 3, size, size, height, width, 'bilinear', false);
+  return {
+    width,
+    height,
+    rgb: resizeU8(bytes, size, size, 3, width, height, style.filter),
+    values,
+    ...(isDepth && { depth: resizePlanes(depthMap(image01, size, size), 1, size, size, height, width, 'bilinear', false) }),
+    ...(task === 'normal' && { normal: values }),
+  };
 }
 
 /**
- * The `--save_npy` payload: for depth the channel-mean map [H, W], for normals [3, H, W], both
- * resized to the original size like F.interpolate(mode='bilinear', align_corners=False).
+ * The `--save_npy` payload: for depth the channel-mean map [H, W], for normals [3, H, W].
  * Other tasks have none (as in the reference).
  */
-export function npyPayload(
-  image: Float32Array, size: number, task: string, height: number, width: number,
-): { data: Float32Array; shape: number[] } | undefined {
-  if (task === 'depth') {
-    return { data: resizePlanes(depthMap(image, size, size), 1, size, size, height, width, 'bilinear', false), shape: [height, width] };
-  }
-  if (task === 'normal') {
-    return { data: resizePlanes(image, 3, size, size, height, width, 'bilinear', false), shape: [3, height, width] };
-  }
+export function npyPayload(p: Prediction): { data: Float32Array; shape: number[] } | undefined {
+  if (p.depth) return { data: p.depth, shape: [p.height, p.width] };
+  if (p.normal) return { data: p.normal, shape: [3, p.height, p.width] };
   return undefined;
 }

@@ -105,22 +105,37 @@ export function pointSlots(pairs: ReadonlyArray<readonly [number, number]>): Poi
  * i holds [x_i, y_i]. (The batch collator differs: see sa1b.ts.)
  */
 export function parsePoints(spec: string, flag = '--points'): PointPrompt {
-  const fix = `write them as "y1,x1;y2,x2" with each value in [0,1], at most ${MAX_POINTS} points`;
   const parts = spec.split(';').map((s) => s.trim());
   if (parts.length > MAX_POINTS) throw new Error(`${flag}: ${parts.length} points given, the model takes at most ${MAX_POINTS}`);
   const pairs = parts.map((part, i) => {
     const nums = part.split(',').map((s) => s.trim());
     const values = nums.map(Number);
     if (nums.length !== 2 || nums.some((s) => s === '') || values.some((v) => !Number.isFinite(v))) {
-      throw new Error(`${flag}: point ${i + 1} '${part}' is malformed; ${fix}`);
+      throw new Error(`${flag}: point ${i + 1} '${part}' is malformed; ${pointsFix}`);
     }
-    const [y, x] = values;
-    if (y < 0 || y > 1 || x < 0 || x > 1) {
-      throw new Error(`${flag}: point ${i + 1} '${part}' is outside [0,1]; coordinates are normalised (y = row/height, x = column/width)`);
-    }
-    return [x, y] as const;
+    return values as [number, number];
   });
-  return pointSlots(pairs);
+  return yxPoints(pairs, flag, parts);
+}
+
+const pointsFix = `write them as "y1,x1;y2,x2" with each value in [0,1], at most ${MAX_POINTS} points`;
+
+/**
+ * Normalised (y, x) pairs (the library's `points`, the CLI's parsed --points) checked and put in
+ * the model's slots as (x, y). `shown` is how each point is quoted in messages.
+ */
+export function yxPoints(pairs: ReadonlyArray<readonly number[]>, flag = 'points', shown = pairs.map((p) => p.join(','))): PointPrompt {
+  if (pairs.length > MAX_POINTS) throw new Error(`${flag}: ${pairs.length} points given, the model takes at most ${MAX_POINTS}`);
+  return pointSlots(
+    pairs.map((p, i) => {
+      if (p.length !== 2 || !p.every(Number.isFinite)) throw new Error(`${flag}: point ${i + 1} '${shown[i]}' is malformed; ${pointsFix}`);
+      const [y, x] = p;
+      if (y < 0 || y > 1 || x < 0 || x > 1) {
+        throw new Error(`${flag}: point ${i + 1} '${shown[i]}' is outside [0,1]; coordinates are normalised (y = row/height, x = column/width)`);
+      }
+      return [x, y] as const;
+    }),
+  );
 }
 
 /** Levenshtein-closest candidate within a small distance, for "did you mean". */

@@ -15,7 +15,7 @@ import { fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { openWeights, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
 import type { VaeConfig } from './param-lists.ts';
 
-export type Precision = 'f32' | 'f16';
+import type { Precision } from './pipeline-types.ts';
 export type { VaeConfig };
 
 

@@ -48,7 +48,6 @@ export class Gpu {
   private pendingErrors: string[] = [];
 
   constructor(
-    readonly adapter: GPUAdapter,
     readonly device: GPUDevice,
     readonly caps: Capabilities,
   ) {
@@ -130,18 +129,28 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
     maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
   };
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
-  const info = adapter.info;
-  const sub = info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
+  return wrapDevice(device, { ...opts, adapterInfo: adapter.info });
+}
+
+/**
+ * A Gpu over a device the caller already made (e.g. an app that also renders with it). The
+ * capabilities come from the device's own features and limits; `adapterInfo` defaults to the
+ * device's (GPUDevice.adapterInfo, where the implementation has it).
+ */
+export function wrapDevice(device: GPUDevice, opts: DeviceOptions & { adapterInfo?: GPUAdapterInfo } = {}): Gpu {
+  const info = opts.adapterInfo ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const sub = (info ?? {}) as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+  const has = (f: GPUFeatureName) => device.features.has(f) && !(f === 'shader-f16' && opts.disableF16) && !(f === 'subgroups' && opts.disableSubgroups);
   const caps: Capabilities = {
-    adapterName: info.description || info.device || info.vendor || 'unknown adapter',
-    vendor: info.vendor,
-    architecture: info.architecture,
-    isFallback: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
-    f16: features.includes('shader-f16'),
-    subgroups: features.includes('subgroups'),
+    adapterName: info?.description || info?.device || info?.vendor || 'unknown adapter',
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    isFallback: Boolean(sub.isFallbackAdapter),
+    f16: has('shader-f16'),
+    subgroups: has('subgroups'),
     subgroupMinSize: sub.subgroupMinSize ?? 0,
     subgroupMaxSize: sub.subgroupMaxSize ?? 0,
-    timestamps: features.includes('timestamp-query'),
+    timestamps: has('timestamp-query'),
     maxStorageBinding: Math.min(opts.maxStorageBinding ?? Infinity, device.limits.maxStorageBufferBindingSize),
     maxBufferSize: device.limits.maxBufferSize,
     maxWorkgroupStorage: device.limits.maxComputeWorkgroupStorageSize,
@@ -151,5 +160,5 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
     maxStorageBuffersPerStage: device.limits.maxStorageBuffersPerShaderStage,
     minStorageOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,
   };
-  return new Gpu(adapter, device, caps);
+  return new Gpu(device, caps);
 }

@@ -63,7 +63,7 @@ export function platform(): Platform {
 }
 
 /** A URL whose last path segment has no extension (model folders: 'transformer', 'vae', ...). */
-function isFolderUrl(url: string): boolean {
+export function isFolderUrl(url: string): boolean {
   const path = url.replace(/[?#].*$/, '').replace(/\/$/, '');
   return !/\.[^/]*$/.test(path.slice(path.lastIndexOf('/') + 1));
 }

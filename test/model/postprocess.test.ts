@@ -2,9 +2,9 @@
 // a direct align_corners=False formula, and the .npy encoding.
 import { describe, expect, it } from 'vitest';
 import {
-  colorizeDepth, depthMap, encodeNpyF16, lutIndex, npyPayload, planarToRgb, SPECTRAL_LUT, toByte,
+  colorizeDepth, depthMap, encodeNpyF16, lutIndex, npyPayload, planarToRgb, toPrediction, SPECTRAL_LUT, toByte,
 } from '../../src/model/postprocess.ts';
-import { resizePlanes } from '../../src/model/resample.ts';
+import { resizePlanes, resizeU8 } from '../../src/model/resample.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/runtime/f16.ts';
 import { expectClose, rand } from '../helpers.ts';
 import golden from './spectral-golden.json';
@@ -110,15 +110,20 @@ describe('.npy encoding', () => {
     expect(() => encodeNpyF16(new Float32Array(5), [2, 3])).toThrow(/shape \[2,3\] holds 6 values, data has 5/);
   });
 
-  it('npyPayload: depth → [H,W] channel mean, normal → [3,H,W], other tasks → none', () => {
+  it('toPrediction and npyPayload: depth → [H,W] channel mean, normal → [3,H,W], other tasks → none', () => {
     const size = 8;
     const image = rand(3 * size * size, 3, 0, 1);
-    const depth = npyPayload(image, size, 'depth', 5, 11)!;
+    const at = (task: string) => toPrediction(image, task, 11, 5, { rule: 'clamp', filter: 'lanczos' });
+    const depth = npyPayload(at('depth'))!;
     expect(depth.shape).toEqual([5, 11]);
     expectClose(depth.data, bilinearRef(depthMap(image, size, size), size, size, 5, 11), { atol: 1e-6, label: 'depth npy' });
-    const normal = npyPayload(image, size, 'normal', 5, 11)!;
+    const normal = npyPayload(at('normal'))!;
     expect(normal.shape).toEqual([3, 5, 11]);
     expectClose(normal.data.subarray(2 * 55), bilinearRef(image.subarray(2 * 64), size, size, 5, 11), { atol: 1e-6, label: 'normal npy channel 2' });
-    expect(npyPayload(image, size, 'pose', 5, 11)).toBeUndefined();
+    expect(npyPayload(at('pose'))).toBeUndefined();
+    const pose = at('pose');
+    expectClose(pose.values.subarray(55, 110), bilinearRef(image.subarray(64, 128), size, size, 5, 11), { atol: 1e-6, label: 'values channel 1' });
+    expect(pose.rgb).toEqual(resizeU8(planarToRgb(image, size, size, 'clamp'), size, size, 3, 11, 5, 'lanczos'));
+    expect(at('depth').rgb).toEqual(resizeU8(colorizeDepth(image, size, size), size, size, 3, 11, 5, 'lanczos'));
   });
 });

@@ -2,7 +2,8 @@
 // limit smaller than its activations every kernel runs in bands and must give the same result.
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { Vae, type Precision } from '../../src/model/vae.ts';
+import type { Precision } from '../../src/model/pipeline-types.ts';
+import { Vae } from '../../src/model/vae.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
 import { openWeights, readF32, readJson, type WeightReader } from '../../src/runtime/weights.ts';

@@ -1,4 +1,4 @@
-import { runPipelineGolden } from '../../src/model/pipeline-golden.ts';
+import { runPipelineGolden } from './pipeline-golden.ts';
 import type { Runner } from './types.ts';
 
 export const run: Runner = async (ctx) => runPipelineGolden(ctx.gpu, ctx.dir, ctx.precision);

@@ -59,9 +59,10 @@ async function adapter(): Promise<Record<string, unknown>> {
     // Which dawn.node and Vulkan loader ran: the pack's own, or the machine's.
     loaded: { dawn: mapped('dawn.node'), vulkan_loader: mapped('libvulkan.so') },
     caps: gpu.caps,
-    info: dict(gpu.adapter.info),
-    features: [...gpu.adapter.features].sort(),
-    limits: dict(gpu.adapter.limits),
+    info: dict(gpu.device.adapterInfo),
+    // The device asks for every optional feature the engine uses and the adapter's real limits.
+    features: [...gpu.device.features].sort(),
+    limits: dict(gpu.device.limits),
     // fma_ms and copy_ms say whether the microbenchmarks ran long enough to fill this GPU.
     roofline: { gflops: round(r.gflops), gbps: round(r.gbps), fma_ms: round(r.fmaMs), copy_ms: round(r.copyMs) },
   };

@@ -1,12 +1,13 @@
 // Runs the fixture's `pipeline` golden (the upstream eval loop with given noise, embeddings and
 // points) through the real pipeline pieces. Browser-safe, so the CLI's conformance command and
-// the web page's test run the very same code.
-import type { Gpu } from '../runtime/device.ts';
-import { platform } from '../runtime/platform.ts';
-import { fromArray, type Tensor } from '../runtime/tensor.ts';
-import { openWeights, readF32 } from '../runtime/weights.ts';
-import { Diception } from './pipeline.ts';
-import type { Precision } from './pipeline-types.ts';
+// the web page's test run the very same code. A test harness: it lives here, not in src/, so
+// the package's library bundles never carry it.
+import type { Gpu } from '../../src/runtime/device.ts';
+import { platform } from '../../src/runtime/platform.ts';
+import { fromArray, type Tensor } from '../../src/runtime/tensor.ts';
+import { openWeights, readF32 } from '../../src/runtime/weights.ts';
+import { Diception } from '../../src/model/pipeline.ts';
+import type { Precision } from '../../src/model/pipeline-types.ts';
 
 export interface GoldenOutput {
   tensor: string;

@@ -1,0 +1,7 @@
+// What both entries export besides loadDiception: the error classes and the public types.
+export {
+  AbortError, DiceptionError, DisposedError, GpuError, ImageDecodeError, InvalidArgumentError, ModelFilesError, WebGPUUnavailableError, type DiceptionErrorCode,
+} from './errors.ts';
+export type { DiceptionModel, ImageInput, LoadOptions, ModelSource, PredictOptions, PredictResult, Precision, RgbPixels, ProgressFn, RgbImage, StageTiming, TaskSpec } from './model.ts';
+export type { Prediction } from '../model/postprocess.ts';
+export type { Capabilities } from '../runtime/device.ts';
