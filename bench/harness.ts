@@ -19,6 +19,8 @@ export interface BenchResult {
   peak_bytes?: number;
   /** Queue submits per denoising step (pipeline rows). */
   submits_per_step?: number;
+  /** CPU milliseconds to record one denoising step, nothing executed (pipeline encode rows). */
+  encode_ms_per_step?: { first_step: number; steady_state: number };
   note?: string;
   adapter: string;
 }
