@@ -17,7 +17,7 @@ import { Profiler } from '../src/runtime/profiler.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { empty } from '../src/runtime/tensor.ts';
 import { DEMO_SPEC, writeTinyModel, type TinyModelSpec } from '../tools/tiny-model.ts';
-import { round, type BenchResult } from './harness.ts';
+import { median, round, type BenchResult } from './harness.ts';
 import type { BenchOptions } from './run.ts';
 import { REAL_SPEC } from './sd3.ts';
 
@@ -114,6 +114,8 @@ async function benchRun(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
  * CFG the pool's buffer order, and so the bind groups, settle after 6-8 steps).
  */
 const ENCODE_STEPS = 10;
+/** Requests per configuration; first_step and steady_state are medians over all of them. */
+const ENCODE_ROUNDS = 3;
 
 /**
  * CPU cost of recording a denoising step (`encode_ms_per_step`): the whole model code of a step
@@ -163,21 +165,29 @@ export async function benchEncode(gpu: Gpu, o: BenchOptions): Promise<BenchResul
         // Loads the transformer and compiles every kernel of both batch sizes.
         for (const g of [1, 2]) await steps(1, g);
         const groups = gpu.recorder.bindGroups;
-        for (const reuse of [true, false]) {
-          groups.enabled = reuse;
-          for (const g of [1, 2]) {
-            groups.clear(); // the first step creates every bind group, as in a session's first request
-            const cpu = await steps(ENCODE_STEPS, g);
-            const rest = cpu.slice(1).sort((a, b) => a - b);
-            const steady = round(rest[rest.length >> 1], 3);
+        for (const g of [1, 2]) {
+          // Rounds alternate reuse on and off, so a change in the machine's load hits both alike.
+          const first = new Map<boolean, number[]>([[true, []], [false, []]]);
+          const steady = new Map<boolean, number[]>([[true, []], [false, []]]);
+          for (let r = 0; r < ENCODE_ROUNDS; r++) {
+            for (const reuse of [true, false]) {
+              groups.enabled = reuse;
+              groups.clear(); // the first step creates every bind group, as in a session's first request
+              const cpu = await steps(ENCODE_STEPS, g);
+              first.get(reuse)!.push(cpu[0]);
+              steady.get(reuse)!.push(...cpu.slice(1));
+            }
+          }
+          for (const reuse of [true, false]) {
+            const st = round(median(steady.get(reuse)!), 3);
             rows.push({
               op: 'pipeline encode',
               variant: reuse ? 'denoising step' : 'denoising step, bind groups not reused',
               shape: `${SIDE}², ${g > 1 ? `CFG ${g}` : 'no CFG'}`,
               dtype: 'f16',
-              ms_median: steady,
-              runs: rest.length,
-              encode_ms_per_step: { first_step: round(cpu[0], 3), steady_state: steady },
+              ms_median: st,
+              runs: steady.get(reuse)!.length,
+              encode_ms_per_step: { first_step: round(median(first.get(reuse)!), 3), steady_state: st },
               note: model,
               adapter: gpu.caps.adapterName,
             });
