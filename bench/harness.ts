@@ -19,6 +19,8 @@ export interface BenchResult {
   peak_bytes?: number;
   /** Queue submits per denoising step (pipeline rows). */
   submits_per_step?: number;
+  /** CPU milliseconds to record one denoising step, nothing executed (pipeline encode rows). */
+  encode_ms_per_step?: { first_step: number; steady_state: number };
   note?: string;
   adapter: string;
 }
@@ -50,10 +52,13 @@ export async function timeCalls(fn: () => Promise<unknown>, wait: () => Promise<
     await wait();
     ms.push(performance.now() - t0);
   }
-  ms.sort((a, b) => a - b);
-  const mid = ms.length >> 1;
-  const median = ms.length % 2 ? ms[mid] : (ms[mid - 1] + ms[mid]) / 2;
-  return { median, runs };
+  return { median: median(ms), runs };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** Milliseconds per call of `fn` (which records GPU work; each run ends with gpu.sync()). */

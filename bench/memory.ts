@@ -1,8 +1,9 @@
 // `npm run bench -- memory [--quick]`: peak GPU memory of the DICEPTION pipeline at the REAL
 // model size (SD3-medium MMDiT: 24 blocks × 1536, the SD3 VAE, DICEPTION's point embedder) on
-// 768² images in f16, per stage, by allocation replay (replay.ts: kernels are not executed, so
-// this takes a minute on a CPU adapter instead of hours). The weights are zeros in sparse files
-// (tools/tiny-model.ts zeroWeights): no disk used, but the ~4 GB are really uploaded. Prompts
+// 768² images in f16, per stage, by allocation replay (src/model/replay.ts: a dry run, nothing
+// executes, so this takes a minute on a CPU adapter instead of hours). The weights are zeros in
+// sparse files (tools/tiny-model.ts zeroWeights): no disk used; they are read and converted as in
+// a real load and their buffers allocated, but a dry run writes nothing into them. Prompts
 // come from a prompt cache, so no text encoder is loaded. The first request uploads the
 // transformer inside its denoise stage, as in a real session. Tasks do not change shapes (333
 // prompt tokens and 5 point slots always); guidance does (batch 2). --quick: the demo model.
@@ -10,48 +11,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diception } from '../src/model/pipeline.ts';
-import type { PipelineRequest, StageTiming } from '../src/model/pipeline-types.ts';
+import type { PipelineRequest } from '../src/model/pipeline-types.ts';
 import { MODEL_SIZE } from '../src/model/pipeline-types.ts';
+import { replayRun } from '../src/model/replay.ts';
 import { emptyPoints, parseTask, pointSlots, type PointPrompt } from '../src/model/tasks.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { DEMO_SPEC, writeTinyModel, type TinyModelSpec } from '../tools/tiny-model.ts';
 import type { BenchResult } from './harness.ts';
-import { withoutExecution } from './replay.ts';
 import type { BenchOptions } from './run.ts';
-import { SD3_TRANSFORMER, SD3_VAE } from './sd3.ts';
-
-/** The real model's sizes; only the prompt cache holds values (weights are sparse zeros). */
-const REAL_SPEC: Omit<TinyModelSpec, 'prompts'> = { transformer: SD3_TRANSFORMER, vae: SD3_VAE, pointFeatures: 1024, textWidth: 4096, zeroWeights: true };
-
-/** One replayed request's stages (pipeline.ts's own per-stage peaks) and dispatches per stage. */
-export interface ReplayedRun {
-  stages: (StageTiming & { dispatches: number })[];
-  /** GPU bytes held by tensors after the run: the weights, if the run freed everything else. */
-  liveBytes: number;
-}
-
-/**
- * Runs `request` on `pipe` without executing kernels. Stage boundaries come from the progress
- * callback (encode 0/1 … decode 1/1), so dispatches are counted per stage.
- */
-export async function replayRun(gpu: Gpu, pipe: Diception, request: PipelineRequest): Promise<ReplayedRun> {
-  const marks = new Map<string, number>();
-  const { result } = await withoutExecution(gpu, (dispatched) =>
-    pipe.run({
-      ...request,
-      onProgress: (stage, done, total) => {
-        if (done === 0) marks.set(`${stage} start`, dispatched());
-        if (done === total) marks.set(`${stage} end`, dispatched());
-      },
-    }),
-  );
-  // denoise has no 0/n call: it starts when encode ends.
-  const start = (s: string) => marks.get(s === 'denoise' ? 'encode end' : `${s} start`) ?? 0;
-  return {
-    stages: result.timings.map((t) => ({ ...t, dispatches: (marks.get(`${t.stage} end`) ?? 0) - start(t.stage) })),
-    liveBytes: gpu.pool.liveBytes,
-  };
-}
+import { REAL_SPEC } from './sd3.ts';
 
 const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 

@@ -3,19 +3,23 @@
 // memory for a 1-step request and a 2-step request with classifier-free guidance, submits per
 // denoising step, and the top kernels of a profiled 1-step run. --quick: the demo model;
 // default: the real transformer width (24 heads × 64 = 1536, 4096-wide prompts) with 2 blocks
-// and the demo's small VAE, so the transformer's per-token work is the real one.
+// and the demo's small VAE, so the transformer's per-token work is the real one. Then the CPU
+// time to record a denoising step (benchEncode; `bench -- encode` runs only that).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setAutotune } from '../src/kernels/registry.ts';
 import { Diception } from '../src/model/pipeline.ts';
 import type { PipelineRequest } from '../src/model/pipeline-types.ts';
 import { allPrompts } from '../src/model/tasks.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { Profiler } from '../src/runtime/profiler.ts';
 import { Rng } from '../src/runtime/random.ts';
+import { empty } from '../src/runtime/tensor.ts';
 import { DEMO_SPEC, writeTinyModel, type TinyModelSpec } from '../tools/tiny-model.ts';
-import { round, type BenchResult } from './harness.ts';
+import { median, round, type BenchResult } from './harness.ts';
 import type { BenchOptions } from './run.ts';
+import { REAL_SPEC } from './sd3.ts';
 
 const SIDE = 768;
 const TOP_KERNELS = 8;
@@ -32,6 +36,10 @@ function spec(quick: boolean, prompts: string[]): TinyModelSpec {
 }
 
 export async function benchPipeline(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
+  return [...(await benchRun(gpu, o)), ...(await benchEncode(gpu, o))];
+}
+
+async function benchRun(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
   const prompt = allPrompts()[0];
   const s = spec(Boolean(o.quick), [prompt, '']);
   const dir = await mkdtemp(join(tmpdir(), 'diception-bench-'));
@@ -96,6 +104,105 @@ export async function benchPipeline(gpu: Gpu, o: BenchOptions): Promise<BenchRes
     }
     await pipe.dispose();
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/**
+ * Timed steps per request in the encode measurement: the first, and the median of the rest (with
+ * CFG the pool's buffer order, and so the bind groups, settle after 6-8 steps).
+ */
+const ENCODE_STEPS = 10;
+/** Requests per configuration; first_step and steady_state are medians over all of them. */
+const ENCODE_ROUNDS = 3;
+
+/**
+ * CPU cost of recording a denoising step (`encode_ms_per_step`): the whole model code of a step
+ * (kernel choice, allocation, bind groups, encoding, finishing the command buffers) as a dry run,
+ * so nothing executes and the real size is cheap: by default SD3-medium's 24 blocks × 1536 at the
+ * 768² request's 4946 joint tokens (zero weights in sparse files), --quick the demo model.
+ * Process CPU time (all threads), so a loaded machine inflates it less than wall time; a request
+ * with CFG runs its batch of 2 through the same dispatches. The first step starts with no bind
+ * group cached; rows 'not reused' create every bind group afresh (as before bind-groups.ts).
+ */
+export async function benchEncode(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
+  const prompt = allPrompts()[0];
+  const s: TinyModelSpec = { ...(o.quick ? DEMO_SPEC : REAL_SPEC), prompts: [prompt, ''] };
+  const t = s.transformer;
+  const tokens = 2 * (SIDE / 16) ** 2 + 77 + 256 + 5;
+  const model = `${o.quick ? 'demo model' : 'real size'}: MMDiT ${t.num_layers}×${t.num_attention_heads * t.attention_head_dim}, ${tokens} joint tokens; dry run (nothing executed)`;
+  const dir = await mkdtemp(join(tmpdir(), 'diception-encode-'));
+  const rows: BenchResult[] = [];
+  // A dry run times nothing, so autotune would pick at random: take each family's default.
+  setAutotune(false);
+  try {
+    await writeTinyModel(dir, s);
+    const pipe = await Diception.load(gpu, { pretrainedModelPath: dir, diceptionPath: join(dir, 'diception.safetensors'), promptCache: join(dir, 'prompts.safetensors'), precision: 'f16' });
+    try {
+      await gpu.recorder.dryRun(async () => {
+        const pos = await pipe.encodePrompts([prompt]);
+        const neg = await pipe.encodePrompts(['']);
+        const points = await pipe.points.embed(new Float32Array(10), new Float32Array(5), 1);
+        const latent = empty(gpu, [1, s.vae.latent_channels, SIDE / 8, SIDE / 8]);
+        const inputs = { noise: latent, cond: latent, points, embeds: pos.embeds, pooled: pos.pooled, negEmbeds: neg.embeds, negPooled: neg.pooled };
+        const steps = async (n: number, guidance: number) => {
+          const cpu: number[] = [];
+          let last = process.cpuUsage();
+          const x = await pipe.denoise({
+            ...inputs,
+            steps: n,
+            guidance,
+            onStep: () => {
+              const d = process.cpuUsage(last);
+              cpu.push((d.user + d.system) / 1000);
+              last = process.cpuUsage();
+            },
+          });
+          x.dispose();
+          return cpu;
+        };
+        // Loads the transformer and compiles every kernel of both batch sizes.
+        for (const g of [1, 2]) await steps(1, g);
+        const groups = gpu.recorder.bindGroups;
+        for (const g of [1, 2]) {
+          // Rounds alternate reuse on and off, so a change in the machine's load hits both alike.
+          const first = new Map<boolean, number[]>([[true, []], [false, []]]);
+          const steady = new Map<boolean, number[]>([[true, []], [false, []]]);
+          for (let r = 0; r < ENCODE_ROUNDS; r++) {
+            for (const reuse of [true, false]) {
+              groups.enabled = reuse;
+              groups.clear(); // the first step creates every bind group, as in a session's first request
+              const cpu = await steps(ENCODE_STEPS, g);
+              first.get(reuse)!.push(cpu[0]);
+              steady.get(reuse)!.push(...cpu.slice(1));
+            }
+          }
+          for (const reuse of [true, false]) {
+            const st = round(median(steady.get(reuse)!), 3);
+            rows.push({
+              op: 'pipeline encode',
+              variant: reuse ? 'denoising step' : 'denoising step, bind groups not reused',
+              shape: `${SIDE}², ${g > 1 ? `CFG ${g}` : 'no CFG'}`,
+              dtype: 'f16',
+              ms_median: st,
+              runs: steady.get(reuse)!.length,
+              encode_ms_per_step: { first_step: round(median(first.get(reuse)!), 3), steady_state: st },
+              note: model,
+              adapter: gpu.caps.adapterName,
+            });
+          }
+        }
+        groups.enabled = true;
+        for (const e of [pos, neg]) [e.embeds, e.pooled].forEach((x) => x.dispose());
+        points.dispose();
+        latent.dispose();
+      });
+    } finally {
+      await pipe.dispose();
+    }
+  } finally {
+    setAutotune(undefined);
     await rm(dir, { recursive: true, force: true });
   }
   return rows;

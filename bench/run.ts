@@ -33,6 +33,7 @@ const FAMILIES: Record<string, () => Promise<Family>> = {
   vae: async () => (await import('./families.ts')).vaeRows,
   mmdit: async () => (await import('./mmdit.ts')).benchMMDiTFamily,
   pipeline: async () => (await import('./pipeline.ts')).benchPipeline,
+  encode: async () => (await import('./pipeline.ts')).benchEncode,
   memory: async () => (await import('./memory.ts')).benchMemory,
 };
 

@@ -1,6 +1,7 @@
 // SD3-medium's own configs (vae/config.json, transformer/config.json; ../shared/docs/MODEL.md):
 // the benches build random- or zero-weight models of exactly these sizes.
 import type { TransformerConfig, VaeConfig } from '../src/model/param-lists.ts';
+import type { TinyModelSpec } from '../tools/tiny-model.ts';
 
 export const SD3_VAE: VaeConfig = {
   in_channels: 3,
@@ -29,3 +30,6 @@ export const SD3_TRANSFORMER: TransformerConfig = {
   pooled_projection_dim: 2048,
   pos_embed_max_size: 192,
 };
+
+/** The whole model at the real size (DICEPTION's point encoder, T5-XXL-wide prompts), zero weights in sparse files. */
+export const REAL_SPEC: Omit<TinyModelSpec, 'prompts'> = { transformer: SD3_TRANSFORMER, vae: SD3_VAE, pointFeatures: 1024, textWidth: 4096, zeroWeights: true };

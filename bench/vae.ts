@@ -20,7 +20,6 @@ import { SafetensorsFile } from '../src/runtime/safetensors.ts';
 import { MemorySource } from '../src/runtime/source.ts';
 import { fromArray, type DType, type Tensor } from '../src/runtime/tensor.ts';
 import { safetensorsReader } from '../src/runtime/weights.ts';
-import { withoutExecution } from './replay.ts';
 import { SD3_VAE } from './sd3.ts';
 
 
@@ -96,9 +95,10 @@ async function benchMemory(gpu: Gpu, vae: Vae, size: number) {
   ] as const) {
     gpu.pool.trim();
     gpu.pool.resetPeak();
-    const { dispatches } = await withoutExecution(gpu, run);
+    const before = gpu.recorder.dispatched;
+    await gpu.recorder.dryRun(run);
     out[`${name}PeakBytes`] = gpu.pool.peakBytes;
-    out[`${name}Dispatches`] = dispatches;
+    out[`${name}Dispatches`] = gpu.recorder.dispatched - before;
   }
   image.dispose();
   latent.dispose();

@@ -74,10 +74,10 @@ export class Gpu {
     }
   }
 
-  /** Submits recorded work and waits for the GPU to finish it. */
+  /** Submits recorded work and waits for the GPU to finish it (in a dry run there is none to wait for). */
   async sync(operation = 'sync'): Promise<void> {
     this.recorder.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    if (!this.recorder.isDryRun) await this.device.queue.onSubmittedWorkDone();
     this.check(operation);
   }
 

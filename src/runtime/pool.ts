@@ -12,6 +12,10 @@ export function sizeClass(bytes: number): number {
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
+  /** Buffers created here and not destroyed yet. */
+  private created = new WeakSet<GPUBuffer>();
+  /** How many trim() calls destroyed buffers: holders of pool buffers (bind groups) check it. */
+  trims = 0;
   /** Bytes in buffers handed out and not yet released. */
   liveBytes = 0;
   /** Bytes in buffers the pool holds for reuse. */
@@ -34,6 +38,7 @@ export class BufferPool {
         );
       }
       buf = this.device.createBuffer({ size, usage: USAGE, label });
+      this.created.add(buf);
     }
     this.liveBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes + this.cachedBytes);
@@ -49,9 +54,23 @@ export class BufferPool {
     list.push(buf);
   }
 
-  /** Destroys every cached buffer (e.g. between pipeline stages, or before loading a big model). */
+  /** True for a buffer this pool created and has not destroyed. */
+  owns(buf: GPUBuffer): boolean {
+    return this.created.has(buf);
+  }
+
+  /**
+   * Destroys every cached buffer (e.g. between pipeline stages, or before loading a big model).
+   * The only place pool buffers are destroyed: nobody else may destroy one.
+   */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        this.created.delete(b);
+        b.destroy();
+      }
+      if (list.length) this.trims++;
+    }
     this.free.clear();
     this.cachedBytes = 0;
   }

@@ -1,6 +1,16 @@
 // Records kernel dispatches into one command encoder and submits them in batches, so a
 // denoising step is a handful of submits with no CPU round-trip inside it. Uniforms of the
-// pending batch live in a CPU-side arena written once per submit.
+// pending batch live in a CPU-side arena written once per submit and reach each dispatch through
+// a dynamic offset, so bind groups do not depend on uniform values and are reused
+// (bind-groups.ts): steps 2..N of a denoising loop create none.
+//
+// Dry run (`dryRun(f)`): model code runs as usual (buffers come from the pool, every dispatch is
+// validated, bound and encoded, every batch's command buffer is finished) but nothing is
+// submitted and no tensor is written, so a full-size run that would take hours on a CPU adapter
+// takes seconds, allocates exactly what the real run does (pool.peakBytes is the real peak),
+// checks every binding against the limits, and costs the CPU what recording the real run costs.
+// Outputs hold whatever the buffers held; nothing may depend on their values.
+import { BindGroupCache } from './bind-groups.ts';
 import type { Gpu } from './device.ts';
 import type { Kernel } from './shader.ts';
 import type { Tensor } from './tensor.ts';
@@ -31,11 +41,19 @@ export class Recorder {
   private arenaIndex = 0;
   private arenaUsed = 0;
   private dispatches = 0;
+  private dry = false;
   observer: DispatchObserver | undefined;
-  /** Number of submits so far (the bench reports submits per step). */
+  /** Number of submits so far (the bench reports submits per step); a dry run counts the ones it skips. */
   submits = 0;
+  /** Number of dispatches recorded so far (dry runs included). */
+  dispatched = 0;
 
-  constructor(private readonly gpu: Gpu) {}
+  /** Bind groups reused across dispatches (and so across denoising steps). */
+  readonly bindGroups: BindGroupCache;
+
+  constructor(private readonly gpu: Gpu) {
+    this.bindGroups = new BindGroupCache(gpu.device, gpu.pool);
+  }
 
   private enc(): GPUCommandEncoder {
     return (this.encoder ??= this.gpu.device.createCommandEncoder());
@@ -46,7 +64,7 @@ export class Recorder {
     this.pass = undefined;
   }
 
-  private uniformSlot(data: ArrayBuffer | ArrayBufferView): GPUBufferBinding {
+  private uniformSlot(data: ArrayBuffer | ArrayBufferView): { buffer: GPUBuffer; offset: number; size: number } {
     const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
     if (bytes.byteLength > UNIFORM_SLOT) throw new Error(`uniforms of ${bytes.byteLength} bytes exceed ${UNIFORM_SLOT}`);
     if (this.arenaUsed + UNIFORM_SLOT > ARENA_BYTES) {
@@ -85,25 +103,30 @@ export class Recorder {
         throw new Error(`${label}: workgroup count ${w} outside 1..${max}`);
       }
     }
-    const entries: GPUBindGroupEntry[] = bindings.map((b, i) => {
+    const buffers = bindings.map((b, i) => {
       const res = 'binding' in b && typeof b.binding === 'function' ? b.binding() : (b as GPUBufferBinding);
       if ((res.size ?? 0) > this.gpu.caps.maxStorageBinding) {
         throw new Error(`${label}: binding '${kernel.spec.bindings[i].name}' is ${res.size} bytes, above the ${this.gpu.caps.maxStorageBinding}-byte binding limit (the kernel must split it)`);
       }
-      return { binding: i, resource: res };
+      return res;
     });
+    // Uniforms: the arena at offset 0 in the bind group, this dispatch's slot as dynamic offset.
+    let offsets: number[] = [];
     if (kernel.spec.uniforms) {
       if (!uniforms) throw new Error(`${label}: kernel expects uniforms`);
-      entries.push({ binding: nb, resource: this.uniformSlot(uniforms) });
+      const slot = this.uniformSlot(uniforms);
+      buffers.push({ buffer: slot.buffer, offset: 0, size: slot.size });
+      offsets = [slot.offset];
     }
-    const group = this.gpu.device.createBindGroup({ layout: kernel.layout, entries, label });
+    const group = this.bindGroups.get(kernel.layout, buffers, label, buffers[nb]?.buffer);
     const ts = this.observer?.beginDispatch(label);
     if (ts) this.endPass();
     if (!this.pass) this.pass = this.enc().beginComputePass(ts ? { timestampWrites: ts, label } : {});
     this.pass.setPipeline(kernel.pipeline);
-    this.pass.setBindGroup(0, group);
+    this.pass.setBindGroup(0, group, offsets);
     this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     if (ts) this.endPass();
+    this.dispatched++;
     if (++this.dispatches >= AUTO_FLUSH || this.observer?.wantsFlushAfterDispatch()) this.flush();
   }
 
@@ -118,9 +141,13 @@ export class Recorder {
     this.endPass();
     if (!this.encoder) return;
     this.writeArena();
-    this.observer?.beforeSubmit(this.encoder);
-    this.gpu.device.queue.submit([this.encoder.finish()]);
-    this.observer?.afterSubmit();
+    if (this.dry) {
+      this.encoder.finish(); // validated like a real batch, then dropped
+    } else {
+      this.observer?.beforeSubmit(this.encoder);
+      this.gpu.device.queue.submit([this.encoder.finish()]);
+      this.observer?.afterSubmit();
+    }
     this.submits++;
     this.encoder = undefined;
     this.dispatches = 0;
@@ -134,9 +161,36 @@ export class Recorder {
    */
   write(buffer: GPUBuffer, offset: number, bytes: Uint8Array): void {
     this.flush();
+    if (this.dry) return;
     const padded = bytes.byteLength % 4 ? new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4) : bytes;
     if (padded !== bytes) padded.set(bytes);
     this.gpu.device.queue.writeBuffer(buffer, offset, padded.buffer, padded.byteOffset, padded.byteLength);
+  }
+
+  /** True inside dryRun(). */
+  get isDryRun(): boolean {
+    return this.dry;
+  }
+
+  /**
+   * Runs `f` as a dry run (see the top of this file). Work recorded before is submitted first;
+   * the GPU's memory is left as it was. Validation errors the device reports come out at the end.
+   */
+  async dryRun<T>(f: () => Promise<T>): Promise<T> {
+    if (this.dry) throw new Error('dryRun: already inside a dry run');
+    if (this.observer) throw new Error('dryRun: a profiler is attached (a dry run executes nothing to time)');
+    this.flush();
+    this.dry = true;
+    let result: T;
+    try {
+      result = await f();
+    } finally {
+      this.flush();
+      this.dry = false;
+    }
+    await this.gpu.device.queue.onSubmittedWorkDone();
+    this.gpu.check('dry run');
+    return result;
   }
 
   /** Reads bytes back (submitting pending work first). */

@@ -166,19 +166,22 @@ export function prelude(spec: KernelSpec, f16: boolean): string {
 }
 
 export class PipelineCache {
-  private cache = new Map<string, Promise<Kernel>>();
+  /** Kernels by everything but the source, then by source: every dispatch looks its kernel up,
+   * and comparing a source with the one cached (usually the same string) is cheaper than hashing it. */
+  private cache = new Map<string, { source: string; kernel: Promise<Kernel> }[]>();
   constructor(private readonly gpu: Gpu) {}
 
   /** Compiles (once per distinct spec) and returns the pipeline. */
   get(spec: KernelSpec): Promise<Kernel> {
-    const key = JSON.stringify([spec.name, spec.file, spec.bindings, spec.uniforms, spec.defines, spec.entryPoint, hash(spec.source)]);
-    let k = this.cache.get(key);
-    if (!k) {
-      k = this.compile(spec);
-      this.cache.set(key, k);
-      k.catch(() => this.cache.delete(key));
-    }
-    return k;
+    const key = JSON.stringify([spec.name, spec.file, spec.bindings, spec.uniforms, spec.defines, spec.entryPoint]);
+    let bucket = this.cache.get(key);
+    if (!bucket) this.cache.set(key, (bucket = []));
+    const hit = bucket.find((e) => e.source === spec.source);
+    if (hit) return hit.kernel;
+    const entry = { source: spec.source, kernel: this.compile(spec) };
+    bucket.push(entry);
+    entry.kernel.catch(() => bucket.splice(bucket.indexOf(entry), 1));
+    return entry.kernel;
   }
 
   private async compile(spec: KernelSpec): Promise<Kernel> {
@@ -204,7 +207,8 @@ export class PipelineCache {
       visibility: GPUShaderStage.COMPUTE,
       buffer: { type: b.access === 'read_write' ? 'storage' : 'read-only-storage' },
     }));
-    if (spec.uniforms) entries.push({ binding: spec.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+    // Dynamic offset: the recorder's uniform arena is bound once and each dispatch picks its slot.
+    if (spec.uniforms) entries.push({ binding: spec.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } });
     const layout = device.createBindGroupLayout({ entries, label });
     device.pushErrorScope('validation');
     let pipeline: GPUComputePipeline;
@@ -222,10 +226,4 @@ export class PipelineCache {
     if (err) throw new Error(`${file}: pipeline creation failed for ${label} (does the shader match the bindings contract in shaders/README.md?): ${err.message}`);
     return { spec, pipeline, layout, label };
   }
-}
-
-function hash(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
 }

@@ -5,11 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replayRun } from '../../bench/memory.ts';
-import { withoutExecution } from '../../bench/replay.ts';
 import { setAutotune } from '../../src/kernels/registry.ts';
 import { Diception } from '../../src/model/pipeline.ts';
 import type { PipelineRequest } from '../../src/model/pipeline-types.ts';
+import { replayRun } from '../../src/model/replay.ts';
 import { parseTask, pointSlots } from '../../src/model/tasks.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import type { Kernel } from '../../src/runtime/shader.ts';
@@ -66,13 +65,12 @@ describe('pipeline GPU memory (tiny model)', () => {
     expect(replayed.stages.map((s) => s.dispatches > 0)).toEqual(executed.timings.map((t) => t.stage !== 'text'));
   });
 
-  it('the replay refuses a binding above the limit, and restores dispatching', async () => {
-    const dispatch = gpu.recorder.dispatch;
+  it('a dry run refuses a binding above the limit, and ends', async () => {
     const t = empty(gpu, [4]);
-    const kernel = { label: 'oversized kernel' } as Kernel;
+    const kernel = { label: 'oversized kernel', spec: { bindings: [{ name: 'x', dtype: 'f32' }] } } as unknown as Kernel;
     const oversized = () => gpu.recorder.dispatch(kernel, [{ buffer: t.buffer, size: gpu.caps.maxStorageBinding + 4 }], undefined, [1]);
-    await expect(withoutExecution(gpu, async () => oversized())).rejects.toThrow(/oversized kernel: a \d+-byte binding exceeds/);
-    expect(gpu.recorder.dispatch).toBe(dispatch);
+    await expect(gpu.recorder.dryRun(async () => oversized())).rejects.toThrow(/oversized kernel: binding 'x' is \d+ bytes, above the \d+-byte binding limit/);
+    expect(gpu.recorder.isDryRun).toBe(false);
     t.dispose();
   });
 });
