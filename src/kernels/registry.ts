@@ -217,6 +217,8 @@ export async function chooseVariant<V extends Variant>(
   const key = `${family}|${shapeClass}`;
   const known = () => candidates.find((v) => v.name === d.tuned.get(key));
   if (known()) return known()!;
+  // A dry run executes nothing: timing there would tune (and cache) on noise.
+  if (gpu.recorder.isDryRun) return candidates[0];
   let job = d.pending.get(key);
   if (!job) {
     const run = d.queue.then(() => tune(gpu, d, key, candidates, time));
