@@ -4,4 +4,7 @@ export {
 } from './errors.ts';
 export type { DiceptionModel, ImageInput, LoadOptions, ModelSource, PredictOptions, PredictResult, Precision, RgbPixels, ProgressFn, RgbImage, StageTiming, TaskSpec } from './model.ts';
 export type { Prediction } from '../model/postprocess.ts';
+export type { EntityInstance, TaskMasks } from '../model/masks.ts';
+export type { Mask } from '../model/sa1b.ts';
+export type { RleString } from '../model/rle.ts';
 export type { Capabilities } from '../runtime/device.ts';
