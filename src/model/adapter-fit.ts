@@ -56,7 +56,6 @@ export async function checkAdapterFits(caps: Pick<Capabilities, 'adapterName' | 
     if (problem) throw new Error(problem);
   } finally {
     // The pipeline opens the files again for itself; these handles were for the headers only.
-    const sources = new Set(readers.flatMap((r) => r.names().map((n) => r.entry(n).source)));
-    await Promise.all([...sources].map((s) => s.close?.()));
+    await Promise.all(readers.map((r) => r.close?.()));
   }
 }

@@ -6,7 +6,7 @@ import { openModelFolder, SD3_NEEDS, type ModelFolder } from '../runtime/model-f
 import { platform } from '../runtime/platform.ts';
 import { Rng } from '../runtime/random.ts';
 import { empty, fromArray, type Tensor } from '../runtime/tensor.ts';
-import { openWeights, overlay, prefixed, readJson, type WeightReader } from '../runtime/weights.ts';
+import { closeOnError, openWeights, overlay, prefixed, readJson, type WeightReader } from '../runtime/weights.ts';
 import { MMDiT } from './mmdit.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
 import { PointEmbedder, withUnconditional } from './point-embedder.ts';
@@ -74,18 +74,25 @@ export class Diception implements Pipeline {
     const c = folder.components;
     progress('load', 0, 3);
     const dice = await openWeights(o.diceptionPath);
-    if (!dice.names().some((n) => n.startsWith('transformer.')) || !dice.has('positional_encoding_gaussian_matrix')) {
-      throw new Error(`${o.diceptionPath}: not a DICEPTION checkpoint (expected 'transformer.*', 'point_embedder.*' and 'positional_encoding_gaussian_matrix')`);
-    }
-    const transformerWeights = overlay(await openWeights(c.transformer.weights!), prefixed(dice, 'transformer.'));
-    const transformerConfig = await readJson(c.transformer.config!);
-    const scheduler = parseSchedulerConfig(await readJson(c.scheduler.config!), c.scheduler.config);
-    const cache = o.promptCache ? await PromptCache.open(o.promptCache) : undefined;
-    const vae = await Vae.load(gpu, c.vae.dir, o.precision);
-    progress('load', 1, 3);
-    const points = await PointEmbedder.load(gpu, dice, o.precision);
-    progress('load', 2, 3);
-    return new Diception(gpu, o, folder, vae, points, scheduler, transformerWeights, transformerConfig, cache);
+    const transformerWeights = await closeOnError(dice, async () => {
+      if (!dice.names().some((n) => n.startsWith('transformer.')) || !dice.has('positional_encoding_gaussian_matrix')) {
+        throw new Error(`${o.diceptionPath}: not a DICEPTION checkpoint (expected 'transformer.*', 'point_embedder.*' and 'positional_encoding_gaussian_matrix')`);
+      }
+      return overlay(await openWeights(c.transformer.weights!), prefixed(dice, 'transformer.'));
+    });
+    // The overlay closes both files (the .pth through its prefixed view) if the rest fails.
+    let cache: PromptCache | undefined;
+    const opened = { close: async () => void (await Promise.all([transformerWeights.close?.(), cache?.close()])) };
+    return closeOnError(opened, async () => {
+      const transformerConfig = await readJson(c.transformer.config!);
+      const scheduler = parseSchedulerConfig(await readJson(c.scheduler.config!), c.scheduler.config);
+      cache = o.promptCache ? await PromptCache.open(o.promptCache) : undefined;
+      const vae = await Vae.load(gpu, c.vae.dir, o.precision);
+      progress('load', 1, 3);
+      const points = await PointEmbedder.load(gpu, dice, o.precision);
+      progress('load', 2, 3);
+      return new Diception(gpu, o, folder, vae, points, scheduler, transformerWeights, transformerConfig, cache);
+    });
   }
 
   private async transformer(): Promise<MMDiT> {

@@ -63,6 +63,19 @@ export function prefixed(r: WeightReader, prefix: string): WeightReader {
   };
 }
 
+/**
+ * Runs `build` (a model load that keeps `r`), closing `r` if it throws: a load that fails half
+ * way must not leave the file handles to the garbage collector.
+ */
+export async function closeOnError<T>(r: Pick<WeightReader, 'close'>, build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (e) {
+    await r.close?.();
+    throw e;
+  }
+}
+
 export async function readJson<T = Record<string, unknown>>(path: string): Promise<T> {
   const src = await platform().open(path);
   try {
