@@ -6,7 +6,7 @@ import { openModelFolder, SD3_NEEDS, type ModelFolder } from '../runtime/model-f
 import { platform } from '../runtime/platform.ts';
 import { Rng } from '../runtime/random.ts';
 import { empty, fromArray, type Tensor } from '../runtime/tensor.ts';
-import { closeOnError, openWeights, overlay, prefixed, readJson, type WeightReader } from '../runtime/weights.ts';
+import { closeOnError, openWeights, overlay, prefixed, readJson, tensorsKeptF32, type WeightReader } from '../runtime/weights.ts';
 import { MMDiT } from './mmdit.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
 import { PointEmbedder, withUnconditional } from './point-embedder.ts';
@@ -255,7 +255,8 @@ export class Diception implements Pipeline {
       return data;
     });
     progress('decode', 1, 1);
-    return { image01, timings };
+    const f32Weights = tensorsKeptF32(gpu);
+    return { image01, timings, ...(f32Weights.length && { f32Weights: [...f32Weights] }) };
   }
 
   async dispose(): Promise<void> {
