@@ -29,7 +29,12 @@ export class T5Tokenizer {
   ) {
     const eos = content(config.eos_token, '</s>');
     const pad = content(config.pad_token, '<pad>');
-    this.tok = new Tokenizer(tokenizerJson, { ...config, eos_token: eos, pad_token: pad });
+    try {
+      this.tok = new Tokenizer(tokenizerJson, { ...config, eos_token: eos, pad_token: pad });
+    } catch (e) {
+      // The library checks little and fails deep inside (a TypeError): say which file is wrong.
+      throw new Error(`${name}: tokenizer.json is not a tokenizer this reader can build (${(e as Error).message})`);
+    }
     const id = (role: string, t: string) => {
       const v = this.tok.token_to_id(t);
       if (v === undefined) throw new Error(`${name}: ${role} token '${t}' is not in tokenizer.json`);
@@ -52,7 +57,11 @@ export class T5Tokenizer {
 
   /** Piece ids of `text`, without `</s>` or truncation. */
   encodeText(text: string): number[] {
-    return this.tok.encode(text, { add_special_tokens: false }).ids;
+    try {
+      return this.tok.encode(text, { add_special_tokens: false }).ids;
+    } catch (e) {
+      throw new Error(`${this.name}: tokenizer.json cannot encode ${JSON.stringify(text.slice(0, 40))} (${(e as Error).message})`);
+    }
   }
 
   /** `[…pieces (≤ maxLength−1), </s>, <pad>…]`, maxLength long. */

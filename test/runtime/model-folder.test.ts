@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkParams, openModelFolder } from '../../src/runtime/model-folder.ts';
 import { mapReader, openWeights } from '../../src/runtime/weights.ts';
 import { describeFixtures, TINY } from '../helpers.ts';
-import { f32Bytes, mem, safetensors } from './build.ts';
+import { f32Bytes, mem, safetensors } from '../../tools/fuzz/build.ts';
 import { SafetensorsFile } from '../../src/runtime/safetensors.ts';
 
 describeFixtures('openModelFolder on the tiny SD3 folder', () => {

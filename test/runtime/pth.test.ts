@@ -5,7 +5,7 @@ import { LIMITS, unpickle } from '../../src/runtime/pth/pickle.ts';
 import { ZipArchive } from '../../src/runtime/pth/zip.ts';
 import { openWeights, overlay, prefixed, readF32, readRaw } from '../../src/runtime/weights.ts';
 import { describeFixtures, TINY } from '../helpers.ts';
-import { f32Bytes, le, mem, P, pk, pth, repeat, statePickle, tensorOps, utf8, zip, type PthTensor } from './build.ts';
+import { f32Bytes, le, mem, P, pk, pth, repeat, statePickle, tensorOps, utf8, zip, type PthTensor } from '../../tools/fuzz/build.ts';
 
 const PTH = resolve(TINY, 'diception.pth');
 

@@ -5,7 +5,7 @@ import { SafetensorsFile } from '../../src/runtime/safetensors.ts';
 import { MemorySource } from '../../src/runtime/source.ts';
 import { openWeights, READ_CHUNK, readF32, safetensorsReader, uploadWeight } from '../../src/runtime/weights.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
-import { safetensors } from './build.ts';
+import { safetensors } from '../../tools/fuzz/build.ts';
 
 describeFixtures('weights from the tiny fixture folder', () => {
   it('reads every tensor of the transformer safetensors', async () => {

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/runtime/safetensors.ts';
 import { mapReader, openWeights, readRaw } from '../../src/runtime/weights.ts';
 import { convert, writeSafetensors } from '../../tools/convert.ts';
-import { f32Bytes, mem, safetensors } from '../runtime/build.ts';
+import { f32Bytes, mem, safetensors } from '../../tools/fuzz/build.ts';
 import { describeFixtures, TINY } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convert-'));
