@@ -5,11 +5,14 @@ import { getDevice, type Gpu } from '../runtime/device.ts';
 import { openModelFolder, SD3_NEEDS, type ModelFolder } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
 import { Rng } from '../runtime/random.ts';
-import { empty, fromArray, type Tensor } from '../runtime/tensor.ts';
+import { BYTES, empty, fromArray, type Tensor } from '../runtime/tensor.ts';
 import { closeOnError, openWeights, overlay, prefixed, readJson, tensorsKeptF32, type WeightReader } from '../runtime/weights.ts';
+import { batchProblem } from './adapter-fit.ts';
 import { MMDiT } from './mmdit.ts';
+import { parseMMDiTConfig } from './mmdit-config.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
 import { PointEmbedder, withUnconditional } from './point-embedder.ts';
+import { dtypesFor } from './precision.ts';
 import { encodePrompts } from './prompt.ts';
 import { PromptCache } from './prompt-cache.ts';
 import { FlowMatchEuler, guide, parseSchedulerConfig, type FlowMatchConfig } from './scheduler.ts';
@@ -188,6 +191,10 @@ export class Diception implements Pipeline {
     };
 
     const cfg = r.guidance > 1;
+    // Refused before any work when an activation cannot fit one GPU buffer.
+    const actBytes = { vae: BYTES[this.vae.act], mmdit: BYTES[dtypesFor(gpu, this.options.precision).act] };
+    const tooBig = batchProblem(gpu.caps, this.vae.config, parseMMDiTConfig(this.transformerConfig), B, side, cfg, actBytes);
+    if (tooBig) throw new Error(tooBig);
     progress('text', 0, 1);
     const text = await stage('text', async () => ({
       pos: await this.encodePrompts(r.prompts),
