@@ -109,6 +109,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
   const timings: { samples: number[]; timings: StageTiming[] }[] = [];
   if (pending.length) {
     const pipeline = await loadPipeline(pipelineOptions(settings, out.progress));
+    let done = 0;
     try {
       for (let start = 0; start < pending.length; start += batchSize) {
         const chunk = pending.slice(start, start + batchSize);
@@ -132,7 +133,14 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
           written.push(...(await save(chunk[j], prepared[j], result.image01.subarray(j * per, (j + 1) * per), masks)));
         }
         out.progress('samples', start + b, pending.length);
+        done += b;
       }
+    } catch (e) {
+      // Every finished batch is on disk: say so, since the rerun skips them.
+      if (/GPU device lost/.test((e as Error).message)) {
+        throw new Error(`${(e as Error).message}; ${done} of ${pending.length} samples were saved: rerun the same command to continue with the rest`);
+      }
+      throw e;
     } finally {
       await pipeline.dispose();
     }

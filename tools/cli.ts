@@ -10,6 +10,7 @@ import { convert } from './convert.ts';
 import { doctor } from './doctor.ts';
 import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerEvaluate } from './evaluate.ts';
+import { registerFuzz } from './fuzz.ts';
 import { registerInfer } from './infer.ts';
 import { addKernelFlags } from './kernel-flags.ts';
 import { kernelsCommand } from './kernels.ts';
@@ -119,6 +120,7 @@ program
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
 registerEvaluate(program);
+registerFuzz(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -243,7 +243,7 @@ interface MaskTarget {
  * or an annotation file: SA-1B's {annotations: [...]} or a COCO list. From an annotation file
  * the prediction's recorded annotation is taken (batch --masks records it), or the only one.
  */
-async function readMask(path: string, pred?: { mask: Mask; target?: MaskTarget }): Promise<{ mask: Mask; target?: MaskTarget }> {
+export async function readMask(path: string, pred?: { mask: Mask; target?: MaskTarget }): Promise<{ mask: Mask; target?: MaskTarget }> {
   if (extname(path).toLowerCase() !== '.json') {
     const img = await readImage(path);
     const hw = img.height * img.width;

@@ -93,10 +93,16 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
   out.finish(
     {
       image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings,
+      ...(result.f32Weights && { f32_weights: result.f32Weights }),
       ...(profile && { profile: { timing: profiler!.mode, kernels: profile } }),
     },
-    [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...profileLines],
+    [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...f32WeightLines(result.f32Weights), ...profileLines],
   );
+}
+
+/** Says which weights stayed f32 under --precision f16 (values beyond f16's ±65504). */
+export function f32WeightLines(kept: PipelineResult['f32Weights']): string[] {
+  return (kept ?? []).map((k) => `note: '${k.tensor}' (${k.file}) kept in f32: max |value| ${k.max_abs.toExponential(3)} is beyond f16's range`);
 }
 
 function profilerMode(p: Profiler): string {

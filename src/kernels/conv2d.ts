@@ -5,7 +5,7 @@
 // NCHW operands (an image in, an image out) are bound whole, so they must fit one binding.
 import type { Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
-import { readF32, type WeightReader } from '../runtime/weights.ts';
+import { rangeSafeDtype, readF32, type WeightReader } from '../runtime/weights.ts';
 import source from '../../shaders/conv2d.wgsl';
 import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
 import { subgroupsOf } from './types.ts';
@@ -51,7 +51,11 @@ export function prepareConv2d(gpu: Gpu, weight: Float32Array, shape: readonly nu
 export async function loadConv2d(gpu: Gpu, r: WeightReader, prefix: string, dtype: DType): Promise<Conv2dWeight> {
   const e = r.entry(`${prefix}.weight`);
   const bias = r.has(`${prefix}.bias`) ? await readF32(r.entry(`${prefix}.bias`)) : undefined;
-  return prepareConv2d(gpu, await readF32(e), e.shape, bias, dtype);
+  const w = await readF32(e);
+  // Weight and bias share one dtype: f32 if either holds values f16 cannot.
+  const wDtype = rangeSafeDtype(gpu, e.name, e.source.name, w, dtype);
+  const safe = bias ? rangeSafeDtype(gpu, `${prefix}.bias`, e.source.name, bias, wDtype) : wDtype;
+  return prepareConv2d(gpu, w, e.shape, bias, safe);
 }
 
 export function disposeConv2d(c: Conv2dWeight): void {

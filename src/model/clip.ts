@@ -11,7 +11,7 @@ import type { Activation } from '../kernels/types.ts';
 import type { Gpu } from '../runtime/device.ts';
 import { platform } from '../runtime/platform.ts';
 import { fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
-import { readF32, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
+import { closeOnError, readF32, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
 import { gatherRows, openModelWeights } from './files.ts';
 
 export interface ClipTextConfig {
@@ -81,31 +81,34 @@ export class ClipTextModel {
     const F = config.intermediate_size;
     if (D % config.num_attention_heads) throw new Error(`${dir}/config.json: hidden_size ${D} is not a multiple of num_attention_heads ${config.num_attention_heads}`);
     const r = await openModelWeights(dir);
-    const w = (name: string, shape: number[]) => uploadWeight(gpu, r, `text_model.${name}`, precision, shape);
-    const lin = async (name: string, n: number, k: number): Promise<Linear> => ({ w: await w(`${name}.weight`, [n, k]), b: await w(`${name}.bias`, [n]) });
-    const norm = async (name: string): Promise<Norm> => ({ weight: await w(`${name}.weight`, [D]), bias: await w(`${name}.bias`, [D]) });
-    const layers: Layer[] = [];
-    for (let i = 0; i < config.num_hidden_layers; i++) {
-      const p = `encoder.layers.${i}`;
-      layers.push({
-        ln1: await norm(`${p}.layer_norm1`),
-        q: await lin(`${p}.self_attn.q_proj`, D, D),
-        k: await lin(`${p}.self_attn.k_proj`, D, D),
-        v: await lin(`${p}.self_attn.v_proj`, D, D),
-        out: await lin(`${p}.self_attn.out_proj`, D, D),
-        ln2: await norm(`${p}.layer_norm2`),
-        fc1: await lin(`${p}.mlp.fc1`, F, D),
-        fc2: await lin(`${p}.mlp.fc2`, D, F),
-      });
-    }
-    const posEntry = r.entry('text_model.embeddings.position_embedding.weight');
-    if (posEntry.shape[0] !== config.max_position_embeddings || posEntry.shape[1] !== D) {
-      throw new Error(`${r.name}: position_embedding has shape [${posEntry.shape}], expected [${config.max_position_embeddings}, ${D}]`);
-    }
-    const position = await readF32(posEntry);
-    const finalNorm = await norm('final_layer_norm');
-    const projection = await uploadWeight(gpu, r, 'text_projection.weight', precision, [config.projection_dim, D]);
-    return new ClipTextModel(gpu, config, r, position, layers, finalNorm, projection, act, dir);
+    // The reader stays open for the embedding rows each prompt gathers; dispose() closes it.
+    return closeOnError(r, async () => {
+      const w = (name: string, shape: number[]) => uploadWeight(gpu, r, `text_model.${name}`, precision, shape);
+      const lin = async (name: string, n: number, k: number): Promise<Linear> => ({ w: await w(`${name}.weight`, [n, k]), b: await w(`${name}.bias`, [n]) });
+      const norm = async (name: string): Promise<Norm> => ({ weight: await w(`${name}.weight`, [D]), bias: await w(`${name}.bias`, [D]) });
+      const layers: Layer[] = [];
+      for (let i = 0; i < config.num_hidden_layers; i++) {
+        const p = `encoder.layers.${i}`;
+        layers.push({
+          ln1: await norm(`${p}.layer_norm1`),
+          q: await lin(`${p}.self_attn.q_proj`, D, D),
+          k: await lin(`${p}.self_attn.k_proj`, D, D),
+          v: await lin(`${p}.self_attn.v_proj`, D, D),
+          out: await lin(`${p}.self_attn.out_proj`, D, D),
+          ln2: await norm(`${p}.layer_norm2`),
+          fc1: await lin(`${p}.mlp.fc1`, F, D),
+          fc2: await lin(`${p}.mlp.fc2`, D, F),
+        });
+      }
+      const posEntry = r.entry('text_model.embeddings.position_embedding.weight');
+      if (posEntry.shape[0] !== config.max_position_embeddings || posEntry.shape[1] !== D) {
+        throw new Error(`${r.name}: position_embedding has shape [${posEntry.shape}], expected [${config.max_position_embeddings}, ${D}]`);
+      }
+      const position = await readF32(posEntry);
+      const finalNorm = await norm('final_layer_norm');
+      const projection = await uploadWeight(gpu, r, 'text_projection.weight', precision, [config.projection_dim, D]);
+      return new ClipTextModel(gpu, config, r, position, layers, finalNorm, projection, act, dir);
+    });
   }
 
   /** ids: B×T token ids (T ≤ max_position_embeddings, 77 in SD3). */
@@ -193,5 +196,7 @@ export class ClipTextModel {
     this.finalNorm.weight.dispose();
     this.finalNorm.bias.dispose();
     this.projection.dispose();
+    // Closing a read-only file does not fail in practice; dispose() stays synchronous for its callers.
+    void this.weights.close?.();
   }
 }

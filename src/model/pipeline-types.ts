@@ -2,6 +2,7 @@
 // page) and the DICEPTION pipeline (text encoders → VAE encode → MMDiT denoising → VAE decode).
 // The commands own decoding, resizing, point prompts, post-processing and files; the pipeline
 // owns everything between the [-1,1] input tensor and the [0,1] output image.
+import type { KeptF32 } from '../runtime/weights.ts';
 
 export type Precision = 'f16' | 'f32';
 
@@ -60,6 +61,8 @@ export interface PipelineResult {
   /** [B, 3, 768, 768] in [0, 1] (the VAE decode's (x/2 + 0.5).clamp(0, 1)). */
   image01: Float32Array;
   timings: StageTiming[];
+  /** Weights an f16 load kept in f32 because f16 cannot hold their values (absent when none). */
+  f32Weights?: KeptF32[];
 }
 
 export interface Pipeline {

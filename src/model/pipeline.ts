@@ -5,11 +5,14 @@ import { getDevice, type Gpu } from '../runtime/device.ts';
 import { openModelFolder, SD3_NEEDS, type ModelFolder } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
 import { Rng } from '../runtime/random.ts';
-import { empty, fromArray, type Tensor } from '../runtime/tensor.ts';
-import { openWeights, overlay, prefixed, readJson, type WeightReader } from '../runtime/weights.ts';
+import { BYTES, empty, fromArray, type Tensor } from '../runtime/tensor.ts';
+import { closeOnError, openWeights, overlay, prefixed, readJson, tensorsKeptF32, type WeightReader } from '../runtime/weights.ts';
+import { batchProblem } from './adapter-fit.ts';
 import { MMDiT } from './mmdit.ts';
+import { parseMMDiTConfig } from './mmdit-config.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
 import { PointEmbedder, withUnconditional } from './point-embedder.ts';
+import { dtypesFor } from './precision.ts';
 import { encodePrompts } from './prompt.ts';
 import { PromptCache } from './prompt-cache.ts';
 import { FlowMatchEuler, guide, parseSchedulerConfig, type FlowMatchConfig } from './scheduler.ts';
@@ -76,18 +79,25 @@ export class Diception implements Pipeline {
     const c = folder.components;
     progress('load', 0, 3);
     const dice = await openWeights(o.diceptionPath);
-    if (!dice.names().some((n) => n.startsWith('transformer.')) || !dice.has('positional_encoding_gaussian_matrix')) {
-      throw new Error(`${o.diceptionPath}: not a DICEPTION checkpoint (expected 'transformer.*', 'point_embedder.*' and 'positional_encoding_gaussian_matrix')`);
-    }
-    const transformerWeights = overlay(await openWeights(c.transformer.weights!), prefixed(dice, 'transformer.'));
-    const transformerConfig = await readJson(c.transformer.config!);
-    const scheduler = parseSchedulerConfig(await readJson(c.scheduler.config!), c.scheduler.config);
-    const cache = o.promptCache ? await PromptCache.open(o.promptCache) : undefined;
-    const vae = await Vae.load(gpu, c.vae.dir, o.precision);
-    progress('load', 1, 3);
-    const points = await PointEmbedder.load(gpu, dice, o.precision);
-    progress('load', 2, 3);
-    return new Diception(gpu, o, folder, vae, points, scheduler, transformerWeights, transformerConfig, cache);
+    const transformerWeights = await closeOnError(dice, async () => {
+      if (!dice.names().some((n) => n.startsWith('transformer.')) || !dice.has('positional_encoding_gaussian_matrix')) {
+        throw new Error(`${o.diceptionPath}: not a DICEPTION checkpoint (expected 'transformer.*', 'point_embedder.*' and 'positional_encoding_gaussian_matrix')`);
+      }
+      return overlay(await openWeights(c.transformer.weights!), prefixed(dice, 'transformer.'));
+    });
+    // The overlay closes both files (the .pth through its prefixed view) if the rest fails.
+    let cache: PromptCache | undefined;
+    const opened = { close: async () => void (await Promise.all([transformerWeights.close?.(), cache?.close()])) };
+    return closeOnError(opened, async () => {
+      const transformerConfig = await readJson(c.transformer.config!);
+      const scheduler = parseSchedulerConfig(await readJson(c.scheduler.config!), c.scheduler.config);
+      cache = o.promptCache ? await PromptCache.open(o.promptCache) : undefined;
+      const vae = await Vae.load(gpu, c.vae.dir, o.precision);
+      progress('load', 1, 3);
+      const points = await PointEmbedder.load(gpu, dice, o.precision);
+      progress('load', 2, 3);
+      return new Diception(gpu, o, folder, vae, points, scheduler, transformerWeights, transformerConfig, cache);
+    });
   }
 
   private async transformer(): Promise<MMDiT> {
@@ -195,8 +205,12 @@ export class Diception implements Pipeline {
       return out;
     };
 
+    const cfg = r.guidance > 1;
+    // Refused before any work when an activation cannot fit one GPU buffer.
+    const actBytes = { vae: BYTES[this.vae.act], mmdit: BYTES[dtypesFor(gpu, this.options.precision).act] };
+    const tooBig = batchProblem(gpu.caps, this.vae.config, parseMMDiTConfig(this.transformerConfig), B, side, cfg, actBytes);
+    if (tooBig) throw new Error(tooBig);
     try {
-      const cfg = r.guidance > 1;
       const text = await stage('text', async () => {
         const pos = await this.encodePrompts(r.prompts);
         [pos.embeds, pos.pooled].forEach(own);
@@ -256,7 +270,8 @@ export class Diception implements Pipeline {
         free(img);
         return data;
       });
-      return { image01, timings };
+      const f32Weights = tensorsKeptF32(gpu);
+      return { image01, timings, ...(f32Weights.length && { f32Weights: [...f32Weights] }) };
     } finally {
       if (owned.size) {
         // An error or abort: submit and finish any half-recorded work on these buffers, then free them.

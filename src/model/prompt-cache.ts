@@ -64,7 +64,11 @@ export class PromptCache {
 
   /** A file path (Node) or URL (browser). */
   static async open(path: string): Promise<PromptCache> {
-    return PromptCache.fromSource(await platform().open(path));
+    const src = await platform().open(path);
+    return PromptCache.fromSource(src).catch(async (e) => {
+      await src.close?.();
+      throw e;
+    });
   }
 
   /** Any byte source: a browser File (BlobSource), bytes in memory (MemorySource). */

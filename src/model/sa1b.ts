@@ -70,7 +70,12 @@ export function rleToMask(counts: readonly number[], height: number, width: numb
 export function polygonsToMask(polygons: readonly number[][], height: number, width: number): Mask {
   const data = new Uint8Array(height * width);
   for (const poly of polygons) {
-    if (poly.length < 6 || poly.length % 2) throw new Error(`a polygon needs at least 3 (x,y) pairs, got ${poly.length} numbers`);
+    if (!Array.isArray(poly) || poly.length < 6 || poly.length % 2) throw new Error(`a polygon needs at least 3 (x,y) pairs, got ${JSON.stringify(poly).slice(0, 40)}`);
+    // The rasteriser walks every edge on a 5× grid: a coordinate far outside the image would
+    // make it walk for ever. COCO's lie inside (or a pixel or so outside) the image.
+    const bound = 4 * Math.max(height, width);
+    const bad = poly.find((c) => typeof c !== 'number' || !(Math.abs(c) <= bound));
+    if (bad !== undefined) throw new Error(`polygon coordinate ${JSON.stringify(bad)} is not a number within ±${bound} of a ${height}x${width} image`);
     const toggles = new Uint8Array(height * width + 1);
     for (const [col, row] of boundaryCrossings(poly, height, width)) toggles[col * height + row] ^= 1;
     let inside = 0;
@@ -126,6 +131,9 @@ function* boundaryCrossings(poly: readonly number[], height: number, width: numb
   }
 }
 
+/** Masks above this are refused (sharp's default limit on decoded image pixels). */
+const MAX_MASK_PIXELS = 2 ** 28;
+
 /** Any COCO segmentation → mask; polygons need the image size (RLE carries its own). */
 export function decodeSegmentation(seg: Segmentation, height?: number, width?: number): Mask {
   if (Array.isArray(seg)) {
@@ -134,6 +142,9 @@ export function decodeSegmentation(seg: Segmentation, height?: number, width?: n
   }
   if (!seg || !Array.isArray(seg.size) || seg.size.length !== 2) throw new Error("RLE segmentation needs 'size': [height, width]");
   const [h, w] = seg.size;
+  if (!Number.isSafeInteger(h) || !Number.isSafeInteger(w) || h < 1 || w < 1 || h * w > MAX_MASK_PIXELS) {
+    throw new Error(`RLE 'size' [${seg.size}] is not [height, width] of at most ${MAX_MASK_PIXELS} pixels`);
+  }
   const counts = typeof seg.counts === 'string' ? decodeRleString(seg.counts) : seg.counts;
   if (!Array.isArray(counts)) throw new Error("RLE segmentation needs 'counts' (a string or a list of run lengths)");
   return rleToMask(counts, h, w);

@@ -11,7 +11,7 @@ import { rmsNorm } from '../kernels/norms.ts';
 import type { Gpu } from '../runtime/device.ts';
 import { platform } from '../runtime/platform.ts';
 import { fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
-import { readF32, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
+import { closeOnError, readF32, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
 import { gatherRows, openModelWeights } from './files.ts';
 
 export interface T5Config {
@@ -92,34 +92,37 @@ export class T5Encoder {
       throw new Error(`${dir}/config.json: only gated tanh-GELU T5 feed-forwards are supported (SD3's 'gated-gelu'), got feed_forward_proj '${ffp}', dense_act_fn '${act}'`);
     }
     const r = await openModelWeights(dir);
-    const embedName = ['shared.weight', 'encoder.embed_tokens.weight'].find((n) => r.has(n));
-    if (!embedName) throw new Error(`${r.name}: no T5 embedding ('shared.weight' or 'encoder.embed_tokens.weight')`);
-    const { d_model: D, d_ff: F } = config;
-    const inner = config.num_heads * config.d_kv;
-    const w = (name: string, shape: number[], dtype = precision) => uploadWeight(gpu, r, name, dtype, shape);
-    const blocks: Block[] = [];
-    for (let i = 0; i < config.num_layers; i++) {
-      const a = `encoder.block.${i}.layer.0`;
-      const f = `encoder.block.${i}.layer.1`;
-      blocks.push({
-        ln0: await w(`${a}.layer_norm.weight`, [D], 'f32'),
-        q: await w(`${a}.SelfAttention.q.weight`, [inner, D]),
-        k: await w(`${a}.SelfAttention.k.weight`, [inner, D]),
-        v: await w(`${a}.SelfAttention.v.weight`, [inner, D]),
-        o: await w(`${a}.SelfAttention.o.weight`, [D, inner]),
-        ln1: await w(`${f}.layer_norm.weight`, [D], 'f32'),
-        wi0: await w(`${f}.DenseReluDense.wi_0.weight`, [F, D]),
-        wi1: await w(`${f}.DenseReluDense.wi_1.weight`, [F, D]),
-        wo: await w(`${f}.DenseReluDense.wo.weight`, [D, F]),
-      });
-    }
-    const biasEntry = r.entry('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight');
-    const nb = config.relative_attention_num_buckets;
-    if (biasEntry.shape[0] !== nb || biasEntry.shape[1] !== config.num_heads) {
-      throw new Error(`${r.name}: relative_attention_bias has shape [${biasEntry.shape}], expected [${nb}, ${config.num_heads}]`);
-    }
-    const finalNorm = await w('encoder.final_layer_norm.weight', [D], 'f32');
-    return new T5Encoder(gpu, config, r, embedName, await readF32(biasEntry), blocks, finalNorm, dir);
+    // The reader stays open for the embedding rows each prompt gathers; dispose() closes it.
+    return closeOnError(r, async () => {
+      const embedName = ['shared.weight', 'encoder.embed_tokens.weight'].find((n) => r.has(n));
+      if (!embedName) throw new Error(`${r.name}: no T5 embedding ('shared.weight' or 'encoder.embed_tokens.weight')`);
+      const { d_model: D, d_ff: F } = config;
+      const inner = config.num_heads * config.d_kv;
+      const w = (name: string, shape: number[], dtype = precision) => uploadWeight(gpu, r, name, dtype, shape);
+      const blocks: Block[] = [];
+      for (let i = 0; i < config.num_layers; i++) {
+        const a = `encoder.block.${i}.layer.0`;
+        const f = `encoder.block.${i}.layer.1`;
+        blocks.push({
+          ln0: await w(`${a}.layer_norm.weight`, [D], 'f32'),
+          q: await w(`${a}.SelfAttention.q.weight`, [inner, D]),
+          k: await w(`${a}.SelfAttention.k.weight`, [inner, D]),
+          v: await w(`${a}.SelfAttention.v.weight`, [inner, D]),
+          o: await w(`${a}.SelfAttention.o.weight`, [D, inner]),
+          ln1: await w(`${f}.layer_norm.weight`, [D], 'f32'),
+          wi0: await w(`${f}.DenseReluDense.wi_0.weight`, [F, D]),
+          wi1: await w(`${f}.DenseReluDense.wi_1.weight`, [F, D]),
+          wo: await w(`${f}.DenseReluDense.wo.weight`, [D, F]),
+        });
+      }
+      const biasEntry = r.entry('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight');
+      const nb = config.relative_attention_num_buckets;
+      if (biasEntry.shape[0] !== nb || biasEntry.shape[1] !== config.num_heads) {
+        throw new Error(`${r.name}: relative_attention_bias has shape [${biasEntry.shape}], expected [${nb}, ${config.num_heads}]`);
+      }
+      const finalNorm = await w('encoder.final_layer_norm.weight', [D], 'f32');
+      return new T5Encoder(gpu, config, r, embedName, await readF32(biasEntry), blocks, finalNorm, dir);
+    });
   }
 
   /** ids: B×T token ids -> last_hidden_state [B, T, d_model], f32. No attention mask (as SD3). */
@@ -171,5 +174,7 @@ export class T5Encoder {
     for (const b of this.blocks) for (const t of Object.values(b)) t.dispose();
     this.finalNorm.dispose();
     for (const t of this.biasByLength.values()) t.dispose();
+    // Closing a read-only file does not fail in practice; dispose() stays synchronous for its callers.
+    void this.weights.close?.();
   }
 }

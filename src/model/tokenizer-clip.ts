@@ -22,8 +22,15 @@ export interface ClipTokenizerConfig {
   added_tokens_decoder?: Record<string, AddedTokenConfig>;
 }
 
-const tokenText = (t: string | AddedTokenConfig | undefined, fallback: string): string =>
-  t === undefined ? fallback : typeof t === 'string' ? t : t.content;
+/** A token given as text or as {content}; `what` names it when it is neither. */
+function tokenText(t: string | AddedTokenConfig | undefined, fallback: string, what: string): string {
+  if (t === undefined) return fallback;
+  const text = typeof t === 'string' ? t : (t as AddedTokenConfig | null)?.content;
+  if (typeof text !== 'string') throw new Error(`${what} is ${JSON.stringify(t)}, not a token (a string or {"content": string})`);
+  return text;
+}
+
+const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // HF's CLIPTokenizer reads merges.txt lines [1, 49152 - 256 - 2 + 1): the header line is
 // skipped and merges past the 48894th are ignored.
@@ -95,6 +102,8 @@ export class ClipTokenizer {
     config: ClipTokenizerConfig,
     readonly name = 'CLIP tokenizer',
   ) {
+    if (!isObject(vocab)) throw new Error(`${name}: vocab.json is not an object of token -> id`);
+    if (!isObject(config)) throw new Error(`${name}: tokenizer_config.json is not an object`);
     this.vocab = new Map(Object.entries(vocab));
     const lines = merges.split('\n');
     if (!lines[0]?.startsWith('#version')) throw new Error(`${name}: merges.txt does not start with a '#version' header`);
@@ -107,14 +116,19 @@ export class ClipTokenizer {
       if (v === undefined) throw new Error(`${name}: ${role} token '${tok}' is not in vocab.json`);
       return v;
     };
-    const bos = tokenText(config.bos_token, '<|startoftext|>');
-    const eos = tokenText(config.eos_token, '<|endoftext|>');
+    const bos = tokenText(config.bos_token, '<|startoftext|>', `${name}: tokenizer_config.json bos_token`);
+    const eos = tokenText(config.eos_token, '<|endoftext|>', `${name}: tokenizer_config.json eos_token`);
     this.bosId = id('bos', bos);
     this.eosId = id('eos', eos);
-    this.unkId = id('unk', tokenText(config.unk_token, '<|endoftext|>'));
-    this.padId = id('pad', tokenText(config.pad_token, '<|endoftext|>'));
+    this.unkId = id('unk', tokenText(config.unk_token, '<|endoftext|>', `${name}: tokenizer_config.json unk_token`));
+    this.padId = id('pad', tokenText(config.pad_token, '<|endoftext|>', `${name}: tokenizer_config.json pad_token`));
     this.maxLength = config.model_max_length ?? 77;
-    for (const [idStr, t] of Object.entries(config.added_tokens_decoder ?? {})) this.added.set(t.content, Number(idStr));
+    if (!Number.isSafeInteger(this.maxLength) || this.maxLength < 2 || this.maxLength > 1 << 16) {
+      throw new Error(`${name}: tokenizer_config.json model_max_length ${JSON.stringify(config.model_max_length)} is not a length of 2..65536 tokens (SD3's is 77)`);
+    }
+    for (const [idStr, t] of Object.entries(config.added_tokens_decoder ?? {})) {
+      this.added.set(tokenText(t, '', `${name}: tokenizer_config.json added_tokens_decoder["${idStr}"]`), Number(idStr));
+    }
     this.added.set(bos, this.bosId).set(eos, this.eosId);
     // Longest first, as HF's trie prefers the longest added token at a position.
     const alts = [...this.added.keys()].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));

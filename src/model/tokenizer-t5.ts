@@ -16,6 +16,24 @@ interface T5TokenizerConfig {
 const content = (t: string | { content: string } | undefined, fallback: string) =>
   t === undefined ? fallback : typeof t === 'string' ? t : t.content;
 
+/**
+ * The parts of tokenizer.json the tokenizers library trusts without checking: a token whose
+ * content is not a string (say {"length": 1e9}) makes it loop over a billion "characters".
+ */
+function checkTokenizerJson(json: unknown, name: string): void {
+  const j = json as { added_tokens?: unknown; model?: { vocab?: unknown } } | null;
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error(`${name}: tokenizer.json is not a JSON object`);
+  const added = j.added_tokens ?? [];
+  if (!Array.isArray(added)) throw new Error(`${name}: tokenizer.json "added_tokens" is not a list`);
+  for (const t of added) {
+    if (typeof t?.content !== 'string' || !Number.isSafeInteger(t.id)) throw new Error(`${name}: tokenizer.json added token ${JSON.stringify(t).slice(0, 60)} needs a string "content" and an integer "id"`);
+  }
+  const vocab = j.model?.vocab;
+  if (Array.isArray(vocab) && !vocab.every((v) => Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number')) {
+    throw new Error(`${name}: tokenizer.json model.vocab must list [piece, score] pairs`);
+  }
+}
+
 export class T5Tokenizer {
   readonly eosId: number;
   readonly padId: number;
@@ -29,7 +47,13 @@ export class T5Tokenizer {
   ) {
     const eos = content(config.eos_token, '</s>');
     const pad = content(config.pad_token, '<pad>');
-    this.tok = new Tokenizer(tokenizerJson, { ...config, eos_token: eos, pad_token: pad });
+    checkTokenizerJson(tokenizerJson, name);
+    try {
+      this.tok = new Tokenizer(tokenizerJson, { ...config, eos_token: eos, pad_token: pad });
+    } catch (e) {
+      // The library checks little and fails deep inside (a TypeError): say which file is wrong.
+      throw new Error(`${name}: tokenizer.json is not a tokenizer this reader can build (${(e as Error).message})`);
+    }
     const id = (role: string, t: string) => {
       const v = this.tok.token_to_id(t);
       if (v === undefined) throw new Error(`${name}: ${role} token '${t}' is not in tokenizer.json`);
@@ -52,7 +76,11 @@ export class T5Tokenizer {
 
   /** Piece ids of `text`, without `</s>` or truncation. */
   encodeText(text: string): number[] {
-    return this.tok.encode(text, { add_special_tokens: false }).ids;
+    try {
+      return this.tok.encode(text, { add_special_tokens: false }).ids;
+    } catch (e) {
+      throw new Error(`${this.name}: tokenizer.json cannot encode ${JSON.stringify(text.slice(0, 40))} (${(e as Error).message})`);
+    }
   }
 
   /** `[…pieces (≤ maxLength−1), </s>, <pad>…]`, maxLength long. */

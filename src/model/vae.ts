@@ -24,7 +24,7 @@ const NORM_EPS = 1e-6;
 const LOGVAR_MIN = -30;
 const LOGVAR_MAX = 20;
 
-function checkConfig(path: string, c: VaeConfig): void {
+export function checkConfig(path: string, c: VaeConfig): void {
   const problems: string[] = [];
   if (!Array.isArray(c.block_out_channels) || !c.block_out_channels.length) problems.push('block_out_channels missing');
   for (const k of ['in_channels', 'out_channels', 'layers_per_block', 'latent_channels', 'norm_num_groups', 'scaling_factor'] as const) {

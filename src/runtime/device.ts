@@ -45,6 +45,7 @@ export class Gpu {
   readonly pipelines: PipelineCache;
   readonly recorder: Recorder;
   private lost: string | undefined;
+  private destroyed = false;
   private pendingErrors: string[] = [];
 
   constructor(
@@ -55,7 +56,10 @@ export class Gpu {
     this.pipelines = new PipelineCache(this);
     this.recorder = new Recorder(this);
     device.lost.then((info) => {
-      if (info.reason !== 'destroyed') this.lost = `GPU device lost (${info.reason}): ${info.message}`;
+      // 'destroyed' by anyone but destroy() below is a loss too (and how tests simulate one).
+      if (!this.destroyed) this.lost = `GPU device lost (${info.reason}${info.message ? `: ${info.message}` : ''})`;
+      // The next getDevice() makes a fresh device, so a rerun in this process can resume.
+      if (sharedGpu === this) shared = sharedGpu = undefined;
     });
     device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
@@ -81,13 +85,24 @@ export class Gpu {
     this.check(operation);
   }
 
+  /**
+   * The error to throw for a GPU operation that failed with `e` (a rejected mapAsync, say):
+   * the device loss when that is the cause (its notice can lag the failure a little), else `e`.
+   */
+  async failure(operation: string, e: unknown): Promise<unknown> {
+    if (!this.lost) await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 200))]);
+    return this.lost ? new Error(`${operation}: ${this.lost}`) : e;
+  }
+
   destroy(): void {
+    this.destroyed = true;
     this.pool.trim();
     this.device.destroy();
   }
 }
 
 let shared: Promise<Gpu> | undefined;
+let sharedGpu: Gpu | undefined;
 let sharedKey = '';
 
 /**
@@ -98,8 +113,8 @@ export function getDevice(opts: DeviceOptions = {}): Promise<Gpu> {
   const key = JSON.stringify(opts);
   if (!shared || key !== sharedKey) {
     sharedKey = key;
-    shared = createDevice(opts);
-    shared.catch(() => (shared = undefined));
+    const created = (shared = createDevice(opts));
+    created.then((g) => shared === created && (sharedGpu = g)).catch(() => (shared = undefined));
   }
   return shared;
 }

@@ -3,6 +3,19 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+/** The smallest magnitude that rounds to ±Inf in f16 (65504 is the largest finite half). */
+export const F16_OVERFLOW = 65520;
+
+/** The largest finite |value| in `src` (0 when empty): what decides whether f16 can hold it. */
+export function maxFiniteAbs(src: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < src.length; i++) {
+    const a = Math.abs(src[i]);
+    if (a > m && a !== Infinity) m = a;
+  }
+  return m;
+}
+
 /** f32 -> IEEE half bits, round to nearest even; overflow goes to ±Inf, NaN stays NaN. */
 export function f32ToF16Bits(v: number): number {
   f32[0] = v;

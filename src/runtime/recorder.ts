@@ -202,7 +202,7 @@ export class Recorder {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
       this.gpu.check('readback');
-      throw e;
+      throw await this.gpu.failure('readback', e);
     }
     this.gpu.check('readback');
     const out = new Uint8Array(staging.getMappedRange().slice(0));

@@ -2,7 +2,7 @@
 // (`*.safetensors.index.json`), a PyTorch .pth (see pth/), or an overlay of several. Tensors
 // are read one at a time and streamed to the GPU; names stay upstream's so a mismatch is obvious.
 import type { Gpu } from './device.ts';
-import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToF16 } from './f16.ts';
+import { bf16ArrayToF32, F16_OVERFLOW, f16ArrayToF32, f32ArrayToF16, maxFiniteAbs } from './f16.ts';
 import { platform } from './platform.ts';
 import { SafetensorsFile, type TensorEntry } from './safetensors.ts';
 import { readInto, type ByteSource } from './source.ts';
@@ -61,6 +61,19 @@ export function prefixed(r: WeightReader, prefix: string): WeightReader {
     entry: (n) => r.entry(prefix + n),
     close: () => r.close?.() ?? Promise.resolve(),
   };
+}
+
+/**
+ * Runs `build` (a model load that keeps `r`), closing `r` if it throws: a load that fails half
+ * way must not leave the file handles to the garbage collector.
+ */
+export async function closeOnError<T>(r: Pick<WeightReader, 'close'>, build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (e) {
+    await r.close?.();
+    throw e;
+  }
 }
 
 export async function readJson<T = Record<string, unknown>>(path: string): Promise<T> {
@@ -154,9 +167,10 @@ function floatSize(e: TensorEntry): 2 | 4 {
 
 /**
  * Visits a float tensor in chunks of raw bytes, read into one reused buffer (so reading
- * allocates nothing per chunk). `visit` must be done with the bytes before it returns.
+ * allocates nothing per chunk). `visit` must be done with the bytes before it returns; it
+ * returns false to stop early.
  */
-async function forEachChunk(e: TensorEntry, visit: (start: number, count: number, raw: Uint8Array) => void): Promise<void> {
+async function forEachChunk(e: TensorEntry, visit: (start: number, count: number, raw: Uint8Array) => boolean | void): Promise<void> {
   const size = floatSize(e);
   const n = e.byteLength / size;
   const per = READ_CHUNK.bytes / size;
@@ -165,7 +179,7 @@ async function forEachChunk(e: TensorEntry, visit: (start: number, count: number
     const count = Math.min(per, n - start);
     const raw = scratch.subarray(0, count * size);
     await readInto(e.source, e.offset + start * size, raw);
-    visit(start, count, raw);
+    if (visit(start, count, raw) === false) return;
   }
 }
 
@@ -185,10 +199,45 @@ export async function readF32(e: TensorEntry): Promise<Float32Array> {
   return out;
 }
 
+/** A tensor an f16 load kept in f32 because f16 cannot hold its values. */
+export interface KeptF32 {
+  tensor: string;
+  file: string;
+  max_abs: number;
+}
+
+const keptF32 = new WeakMap<Gpu, KeptF32[]>();
+
+/** Every tensor kept in f32 on `gpu` so far (for `--json` summaries and doctor). */
+export function tensorsKeptF32(gpu: Gpu): readonly KeptF32[] {
+  return keptF32.get(gpu) ?? [];
+}
+
+/**
+ * The dtype a weight converted from f32 values is stored in: `dtype`, except that a tensor
+ * with a finite value beyond f16's range stays f32 (and is recorded) where f16 would make it
+ * ±Inf. The reference runs in bf16, whose range is f32's, so such a checkpoint is valid.
+ */
+export function rangeSafeDtype(gpu: Gpu, tensor: string, file: string, values: Float32Array, dtype: DType): DType {
+  if (dtype !== 'f16') return dtype;
+  const max = maxFiniteAbs(values);
+  if (max < F16_OVERFLOW) return dtype;
+  keepF32(gpu, { tensor, file, max_abs: max });
+  return 'f32';
+}
+
+function keepF32(gpu: Gpu, k: KeptF32): void {
+  const list = keptF32.get(gpu) ?? [];
+  if (!list.some((x) => x.tensor === k.tensor && x.file === k.file)) list.push(k);
+  keptF32.set(gpu, list);
+}
+
 /**
  * Uploads one tensor to the GPU in `dtype`, checking its shape. F16 -> f16 uploads the bytes
  * unchanged; other combinations convert on the CPU. Either way a chunk at a time, so the
- * CPU never holds more than one chunk of a tensor.
+ * CPU never holds more than one chunk of a tensor. A BF16/F32 tensor asked for in f16 whose
+ * values overflow f16 is uploaded in f32 instead (see rangeSafeDtype); the caller's kernels
+ * take each binding's dtype from the tensor.
  */
 export async function uploadWeight(gpu: Gpu, r: WeightReader, name: string, dtype: DType, expectShape?: readonly number[]): Promise<Tensor> {
   const e = r.entry(name);
@@ -196,22 +245,42 @@ export async function uploadWeight(gpu: Gpu, r: WeightReader, name: string, dtyp
     throw new Error(`${e.source.name}: tensor '${name}' has shape [${e.shape}], expected [${expectShape}]`);
   }
   floatSize(e); // refuses integer tensors before a GPU buffer is made
+  const converted = await upload(gpu, e, name, dtype);
+  if (converted.t) return converted.t;
+  // Out of f16's range part way: rare enough that reading the tensor again costs little.
+  const { t, maxAbs } = await upload(gpu, e, name, 'f32');
+  keepF32(gpu, { tensor: name, file: e.source.name, max_abs: maxAbs });
+  return t!;
+}
+
+/**
+ * The upload itself, with the largest finite |value| converted. Converting to f16 stops at the
+ * first chunk f16 cannot hold, returning no tensor (nothing left allocated).
+ */
+async function upload(gpu: Gpu, e: TensorEntry, name: string, dtype: DType): Promise<{ t?: Tensor; maxAbs: number }> {
   const outSize = dtype === 'f32' ? 4 : 2;
   const same = (dtype === 'f16' && e.dtype === 'F16') || (dtype === 'f32' && e.dtype === 'F32');
   // Conversion scratch, reused across chunks.
   const f32 = same ? undefined : new Float32Array(Math.min(READ_CHUNK.bytes / 2, numel(e.shape)));
   const f16 = dtype === 'f16' && f32 ? new Uint16Array(f32.length) : undefined;
   const t = empty(gpu, e.shape, dtype, name);
+  let maxAbs = 0;
   // writeBuffer copies at call time, so the scratch buffers are free again after each chunk.
   await forEachChunk(e, (start, count, raw) => {
     let bytes = raw;
     if (f32) {
       const f = f32.subarray(0, count);
       chunkToF32(e, raw, f);
+      maxAbs = Math.max(maxAbs, maxFiniteAbs(f));
+      if (f16 && maxAbs >= F16_OVERFLOW) return false;
       const out = f16 ? f32ArrayToF16(f, f16.subarray(0, count)) : f;
       bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     }
     gpu.recorder.write(t.buffer, t.offset + start * outSize, bytes);
   });
-  return t;
+  if (f16 && maxAbs >= F16_OVERFLOW) {
+    t.dispose();
+    return { maxAbs };
+  }
+  return { t, maxAbs };
 }

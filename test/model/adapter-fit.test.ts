@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { checkAdapterFits, fitProblem, largestTensor } from '../../src/model/adapter-fit.ts';
-import { openWeights } from '../../src/runtime/weights.ts';
 import { describeFixtures, TINY } from '../helpers.ts';
+import { openForTest } from '../fixture-weights.ts';
 
 const MiB = 2 ** 20;
 
@@ -15,7 +15,7 @@ it('fitProblem names the tensor, both sizes and the f16 way out', () => {
 
 describeFixtures('adapter fit on the tiny fixture', () => {
   it('the largest tensor is sized at the GPU precision, whatever the file stores', async () => {
-    const r = await openWeights(`${TINY}/diception.pth`);
+    const r = await openForTest(`${TINY}/diception.pth`);
     const f16 = largestTensor([r], 'f16')!;
     const f32 = largestTensor([r], 'f32')!;
     expect(f32.name).toBe(f16.name);

@@ -3,11 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MMDiT } from '../../src/model/mmdit.ts';
 import { parseMMDiTConfig } from '../../src/model/mmdit-config.ts';
 import { empty, fromArray, type Tensor } from '../../src/runtime/tensor.ts';
-import { openWeights, overlay, prefixed, readJson } from '../../src/runtime/weights.ts';
+import { overlay, prefixed, readJson } from '../../src/runtime/weights.ts';
 import { describeFixtures, device, rand, relL2, TINY } from '../helpers.ts';
 import { RefWeights, refMMDiT } from './mmdit.ref.ts';
 import { setAutotune } from '../../src/kernels/registry.ts';
 import { expectGoldenPasses, MODEL_PRECISIONS } from './conformance.ts';
+import { openForTest } from '../fixture-weights.ts';
 
 // Model results must not depend on the kernel variant; timing every variant of every matmul
 // shape on each capability level would cost minutes on a CPU adapter (autotuning has its own tests).
@@ -53,8 +54,8 @@ describeFixtures('MMDiT (tiny fixture)', () => {
     it(`batch 3, non-square 12x20 latent (odd crop offsets), ${p.name}: matches the CPU reference`, async () => {
       const gpu = await device(p.device);
       const weights = overlay(
-        await openWeights(join(TINY, 'transformer', 'diffusion_pytorch_model.safetensors')),
-        prefixed(await openWeights(join(TINY, 'diception.pth')), 'transformer.'),
+        await openForTest(join(TINY, 'transformer', 'diffusion_pytorch_model.safetensors')),
+        prefixed(await openForTest(join(TINY, 'diception.pth')), 'transformer.'),
       );
       const config = await readJson(join(TINY, 'transformer', 'config.json'));
       const live0 = gpu.pool.liveBytes;
@@ -94,7 +95,7 @@ describeFixtures('MMDiT (tiny fixture)', () => {
 
   it('refuses a checkpoint for another config and bad inputs, naming what is wrong', async () => {
     const gpu = await device();
-    const weights = await openWeights(join(TINY, 'transformer', 'diffusion_pytorch_model.safetensors'));
+    const weights = await openForTest(join(TINY, 'transformer', 'diffusion_pytorch_model.safetensors'));
     const config = await readJson(join(TINY, 'transformer', 'config.json'));
     await expect(MMDiT.load(gpu, weights, { ...config, joint_attention_dim: 128 }, 'f32')).rejects.toThrow(
       /does not match the model: 1 with the wrong shape: context_embedder.weight: \[32,64\], expected \[32,128\]/,

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { PointEmbedder, withUnconditional } from '../../src/model/point-embedder.ts';
-import { openWeights } from '../../src/runtime/weights.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
 import { setAutotune } from '../../src/kernels/registry.ts';
 import { expectGoldenPasses, MODEL_PRECISIONS } from './conformance.ts';
+import { openForTest } from '../fixture-weights.ts';
 
 // Model results must not depend on the kernel variant; timing every variant of every matmul
 // shape on each capability level would cost minutes on a CPU adapter (autotuning has its own tests).
@@ -19,7 +19,7 @@ describeFixtures('PointEmbedder (tiny fixture)', () => {
 
   it('CFG batch: zeros for the unconditional half, then the points; bad labels are refused', async () => {
     const gpu = await device();
-    const pe = await PointEmbedder.load(gpu, await openWeights(join(TINY, 'diception.pth')), 'f32');
+    const pe = await PointEmbedder.load(gpu, await openForTest(join(TINY, 'diception.pth')), 'f32');
     const coords = [0.1, 0.9, 0.5, 0.5, 0, 0, 0, 0, 0, 0];
     const labels = [1, 1, 0, 0, 0];
     await expect(pe.embed(coords, [1, 2, 0, 0, 0], 1)).rejects.toThrow(/label 2 of point 1 must be 0 or 1/);

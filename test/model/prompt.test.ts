@@ -9,9 +9,10 @@ import { embedPrompts, encodePrompts } from '../../src/model/prompt.ts';
 import { PromptCache, writePromptCache } from '../../src/model/prompt-cache.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { MemorySource } from '../../src/runtime/source.ts';
-import { openWeights, readF32 } from '../../src/runtime/weights.ts';
+import { readF32 } from '../../src/runtime/weights.ts';
 import { syntheticT5Tokenizer } from '../../tools/conformance/text_encoders.ts';
 import { describeFixtures, device, relL2, TINY } from '../helpers.ts';
+import { openForTest } from '../fixture-weights.ts';
 
 setAutotune(false); // see test/model/text-goldens.ts
 
@@ -50,7 +51,7 @@ describeFixtures('encodePrompts (tiny)', () => {
     const e = await encodePrompts(gpu, sd3, ['[[image2depth]]', '[[image2semantic]] dining table'], 'f32');
     expect(e.promptEmbeds.shape).toEqual([2, 333, 64]);
     const ours = await e.promptEmbeds.read();
-    const golden = await readF32((await openWeights(join(TINY, 'golden/text_encoders.safetensors'))).entry('prompt_embeds'));
+    const golden = await readF32((await openForTest(join(TINY, 'golden/text_encoders.safetensors'))).entry('prompt_embeds'));
     const rows = (v: Float32Array, b: number, from: number, to: number) => v.subarray((b * 333 + from) * 64, (b * 333 + to) * 64);
     for (let b = 0; b < 2; b++) {
       expect(rows(ours, b, 77, 333).every((x) => x === 0)).toBe(true);

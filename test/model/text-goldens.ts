@@ -1,7 +1,7 @@
 // Shared by the text-encoder golden tests: runs the `text_encoders` conformance runner on the
 // tiny fixture and checks every output against the golden at the precision's tolerance.
 import { join } from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { setAutotune } from '../../src/kernels/registry.ts';
 import type { DeviceOptions } from '../../src/runtime/device.ts';
 import { openWeights, readF32, readJson } from '../../src/runtime/weights.ts';
@@ -24,6 +24,7 @@ export function describeTextGoldens(name: string, precision: Precision, opts: De
       ctx = { dir: TINY, gpu, precision, manifest: manifest.goldens.text_encoders, golden: await openWeights(join(TINY, 'golden/text_encoders.safetensors')) };
       outputs = await run(ctx);
     });
+    afterAll(() => ctx?.golden?.close?.());
 
     it('covers every golden tensor of text_encoders', () => {
       expect(outputs.map((o) => o.tensor).sort()).toEqual(Object.keys(ctx.manifest.tensors!).sort());

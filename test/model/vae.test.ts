@@ -6,8 +6,9 @@ import type { Precision } from '../../src/model/pipeline-types.ts';
 import { Vae } from '../../src/model/vae.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
-import { openWeights, readF32, readJson, type WeightReader } from '../../src/runtime/weights.ts';
+import { readF32, readJson, type WeightReader } from '../../src/runtime/weights.ts';
 import { describeFixtures, device, expectClose, relL2, TINY } from '../helpers.ts';
+import { openForTest } from '../fixture-weights.ts';
 
 const OUTPUTS = ['mean', 'logvar', 'latent_scaled', 'decode_out', 'image01'] as const;
 type Outputs = Record<(typeof OUTPUTS)[number], Float32Array>;
@@ -42,7 +43,7 @@ describeFixtures('Vae (tiny fixture)', () => {
     ['f32', 1e-4],
     ['f16', 1e-2],
   ] as const)('matches the upstream golden in %s (rel_l2 <= %s)', async (precision, tol) => {
-    const golden = await openWeights(goldenPath);
+    const golden = await openForTest(goldenPath);
     const ours = await runVae(await device(), golden, precision);
     if (precision === 'f32') unbanded = ours;
     for (const name of OUTPUTS) {
@@ -54,7 +55,7 @@ describeFixtures('Vae (tiny fixture)', () => {
   it('gives the unbanded result under a 160 KiB binding limit (every full-resolution map banded)', async () => {
     const limit = 160 * 1024;
     const config = await readJson<{ block_out_channels: number[] }>(join(TINY, 'vae', 'config.json'));
-    const golden = await openWeights(goldenPath);
+    const golden = await openForTest(goldenPath);
     const [, , H, W] = golden.entry('image').shape;
     // The first stage's activations must exceed the limit, or nothing is banded.
     expect(H * W * config.block_out_channels[0] * 4).toBeGreaterThan(limit);

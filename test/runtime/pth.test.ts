@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { openPth } from '../../src/runtime/pth/index.ts';
 import { LIMITS, unpickle } from '../../src/runtime/pth/pickle.ts';
 import { ZipArchive } from '../../src/runtime/pth/zip.ts';
-import { openWeights, overlay, prefixed, readF32, readRaw } from '../../src/runtime/weights.ts';
+import { overlay, prefixed, readF32, readRaw } from '../../src/runtime/weights.ts';
 import { describeFixtures, TINY } from '../helpers.ts';
-import { f32Bytes, le, mem, P, pk, pth, repeat, statePickle, tensorOps, utf8, zip, type PthTensor } from './build.ts';
+import { f32Bytes, le, mem, P, pk, pth, repeat, statePickle, tensorOps, utf8, zip, type PthTensor } from '../../tools/fuzz/build.ts';
+import { openForTest } from '../fixture-weights.ts';
 
 const PTH = resolve(TINY, 'diception.pth');
 
@@ -28,7 +29,7 @@ const sum = (v: Float32Array) => v.reduce((a, b) => a + b, 0);
 
 describeFixtures('diception.pth (tiny fixture)', () => {
   it('reads every tensor with the names, shapes and values of an independent decode', async () => {
-    const r = await openWeights(PTH);
+    const r = await openForTest(PTH);
     const names = r.names();
     expect(names.length).toBe(REFERENCE_COUNT);
     expect(names.filter((n) => !n.startsWith('transformer.'))).toEqual([
@@ -59,8 +60,8 @@ describeFixtures('diception.pth (tiny fixture)', () => {
   });
 
   it('overrides the folder transformer (DICEPTION weights win where they differ)', async () => {
-    const folder = await openWeights(resolve(TINY, 'transformer/diffusion_pytorch_model.safetensors'));
-    const ckpt = prefixed(await openWeights(PTH), 'transformer.');
+    const folder = await openForTest(resolve(TINY, 'transformer/diffusion_pytorch_model.safetensors'));
+    const ckpt = prefixed(await openForTest(PTH), 'transformer.');
     const merged = overlay(folder, ckpt);
     // The checkpoint holds a full transformer state dict with the folder's names.
     expect(ckpt.names().sort()).toEqual(folder.names().sort());

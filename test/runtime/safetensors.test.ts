@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/runtime/safetensors.ts';
 import { openWeights, readF32, readRaw, safetensorsReader } from '../../src/runtime/weights.ts';
 import { describeFixtures, TINY } from '../helpers.ts';
-import { concat, f32Bytes, le, mem, safetensors, utf8 } from './build.ts';
+import { concat, f32Bytes, le, mem, safetensors, utf8 } from '../../tools/fuzz/build.ts';
 
 /** An independent decoder: header by hand, IEEE half by its definition (no shared code). */
 function decodeByHand(bytes: Uint8Array): Map<string, { dtype: string; shape: number[]; values: number[] }> {

@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from '../../src/runtime/f16.ts';
 import { SafetensorsFile } from '../../src/runtime/safetensors.ts';
 import { MemorySource } from '../../src/runtime/source.ts';
-import { openWeights, READ_CHUNK, readF32, safetensorsReader, uploadWeight } from '../../src/runtime/weights.ts';
+import { READ_CHUNK, readF32, safetensorsReader, uploadWeight } from '../../src/runtime/weights.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
-import { safetensors } from './build.ts';
+import { safetensors } from '../../tools/fuzz/build.ts';
+import { openForTest } from '../fixture-weights.ts';
 
 describeFixtures('weights from the tiny fixture folder', () => {
   it('reads every tensor of the transformer safetensors', async () => {
-    const r = await openWeights(resolve(TINY, 'transformer/diffusion_pytorch_model.safetensors'));
+    const r = await openForTest(resolve(TINY, 'transformer/diffusion_pytorch_model.safetensors'));
     const names = r.names();
     expect(names).toContain('pos_embed.pos_embed');
     expect(names).toContain('transformer_blocks.1.norm1_context.linear.weight');
@@ -24,7 +25,7 @@ describeFixtures('weights from the tiny fixture folder', () => {
   });
 
   it('reads the sharded T5 encoder through its index', async () => {
-    const r = await openWeights(resolve(TINY, 'text_encoder_3/model.safetensors.index.json'));
+    const r = await openForTest(resolve(TINY, 'text_encoder_3/model.safetensors.index.json'));
     expect(r.has('shared.weight')).toBe(true);
     expect(r.entry('shared.weight').shape[1]).toBe(64);
     expect(r.names().length).toBeGreaterThan(10);
@@ -32,7 +33,7 @@ describeFixtures('weights from the tiny fixture folder', () => {
 
   it('uploads with shape checks', async () => {
     const gpu = await device();
-    const r = await openWeights(resolve(TINY, 'transformer/diffusion_pytorch_model.safetensors'));
+    const r = await openForTest(resolve(TINY, 'transformer/diffusion_pytorch_model.safetensors'));
     const e = r.entry('proj_out.bias');
     const t = await uploadWeight(gpu, r, 'proj_out.bias', 'f16', e.shape);
     expect(Array.from(await t.read())).toEqual(Array.from(await readF32(e)));

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/runtime/safetensors.ts';
-import { mapReader, openWeights, readRaw } from '../../src/runtime/weights.ts';
+import { mapReader, readRaw } from '../../src/runtime/weights.ts';
 import { convert, writeSafetensors } from '../../tools/convert.ts';
-import { f32Bytes, mem, safetensors } from '../runtime/build.ts';
+import { f32Bytes, mem, safetensors } from '../../tools/fuzz/build.ts';
 import { describeFixtures, TINY } from '../helpers.ts';
+import { openForTest } from '../fixture-weights.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convert-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,8 +18,8 @@ describeFixtures('diception convert on the fixture .pth', () => {
     const pth = resolve(TINY, 'diception.pth');
     const out = join(dir, 'diception.safetensors');
     await convert(pth, out);
-    const a = await openWeights(pth);
-    const b = await openWeights(out);
+    const a = await openForTest(pth);
+    const b = await openForTest(out);
     expect(b.names()).toEqual(a.names());
     for (const n of a.names()) {
       const ea = a.entry(n);

@@ -73,6 +73,8 @@ export async function conformance(dir: string, o: ConformanceOptions = {}): Prom
       }
     } catch (e) {
       lines.push({ golden: name, status: 'FAIL', error: (e as Error).message });
+    } finally {
+      await ctx.golden?.close?.();
     }
     gpu.pool.trim();
   }

@@ -5,7 +5,7 @@
 import type { Gpu } from '../../src/runtime/device.ts';
 import { platform } from '../../src/runtime/platform.ts';
 import { fromArray, type Tensor } from '../../src/runtime/tensor.ts';
-import { openWeights, readF32 } from '../../src/runtime/weights.ts';
+import { closeOnError, openWeights, readF32 } from '../../src/runtime/weights.ts';
 import { Diception } from '../../src/model/pipeline.ts';
 import type { Precision } from '../../src/model/pipeline-types.ts';
 
@@ -22,7 +22,7 @@ export async function runPipelineGolden(gpu: Gpu, fixtureDir: string, precision:
   const values = (name: string) => readF32(golden.entry(name));
   const tensor = async (name: string): Promise<Tensor> => fromArray(gpu, await values(name), golden.entry(name).shape);
   const pth = (await p.exists(p.join(fixtureDir, 'diception.pth'))) ? 'diception.pth' : 'diception.safetensors';
-  const pipe = await Diception.load(gpu, { pretrainedModelPath: fixtureDir, diceptionPath: p.join(fixtureDir, pth), precision });
+  const pipe = await closeOnError(golden, () => Diception.load(gpu, { pretrainedModelPath: fixtureDir, diceptionPath: p.join(fixtureDir, pth), precision }));
   const out: GoldenOutput[] = [];
   const owned: Tensor[] = [];
   const t = async (name: string) => {
@@ -51,6 +51,7 @@ export async function runPipelineGolden(gpu: Gpu, fixtureDir: string, precision:
   } finally {
     owned.forEach((x) => x.dispose());
     await pipe.dispose();
+    await golden.close?.();
   }
   return out;
 }

@@ -5,7 +5,8 @@ import { openWeights, readF32 } from '../../src/runtime/weights.ts';
 import type { Runner } from './types.ts';
 
 export const run: Runner = async ({ dir, gpu, precision, golden }) => {
-  const pe = await PointEmbedder.load(gpu, await openWeights(join(dir, 'diception.pth')), precision);
+  const pth = await openWeights(join(dir, 'diception.pth'));
+  const pe = await PointEmbedder.load(gpu, pth, precision).finally(() => pth.close?.());
   try {
     const coords = golden!.entry('coor_point');
     const out = await pe.embed(await readF32(coords), await readF32(golden!.entry('point_labels')), coords.shape[0]);

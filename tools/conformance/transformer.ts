@@ -3,16 +3,17 @@
 import { join } from 'node:path';
 import { MMDiT } from '../../src/model/mmdit.ts';
 import { fromArray, type Tensor } from '../../src/runtime/tensor.ts';
-import { openWeights, overlay, prefixed, readF32, readJson } from '../../src/runtime/weights.ts';
+import { closeOnError, openWeights, overlay, prefixed, readF32, readJson } from '../../src/runtime/weights.ts';
 import type { Output, Runner } from './types.ts';
 
 const INTERMEDIATES = ['temb', 'block0_hidden', 'block0_context'];
 
 export const run: Runner = async ({ dir, gpu, precision, golden }) => {
-  const folder = await openWeights(join(dir, 'transformer', 'diffusion_pytorch_model.safetensors'));
-  const pth = await openWeights(join(dir, 'diception.pth'));
   const config = await readJson(join(dir, 'transformer', 'config.json'));
-  const model = await MMDiT.load(gpu, overlay(folder, prefixed(pth, 'transformer.')), config, precision);
+  const folder = await openWeights(join(dir, 'transformer', 'diffusion_pytorch_model.safetensors'));
+  const weights = await closeOnError(folder, async () => overlay(folder, prefixed(await openWeights(join(dir, 'diception.pth')), 'transformer.')));
+  // Open until the forward is done: the MMDiT reads pos_embed's crop from the file.
+  const model = await closeOnError(weights, () => MMDiT.load(gpu, weights, config, precision));
   const input = async (name: string): Promise<Tensor> => {
     const e = golden!.entry(name);
     return fromArray(gpu, await readF32(e), e.shape, 'f32');
@@ -30,6 +31,7 @@ export const run: Runner = async ({ dir, gpu, precision, golden }) => {
   } finally {
     for (const t of inputs) t.dispose();
     model.dispose();
+    await weights.close?.();
   }
   return outputs;
 };

@@ -1,5 +1,5 @@
-// Builders for weight files in memory: safetensors, zip archives and torch-style pickles, so
-// tests can produce valid files and every kind of corrupt or hostile one.
+// Builders for weight files in memory: safetensors, zip archives and torch-style pickles, so the
+// tests and the fuzzer (tools/fuzz.ts) can produce valid files and every kind of corrupt one.
 import { crc32 } from '../../src/runtime/pth/zip.ts';
 import { MemorySource } from '../../src/runtime/source.ts';
 
