@@ -4,6 +4,7 @@ import '../src/runtime/node.ts';
 import { bench } from '../bench/run.ts';
 import { benchCompare } from './bench-compare.ts';
 import { registerBatch } from './batch.ts';
+import { registerBatchMerge } from './batch-merge.ts';
 import { conformanceCommand } from './conformance/index.ts';
 import { demo } from './demo.ts';
 import { convert } from './convert.ts';
@@ -83,6 +84,7 @@ program
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
+registerBatchMerge(program);
 registerEvaluate(program);
 
 try {

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest } from '../../src/model/pipeline-types.ts';
 import { registerBatch } from '../../tools/batch.ts';
+import { registerBatchMerge } from '../../tools/batch-merge.ts';
 import { registerEvaluate } from '../../tools/evaluate.ts';
 import { registerInfer } from '../../tools/infer.ts';
 import { addKernelFlags } from '../../tools/kernel-flags.ts';
@@ -58,6 +59,7 @@ export async function runCli(args: string[], factory: PipelineFactory): Promise<
   const program = addKernelFlags(new Command().exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} }));
   registerInfer(program, factory, io);
   registerBatch(program, factory, io);
+  registerBatchMerge(program, io);
   registerEvaluate(program, io);
   await program.parseAsync(args, { from: 'user' });
   return printed;
