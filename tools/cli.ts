@@ -12,6 +12,7 @@ import { doctor } from './doctor.ts';
 import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerEvaluate } from './evaluate.ts';
 import { registerInfer } from './infer.ts';
+import { registerServe } from './serve-api/command.ts';
 import { addKernelFlags } from './kernel-flags.ts';
 import { loadPipeline } from './pipeline-loader.ts';
 import { HOST_HELP, webCommand } from './web.ts';
@@ -85,6 +86,7 @@ program
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
 registerBatchMerge(program);
+registerServe(program, loadPipeline);
 registerEvaluate(program);
 
 try {

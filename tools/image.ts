@@ -7,11 +7,11 @@ import sharp from 'sharp';
 import type { RgbImage } from '../src/model/preprocess.ts';
 
 /**
- * Any image sharp reads → 8-bit RGB, alpha dropped and grey expanded like PIL's
+ * Any image sharp reads (a file, or bytes already in memory) → 8-bit RGB, alpha dropped and grey expanded like PIL's
  * convert('RGB'). `autoOrient` applies the EXIF orientation as OpenCV's imread does (the batch
  * mode); PIL (the single-image mode) ignores it.
  */
-export async function readRgb(path: string, what: string, autoOrient = false): Promise<RgbImage> {
+export async function readRgb(path: string | Uint8Array, what: string, autoOrient = false): Promise<RgbImage> {
   try {
     let img = sharp(path, { failOn: 'error' });
     if (autoOrient) img = img.rotate();
@@ -21,8 +21,9 @@ export async function readRgb(path: string, what: string, autoOrient = false): P
     for (let i = 0; i < info.width * info.height; i++) rgb.fill(data[i * info.channels], i * 3, i * 3 + 3);
     return { data: rgb, width: info.width, height: info.height };
   } catch (e) {
-    const reason = !existsSync(path) ? 'file not found' : `not a readable image (${firstLine(e)})`;
-    throw new Error(`${what}: cannot read ${path}: ${reason}; give a PNG, JPEG, WebP, TIFF or GIF file`);
+    const reason = typeof path === 'string' && !existsSync(path) ? 'file not found' : `not a readable image (${firstLine(e)})`;
+    const name = typeof path === 'string' ? path : `the ${path.length}-byte body`;
+    throw new Error(`${what}: cannot read ${name}: ${reason}; give a PNG, JPEG, WebP, TIFF or GIF file`);
   }
 }
 
