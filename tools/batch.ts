@@ -14,13 +14,13 @@ import { encodeNpyF16, npyPayload, predictionRgb } from '../src/model/postproces
 import { batchInput, inputPanel, markPoints, type RgbImage } from '../src/model/preprocess.ts';
 import { resizeU8 } from '../src/model/resample.ts';
 import { chooseAnnotation, decodeSegmentation, samplePointsInMask, type Segmentation } from '../src/model/sa1b.ts';
-import { emptyPoints, MAX_POINTS, parsePrompt, type PointPrompt, type Task } from '../src/model/tasks.ts';
+import { emptyPoints, parsePrompt, type PointPrompt, type Task } from '../src/model/tasks.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from './image.ts';
 import { evaluateBatch } from './batch-evaluate.ts';
 import { writeManifest } from './batch-merge.ts';
-import { runChecked } from './infer.ts';
 import { addMaskOptions, maskPaths, maskSettings, writeMasks, type MaskSettings } from './mask-files.ts';
+import { predictBatch } from './predict-batch.ts';
 import { makeOutput, processStreams, stageSummary, type Streams } from './progress.ts';
 import { addRunOptions, integer, pipelineOptions, runSettings } from './run-options.ts';
 import { resolveShard } from './shard.ts';
@@ -109,23 +109,10 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
         const chunk = pending.slice(start, start + batchSize);
         const prepared = await Promise.all(chunk.map((s) => prepare(s, jsonPath)));
         const b = chunk.length;
-        const per = 3 * MODEL_SIZE * MODEL_SIZE;
-        const images = new Float32Array(b * per);
-        const points = new Float32Array(b * MAX_POINTS * 2);
-        const pointLabels = new Float32Array(b * MAX_POINTS);
-        prepared.forEach((p, j) => {
-          images.set(p.input, j * per);
-          points.set(p.points.coords, j * MAX_POINTS * 2);
-          pointLabels.set(p.points.labels, j * MAX_POINTS);
-        });
-        const result = await runChecked(pipeline.run.bind(pipeline), {
-          images, batch: b, prompts: chunk.map((s) => s.task.prompt), points, pointLabels,
-          steps: settings.steps, guidance: settings.guidance, seeds: chunk.map((s) => s.seed), onProgress: out.progress,
-        });
+        const inputs = chunk.map((s, j) => ({ image: prepared[j].input, prompt: s.task.prompt, points: prepared[j].points, seed: s.seed }));
+        const result = await predictBatch(pipeline, inputs, settings.steps, settings.guidance, out.progress);
         timings.push({ samples: chunk.map((s) => s.index), timings: result.timings });
-        for (let j = 0; j < b; j++) {
-          written.push(...(await save(chunk[j], prepared[j], result.image01.subarray(j * per, (j + 1) * per), masks)));
-        }
+        for (let j = 0; j < b; j++) written.push(...(await save(chunk[j], prepared[j], result.images01[j], masks)));
         out.progress('samples', start + b, pending.length);
       }
     } finally {

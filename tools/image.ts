@@ -7,8 +7,8 @@ import sharp from 'sharp';
 import type { RgbImage } from '../src/model/preprocess.ts';
 
 /**
- * Any image sharp reads (a file, or bytes already in memory) → 8-bit RGB, alpha dropped and grey expanded like PIL's
- * convert('RGB'). `autoOrient` applies the EXIF orientation as OpenCV's imread does (the batch
+ * Any image sharp reads (a file, or bytes in memory) → 8-bit RGB, alpha dropped and grey
+ * expanded like PIL's convert('RGB'). `autoOrient` applies the EXIF orientation as OpenCV's imread does (the batch
  * mode); PIL (the single-image mode) ignores it.
  */
 export async function readRgb(path: string | Uint8Array, what: string, autoOrient = false): Promise<RgbImage> {

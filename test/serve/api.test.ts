@@ -77,7 +77,7 @@ describe('serve on bad input', () => {
     await expectError(await post(s.url, img, 'format=tiff'), 400, 'bad_format', /^format: 'tiff' is not one of png, npy, json/);
     await expectError(await post(s.url, img, 'task=pose&format=npy'), 400, 'bad_format', /npy holds depth and normal/);
     await expectError(await post(s.url, new Uint8Array(11 * 2 ** 20)), 413, 'body_too_large', /over --max-body-mb 10/);
-    await expectError(await post(s.url, img, '', 'text/plain'), 415, 'fst_err_ctp_invalid_media_type', /Unsupported Media Type/);
+    await expectError(await post(s.url, img, '', 'text/plain'), 415, 'unsupported_media_type', /^Content-Type 'text\/plain' is not accepted; send the image as image\/\* or multipart/);
     // Multipart cut off in the middle of the file.
     const form = new FormData();
     form.set('task', 'depth');
@@ -107,6 +107,8 @@ describe('serve on bad input', () => {
     expect(metrics.find((m) => m.name === 'diception_request_duration_seconds_count' && m.labels.route === '/v1/predict')?.value).toBe(13);
     expect(metrics.find((m) => m.name === 'diception_batch_size_count')?.value).toBe(2);
     for (const name of ['diception_queue_depth', 'diception_gpu_live_bytes', 'diception_gpu_peak_bytes']) expect(metrics.some((m) => m.name === name), name).toBe(true);
+    const lost = await fetch(`${s.url}/v2/predict`);
+    expect([lost.status, (await lost.json()).code]).toEqual([404, 'not_found']);
   });
 });
 

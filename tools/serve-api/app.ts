@@ -3,13 +3,13 @@
 // checked here, then micro-batched onto the GPU by BatchQueue.
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyRequest } from 'fastify';
-import type { Pipeline } from '../../src/model/pipeline-types.ts';
+import type { Pipeline, StageTiming } from '../../src/model/pipeline-types.ts';
 import { inferInput } from '../../src/model/preprocess.ts';
 import { COCO_CLASSES, MAX_POINTS, TASK_NAMES } from '../../src/model/tasks.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { readRgb } from '../image.ts';
 import { serveMetrics } from './metrics.ts';
-import { predictBatch, type ModelInput, type ModelOutput } from './model.ts';
+import { predictBatch, type ModelInput } from '../predict-batch.ts';
 import { BatchQueue, Cancelled, QueueFull, type QueueOptions } from './queue.ts';
 import { ApiError, FORMATS, parseSettings, responseBody, type Fields } from './request.ts';
 
@@ -21,6 +21,13 @@ export interface AppOptions extends QueueOptions {
   maxBodyMb: number;
 }
 
+/** One request's prediction, with its batch's size and stage timings. */
+interface Prediction {
+  image01: Float32Array;
+  timings: StageTiming[];
+  batch: number;
+}
+
 const MB = 2 ** 20;
 const FIELDS = ['task', 'points', 'steps', 'guidance', 'seed', 'format'] as const;
 
@@ -29,9 +36,10 @@ export async function buildApp(o: AppOptions) {
   o.gpu?.device.lost.then((info) => {
     if (!state.closing) state.lost = `GPU device lost (${info.reason}): ${info.message}`;
   });
-  const queue: BatchQueue<ModelInput, ModelOutput> = new BatchQueue(o, (key, inputs) => {
+  const queue: BatchQueue<ModelInput, Prediction> = new BatchQueue(o, async (key, inputs) => {
     const [steps, guidance] = key.split('/').map(Number);
-    return predictBatch(o.pipeline, inputs, steps, guidance);
+    const r = await predictBatch(o.pipeline, inputs, steps, guidance);
+    return r.images01.map((image01) => ({ image01, timings: r.timings, batch: inputs.length }));
   }, (n) => metrics.batches.observe(n));
   const metrics = serveMetrics(o.maxBatch, { queueDepth: () => queue.depth, pool: o.gpu?.pool });
   const bodyLimit = Math.round(o.maxBodyMb * MB);
@@ -56,16 +64,19 @@ export async function buildApp(o: AppOptions) {
     metrics.requests.inc({ route, status: String(reply.statusCode) });
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);
   });
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof QueueFull) return reply.code(429).header('Retry-After', String(err.retryAfterS)).send({ error: err.message, code: 'queue_full' });
     // nginx's 499: nobody reads it, but /metrics counts the cancellation.
     if (err instanceof Cancelled) return reply.code(499).send({ error: err.message, code: 'cancelled' });
     if (err instanceof ApiError) return reply.code(err.status).send({ error: err.message, code: err.code });
     if (err.statusCode === 413) return reply.code(413).send({ error: `the body is over --max-body-mb ${o.maxBodyMb} (${bodyLimit} bytes)`, code: 'body_too_large' });
+    if (err.statusCode === 415) return reply.code(415).send({ error: `Content-Type '${req.headers['content-type'] ?? ''}' is not accepted; send the image as image/* or multipart/form-data`, code: 'unsupported_media_type' });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: firstLine(err), code: (err.code ?? 'bad_request').toLowerCase() });
     if (/device lost/i.test(err.message)) state.lost = firstLine(err);
     return reply.code(500).send({ error: firstLine(err), code: 'internal' });
   });
+
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}; see GET /v1/tasks, POST /v1/predict`, code: 'not_found' }));
 
   app.get('/healthz', async (_req, reply) => {
     const adapter = o.gpu && { vendor: o.gpu.adapter.info.vendor, architecture: o.gpu.adapter.info.architecture, description: o.gpu.adapter.info.description };
@@ -89,7 +100,8 @@ export async function buildApp(o: AppOptions) {
     if (state.lost) throw new ApiError(503, 'device_lost', state.lost);
     // A client that leaves while its request waits frees its place (reply 'close' before the end).
     const abort = new AbortController();
-    reply.raw.once('close', () => reply.raw.writableEnded || abort.abort());
+    if (reply.raw.destroyed) abort.abort();
+    else reply.raw.once('close', () => reply.raw.writableEnded || abort.abort());
     const out = await queue.submit(`${s.steps}/${s.guidance}`, { image: inferInput(image), prompt: s.task.prompt, points: s.points, seed: s.seed }, abort.signal);
     const body = await responseBody(s, out.image01, image.width, image.height, { batch: out.batch, stages: out.timings });
     return reply.type(body.type).send(body.data);

@@ -62,6 +62,7 @@ export class BatchQueue<I, O> {
       const batchesAhead = Math.ceil((this.waiting.length + 1) / this.o.maxBatch);
       return Promise.reject(new QueueFull(Math.max(1, Math.ceil(batchesAhead * this.meanBatchS))));
     }
+    if (signal?.aborted) return Promise.reject(new Cancelled());
     return new Promise<O>((resolve, reject) => {
       const w: Waiting<I, O> = { key, input, arrived: performance.now(), resolve, reject };
       this.waiting.push(w);
