@@ -5,21 +5,22 @@ import type { PipelineFactory } from '../../src/model/pipeline-types.ts';
 import { getDevice } from '../../src/runtime/device.ts';
 import { makeOutput, processStreams, type Streams } from '../progress.ts';
 import { addRunOptions, integer, number, pipelineOptions, runSettings } from '../run-options.ts';
-import { HOST_HELP } from '../web.ts';
 import { buildApp } from './app.ts';
 
 export function registerServe(program: Command, loadPipeline: PipelineFactory, io: Streams = processStreams): void {
-  addRunOptions(
+  const cmd = addRunOptions(
     program
       .command('serve')
       .description('load the model once and answer POST /v1/predict (also /healthz, /metrics, /v1/tasks); --num_inference_steps, --guidance_scale and --seed are the defaults of each request')
-      .option('--host <addr>', HOST_HELP, '127.0.0.1')
+      .option('--host <addr>', 'listen on this address instead of 127.0.0.1; 0.0.0.0 or a network address lets anyone who can reach this machine send requests, with no authentication', '127.0.0.1')
       .option('--port <n>', 'port (0: any free port)', '8000')
       .option('--max-queue <n>', 'requests waiting beyond this get 429 with Retry-After', '64')
       .option('--max-batch <n>', 'requests with the same steps and guidance run as one batch of up to n', '4')
       .option('--batch-window-ms <ms>', 'how long the oldest waiting request waits for batch company', '20')
       .option('--max-body-mb <mb>', 'larger request bodies get 413', '20'),
   ).action((o) => serveCommand(o, loadPipeline, io));
+  // Requests choose their format (format=npy), so the file flag of infer and batch means nothing here.
+  cmd.options.find((opt) => opt.long === '--save_npy')?.hideHelp();
 }
 
 export async function serveCommand(o: Record<string, string | boolean | undefined>, loadPipeline: PipelineFactory, io: Streams): Promise<void> {
