@@ -59,6 +59,10 @@ export async function buildApp(o: AppOptions) {
   app.addHook('onRequest', async (req) => {
     if (Number(req.headers['content-length']) > bodyLimit) throw Object.assign(new Error('body too large'), { statusCode: 413 });
   });
+  // While closing, answers end their keep-alive connection, so the process need not wait for the idle timeout.
+  app.addHook('onSend', async (_req, reply) => {
+    if (state.closing) reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
     metrics.requests.inc({ route, status: String(reply.statusCode) });
