@@ -3,24 +3,27 @@
 // --data_root_path as os.path.join does. Output: <save_path>/images/<id>_<caption>.png and, with
 // --save_npy, <id>.npy for depth and normal, where <id> is derived from the joined input path
 // exactly as the reference does (sampleId). A sample whose outputs exist is skipped (resume).
-// Sample i uses seed + i, so results do not depend on batch size, shard or resume.
+// Sample i uses seed + i, so results do not depend on batch size, shard or resume. Each shard
+// ends by writing its manifest (batch-merge.ts), which `batch-merge` checks and joins.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { MODEL_SIZE, type PipelineFactory, type StageTiming } from '../src/model/pipeline-types.ts';
 import { BATCH_STYLE, encodeNpyF16, npyPayload, toPrediction } from '../src/model/postprocess.ts';
 import { batchInput, inputPanel, markPoints, type RgbImage } from '../src/model/preprocess.ts';
 import { resizeU8 } from '../src/model/resample.ts';
 import { chooseAnnotation, decodeSegmentation, samplePointsInMask, type Segmentation } from '../src/model/sa1b.ts';
-import { emptyPoints, MAX_POINTS, parsePrompt, type PointPrompt, type Task } from '../src/model/tasks.ts';
+import { emptyPoints, parsePrompt, type PointPrompt, type Task } from '../src/model/tasks.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from './image.ts';
 import { evaluateBatch } from './batch-evaluate.ts';
-import { runChecked } from './infer.ts';
+import { writeManifest } from './batch-merge.ts';
 import { addMaskOptions, maskPaths, maskSettings, writeMasks, type MaskSettings } from './mask-files.ts';
+import { predictBatch } from './predict-batch.ts';
 import { makeOutput, processStreams, stageSummary, type Streams } from './progress.ts';
 import { addRunOptions, integer, pipelineOptions, runSettings } from './run-options.ts';
+import { resolveShard } from './shard.ts';
 
 export function registerBatch(program: Command, loadPipeline: PipelineFactory, io: Streams = processStreams): void {
   addRunOptions(addMaskOptions(
@@ -31,7 +34,8 @@ export function registerBatch(program: Command, loadPipeline: PipelineFactory, i
       .option('--data_root_path <dir>', 'folder the JSON paths are relative to', '/')
       .option('--save_path <dir>', 'output folder (results go to <save_path>/images)', './batch_results')
       .option('--batch_size <n>', 'images per pipeline run', '1')
-      .option('--shard <k/n>', 'process only samples i with i mod n = k (k from 0), to split work across machines')
+      .option('--shard <k/n|auto>', 'process only samples i with i mod n = k (k from 0), to split work across machines; auto: k and n from a Slurm array or a Kubernetes Indexed Job')
+      .addOption(new Option('--shards <n>', 'with --shard auto on Kubernetes: the shard count (the Job\'s completions)').env('DICEPTION_SHARDS'))
       .option('--evaluate', 'score the samples that have a target (implies --masks and --save_npy) and write metrics.json beside the images'),
   )).action((o) => batch(o, loadPipeline, io));
 }
@@ -73,16 +77,6 @@ export function sampleId(path: string): string {
   return path.split('./').at(-1)!.split('.')[0].split('/').at(-1)!;
 }
 
-/** `k/n` with 0 <= k < n. */
-export function parseShard(spec: string | undefined): { k: number; n: number } {
-  if (spec === undefined) return { k: 0, n: 1 };
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(spec);
-  const k = Number(m?.[1]);
-  const n = Number(m?.[2]);
-  if (!m || n < 1 || k >= n) throw new Error(`--shard: '${spec}' is not k/n with 0 <= k < n, e.g. 0/4 ... 3/4`);
-  return { k, n };
-}
-
 export async function batch(o: Record<string, string | boolean | undefined>, loadPipeline: PipelineFactory, io: Streams): Promise<void> {
   const settings = runSettings(o);
   const evaluate = Boolean(o.evaluate);
@@ -92,13 +86,14 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
   const jsonPath = String(o.input_path);
   const root = String(o.data_root_path ?? '/');
   const batchSize = integer(String(o.batch_size ?? '1'), '--batch_size', 1, 64);
-  const shard = parseShard(typeof o.shard === 'string' ? o.shard : undefined);
-  const imagesDir = join(String(o.save_path ?? './batch_results'), 'images');
+  const shard = resolveShard(o.shard as string | undefined, o.shards as string | undefined);
+  const savePath = String(o.save_path ?? './batch_results');
+  const imagesDir = join(savePath, 'images');
 
   const entries = await readEntries(jsonPath);
   const mine = entries.map((e, i) => [e, i] as const).filter(([, i]) => i % shard.n === shard.k);
   const samples = await Promise.all(mine.map(([e, i]) => plan(e, i, jsonPath, root, imagesDir, settings, Boolean(masks))));
-  const pending = samples.filter((s) => ![s.png, ...(s.npy ? [s.npy] : []), ...s.masks].every((f) => existsSync(f)));
+  const pending = samples.filter((s) => !outputFiles(s).every((f) => existsSync(f)));
   for (const s of pending) {
     if (!existsSync(s.inputPath)) throw new Error(`${where(jsonPath, s.index)}: input ${s.inputPath} not found (check --data_root_path, now '${root}')`);
   }
@@ -115,23 +110,10 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
         const chunk = pending.slice(start, start + batchSize);
         const prepared = await Promise.all(chunk.map((s) => prepare(s, jsonPath)));
         const b = chunk.length;
-        const per = 3 * MODEL_SIZE * MODEL_SIZE;
-        const images = new Float32Array(b * per);
-        const points = new Float32Array(b * MAX_POINTS * 2);
-        const pointLabels = new Float32Array(b * MAX_POINTS);
-        prepared.forEach((p, j) => {
-          images.set(p.input, j * per);
-          points.set(p.points.coords, j * MAX_POINTS * 2);
-          pointLabels.set(p.points.labels, j * MAX_POINTS);
-        });
-        const result = await runChecked(pipeline.run.bind(pipeline), {
-          images, batch: b, prompts: chunk.map((s) => s.task.prompt), points, pointLabels,
-          steps: settings.steps, guidance: settings.guidance, seeds: chunk.map((s) => s.seed), onProgress: out.progress,
-        });
+        const inputs = chunk.map((s, j) => ({ image: prepared[j].input, prompt: s.task.prompt, points: prepared[j].points, seed: s.seed }));
+        const result = await predictBatch(pipeline, inputs, settings.steps, settings.guidance, out.progress);
         timings.push({ samples: chunk.map((s) => s.index), timings: result.timings });
-        for (let j = 0; j < b; j++) {
-          written.push(...(await save(chunk[j], prepared[j], result.image01.subarray(j * per, (j + 1) * per), masks)));
-        }
+        for (let j = 0; j < b; j++) written.push(...(await save(chunk[j], prepared[j], result.images01[j], masks)));
         out.progress('samples', start + b, pending.length);
         done += b;
       }
@@ -147,12 +129,14 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
   }
   const metrics = evaluate ? await evaluateBatch(samples, imagesDir) : undefined;
   if (metrics) written.push(metrics.path);
+  const manifest = await writeManifest(savePath, jsonPath, entries.length, shard, samples.map((s) => ({ ...s, files: outputFiles(s) })));
   out.finish(
-    { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, outputs: written, timings, ...(metrics && { metrics: metrics.means }) },
+    { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, outputs: written, manifest, timings, ...(metrics && { metrics: metrics.means }) },
     [...(metrics?.lines ?? []), `Processed ${pending.length} images (${samples.length - pending.length} already done).`, `Results saved to: ${imagesDir}`, ...stageSummary(timings.flatMap((t) => t.timings))],
   );
 }
 
+const outputFiles = (s: Sample) => [s.png, ...(s.npy ? [s.npy] : []), ...s.masks];
 const where = (json: string, i: number) => `${basename(json)} sample ${i}`;
 
 export async function readEntries(path: string): Promise<Entry[]> {

@@ -4,6 +4,7 @@ import '../src/runtime/node.ts';
 import { bench } from '../bench/run.ts';
 import { benchCompare } from './bench-compare.ts';
 import { registerBatch } from './batch.ts';
+import { registerBatchMerge } from './batch-merge.ts';
 import { conformanceCommand } from './conformance/index.ts';
 import { demo } from './demo.ts';
 import { convert } from './convert.ts';
@@ -12,6 +13,7 @@ import { embedPromptsCommand } from './embed-prompts.ts';
 import { registerEvaluate } from './evaluate.ts';
 import { registerFuzz } from './fuzz.ts';
 import { registerInfer } from './infer.ts';
+import { registerServe } from './serve-api/command.ts';
 import { addKernelFlags } from './kernel-flags.ts';
 import { kernelsCommand } from './kernels.ts';
 import { loadPipeline } from './pipeline-loader.ts';
@@ -119,6 +121,8 @@ program
 
 registerInfer(program, loadPipeline);
 registerBatch(program, loadPipeline);
+registerBatchMerge(program);
+registerServe(program, loadPipeline);
 registerEvaluate(program);
 registerFuzz(program);
 

@@ -6,13 +6,18 @@ import { basename, dirname, extname, join } from 'node:path';
 import { decodeRgb } from '../src/api/image-node.ts';
 import type { RgbImage } from '../src/model/preprocess.ts';
 
-/** An image file → RGB (decodeRgb), failing with one line that names `what` and the file. */
-export async function readRgb(path: string, what: string, autoOrient = false): Promise<RgbImage> {
+/**
+ * Any image sharp reads (a file, or bytes in memory) → 8-bit RGB, alpha dropped and grey
+ * expanded like PIL's convert('RGB'). `autoOrient` applies the EXIF orientation as OpenCV's imread does (the batch
+ * mode); PIL (the single-image mode) ignores it.
+ */
+export async function readRgb(path: string | Uint8Array, what: string, autoOrient = false): Promise<RgbImage> {
   try {
     return await decodeRgb(path, autoOrient);
   } catch (e) {
-    const reason = !existsSync(path) ? 'file not found' : `not a readable image (${firstLine(e)})`;
-    throw new Error(`${what}: cannot read ${path}: ${reason}; give a PNG, JPEG, WebP, TIFF or GIF file`);
+    const reason = typeof path === 'string' && !existsSync(path) ? 'file not found' : `not a readable image (${firstLine(e)})`;
+    const name = typeof path === 'string' ? path : `the ${path.length}-byte body`;
+    throw new Error(`${what}: cannot read ${name}: ${reason}; give a PNG, JPEG, WebP, TIFF or GIF file`);
   }
 }
 

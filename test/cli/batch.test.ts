@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { batchInput } from '../../src/model/preprocess.ts';
-import { parseShard, pyJoin, sampleId } from '../../tools/batch.ts';
+import { pyJoin, sampleId } from '../../tools/batch.ts';
+import { parseShard } from '../../tools/shard.ts';
 import { parseNpy } from '../model/npy.ts';
 import { encodeMask } from '../../src/model/rle.ts';
 import { fakePipeline, runCli } from './fake-pipeline.ts';

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest } from '../../src/model/pipeline-types.ts';
 import { registerBatch } from '../../tools/batch.ts';
+import { registerBatchMerge } from '../../tools/batch-merge.ts';
 import { registerEvaluate } from '../../tools/evaluate.ts';
 import { registerInfer } from '../../tools/infer.ts';
 import { addKernelFlags } from '../../tools/kernel-flags.ts';
@@ -17,6 +18,8 @@ export interface FakeOptions {
   failRun?: Error;
   /** compute the identity map with a real elementwise kernel (so a profile has content) */
   gpu?: boolean;
+  /** each run takes this long (a model's time, for queueing and shutdown tests) */
+  delayMs?: number;
 }
 
 export function fakePipeline(o: FakeOptions = {}) {
@@ -28,6 +31,7 @@ export function fakePipeline(o: FakeOptions = {}) {
       async run(request) {
         state.requests.push({ ...request, images: request.images.slice() });
         request.onProgress?.('denoise', request.steps, request.steps);
+        if (o.delayMs) await new Promise((ok) => setTimeout(ok, o.delayMs));
         if (o.failRun) throw o.failRun;
         const image01 = o.gpu ? await onGpu(request.images) : o.constant === undefined ? request.images.map((v) => (v + 1) / 2) : new Float32Array(request.images.length).fill(o.constant);
         return { image01, timings: [{ stage: 'denoise', ms: 1 }] };
@@ -58,6 +62,7 @@ export async function runCli(args: string[], factory: PipelineFactory): Promise<
   const program = addKernelFlags(new Command().exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} }));
   registerInfer(program, factory, io);
   registerBatch(program, factory, io);
+  registerBatchMerge(program, io);
   registerEvaluate(program, io);
   await program.parseAsync(args, { from: 'user' });
   return printed;
