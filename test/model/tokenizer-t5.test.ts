@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { T5Tokenizer } from '../../src/model/tokenizer-t5.ts';
-import { T5_TOKENIZER_CONFIG as CONFIG, tinyT5TokenizerJson } from './t5-tokenizer-fixture.ts';
+import { T5_TOKENIZER_CONFIG as CONFIG, tinyT5TokenizerJson } from '../../tools/fuzz/t5-tokenizer-fixture.ts';
 
 describe('T5Tokenizer (Unigram tokenizer.json built by the test)', () => {
   const tok = new T5Tokenizer(tinyT5TokenizerJson(), CONFIG);

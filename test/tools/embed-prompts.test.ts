@@ -12,7 +12,7 @@ import { roundF16 } from '../../src/runtime/f16.ts';
 import { allPrompts } from '../../src/model/tasks.ts';
 import { embedPromptsCommand, textEncoderBytes } from '../../tools/embed-prompts.ts';
 import { describeFixtures, device, TINY } from '../helpers.ts';
-import { T5_TOKENIZER_CONFIG, tinyT5TokenizerJson } from '../model/t5-tokenizer-fixture.ts';
+import { T5_TOKENIZER_CONFIG, tinyT5TokenizerJson } from '../../tools/fuzz/t5-tokenizer-fixture.ts';
 
 setAutotune(false); // see test/model/text-goldens.ts
 

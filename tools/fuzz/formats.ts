@@ -13,7 +13,7 @@ import { checkConfig as checkVaeConfig } from '../../src/model/vae.ts';
 import { openModelFolder } from '../../src/runtime/model-folder.ts';
 import { Rng } from '../../src/runtime/random.ts';
 import { openWeights, readF32, readJson, readRaw, type WeightReader } from '../../src/runtime/weights.ts';
-import { tinyT5TokenizerJson } from '../../test/model/t5-tokenizer-fixture.ts';
+import { tinyT5TokenizerJson } from './t5-tokenizer-fixture.ts';
 import { readEntries } from '../batch.ts';
 import { readMask } from '../evaluate.ts';
 import { readRgb } from '../image.ts';
