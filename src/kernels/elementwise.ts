@@ -5,7 +5,7 @@ import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/elementwise.wgsl';
 import activations from '../../shaders/activation.wgsl';
-import { bandItems, bands, checkChunk, chunkWindow, window, writable } from './bands.ts';
+import { bandItems, bands, checkChunk, chunkWindow, bindingWindow, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 import type { Chunk } from './types.ts';
 
@@ -54,13 +54,13 @@ export async function map(gpu: Gpu, m: MapArgs): Promise<Tensor> {
   });
   const out = empty(gpu, shape, outDtype);
   const banded = [a.dtype, outDtype, ...(b && !tiled ? [b.dtype] : [])];
-  const bWhole = b && tiled ? window(b, 0, b.numel) : undefined;
+  const bWhole = b && tiled ? bindingWindow(b, 0, b.numel) : undefined;
   const u = new Uint32Array(16);
   const f = new Float32Array(u.buffer);
   for (const [s, count] of bands(n, bandItems(gpu, 1, banded, op))) {
-    const wa = window(a, s, count);
-    const wo = window(out, s, count);
-    const wb = b ? (tiled ? bWhole! : window(b, bStart + s, count)) : undefined;
+    const wa = bindingWindow(a, s, count);
+    const wo = bindingWindow(out, s, count);
+    const wb = b ? (tiled ? bWhole! : bindingWindow(b, bStart + s, count)) : undefined;
     u.set([count, wa.shift, wb?.shift ?? 0, wo.shift, b?.numel ?? 0, b ? s % b.numel : 0]);
     f[6] = m.alpha ?? 0;
     f[7] = m.beta ?? 0;

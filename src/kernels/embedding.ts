@@ -3,7 +3,7 @@
 import type { Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/embedding.wgsl';
-import { bandItems, bands, window, writable } from './bands.ts';
+import { bandItems, bands, bindingWindow, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 
 /** Rows `ids` of table [V, C] -> [n, C]. */
@@ -31,7 +31,7 @@ export async function embedding(gpu: Gpu, table: Tensor, ids: Int32Array | Uint3
   for (const [v0, nv] of bands(v, bandItems(gpu, c, [table.dtype], 'embedding'))) {
     // Skip blocks no id falls in (a prompt touches few of T5's 32128 rows).
     if (!ids.some((id) => id >= v0 && id < v0 + nv)) continue;
-    const wt = window(table, v0 * c, nv * c);
+    const wt = bindingWindow(table, v0 * c, nv * c);
     const u = new Uint32Array([n * c, c, v0, nv, wt.shift, 0, 0, 0]);
     gpu.recorder.dispatch(kernel, [{ buffer: idBuf, offset: 0, size: n * 4 }, wt.binding, out], u, grid1d(gpu, n * c, 256), 'embedding');
   }

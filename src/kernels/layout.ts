@@ -4,7 +4,7 @@
 import type { Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/layout.wgsl';
-import { maxWindowElems, window, writable } from './bands.ts';
+import { maxWindowElems, bindingWindow, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 
 const MAX_DIMS = 6;
@@ -114,8 +114,8 @@ async function stridedCopy(gpu: Gpu, src: Tensor, out: Tensor, copy: Copy, op: s
     const t = tile.map((n, k) => Math.min(n, c.dims[k] - start[k]));
     const s0 = c.srcBase + dot(start, c.srcStrides);
     const o0 = c.outBase + dot(start, c.outStrides);
-    const ws = window(src, s0, span(t, c.srcStrides));
-    const wo = window(out, o0, span(t, c.outStrides));
+    const ws = bindingWindow(src, s0, span(t, c.srcStrides));
+    const wo = bindingWindow(out, o0, span(t, c.outStrides));
     const n = t.reduce((a, b) => a * b, 1);
     u.fill(0);
     u.set([n, ws.shift, wo.shift, 0]);

@@ -3,7 +3,7 @@
 import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/norms.wgsl';
-import { bandItems, bands, checkChunk, chunkWindow, window, type Window, writable } from './bands.ts';
+import { bandItems, bands, checkChunk, chunkWindow, bindingWindow, type Window, writable } from './bands.ts';
 import { grid1d } from './grid.ts';
 import type { Chunk } from './types.ts';
 
@@ -76,14 +76,14 @@ async function norm(gpu: Gpu, x: Tensor, o: NormArgs): Promise<Tensor> {
     },
   });
   const out = empty(gpu, x.shape, outDtype);
-  const whole = (t: Tensor) => window(t, 0, t.numel);
+  const whole = (t: Tensor) => bindingWindow(t, 0, t.numel);
   const ww = o.weight && whole(o.weight);
   const wb = o.bias && whole(o.bias);
   const u = new Uint32Array(12);
   const f = new Float32Array(u.buffer);
   for (const [r0, count] of bands(rows, bandItems(gpu, c, [x.dtype, outDtype], op))) {
-    const wx = window(x, r0 * c, count * c);
-    const wo = window(out, r0 * c, count * c);
+    const wx = bindingWindow(x, r0 * c, count * c);
+    const wo = bindingWindow(out, r0 * c, count * c);
     u.set([count, c, wx.shift, wo.shift, 0, ww?.shift ?? 0, wb?.shift ?? 0, 0]);
     f[4] = o.eps;
     let ws: Window | undefined;
