@@ -4,8 +4,8 @@ import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/attention.wgsl';
 import { bindingWindow, writable } from './bands.ts';
-import { chooseVariant, kernelSource, registerFamily, variantsOf, type Variant } from './registry.ts';
-import { cpuAdapter, sizeClass, timeAlone } from './timing.ts';
+import { cpuAdapter, runVariant, sizeClass } from './choice.ts';
+import { kernelSource, registerFamily, variantsOf, type Variant } from './registry.ts';
 import { subgroupsOf } from './types.ts';
 
 export interface AttentionOptions {
@@ -157,17 +157,20 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
   }
   const outDtype = o.outDtype ?? writable(gpu, q.dtype);
   check(op, outDtype === 'f32' || gpu.caps.f16, 'f16 output needs shader-f16 on this adapter (ask for outDtype f32)');
+  const forced = o.variant && variantsOf('attention').find((x) => x.name === o.variant);
+  if (o.variant) check(op, Boolean(forced && forced.supports(gpu.caps)), `variant '${o.variant}' is not available on this adapter`);
   const out = empty(gpu, [batch, tq, hd], outDtype);
   const p: Problem = { batch, tq, tk, heads, headDim, q, k, v, bias, out, causal: Boolean(o.causal), scale: o.scale ?? 1 / Math.sqrt(headDim) };
-  let variant: Variant | undefined;
-  if (o.variant) {
-    variant = variantsOf('attention').find((x) => x.name === o.variant);
-    check(op, Boolean(variant?.supports(gpu.caps)), `variant '${o.variant}' is not available on this adapter`);
+  const shapeClass = `${q.dtype}.${k.dtype}->${outDtype} H${heads}×${headDim} Tq~${sizeClass(tq)} Tk~${sizeClass(tk)}${p.causal ? ' causal' : ''}${bias ? ' bias' : ''}`;
+  const run = (c: Variant) => record(gpu, p, c.name as AttentionVariant);
+  if (forced) {
+    await run(forced).catch((e) => {
+      out.dispose();
+      throw e;
+    });
   } else {
-    const shapeClass = `${q.dtype}.${k.dtype}->${outDtype} H${heads}×${headDim} Tq~${sizeClass(tq)} Tk~${sizeClass(tk)}${p.causal ? ' causal' : ''}${bias ? ' bias' : ''}`;
-    variant = await chooseVariant(gpu, 'attention', shapeClass, (c) => timeAlone(gpu, op, () => record(gpu, p, c.name as AttentionVariant)), (c) => eligible(gpu, c));
+    await runVariant(gpu, 'attention', shapeClass, run, { eligible: (c) => eligible(gpu, c), outputs: [out] });
   }
-  await record(gpu, p, variant!.name as AttentionVariant);
   return out;
 }
 

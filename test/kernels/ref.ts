@@ -1,8 +1,21 @@
 // Plain-TypeScript references for the kernel tests, computed in f64 from the definitions.
 import type { Activation } from '../../src/kernels/types.ts';
-import { matmulRef } from '../../src/kernels/reference.ts';
+import { matmulRow } from '../../src/kernels/reference.ts';
 
-export { matmulRef };
+/** a [batch, M, K] · b -> [batch, M, N] (b [batch, N, K] when transB, else [batch, K, N]). */
+export function matmulRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  transB: boolean,
+): Float64Array {
+  const out = new Float64Array(batch * M * N);
+  for (let z = 0; z < batch; z++) for (let m = 0; m < M; m++) matmulRow(a, b, z, m, M, N, K, transB, out, (z * M + m) * N);
+  return out;
+}
 
 /** erf to ~1e-15: Taylor series below 2.5, continued fraction of erfc above. */
 export function erf(x: number): number {
