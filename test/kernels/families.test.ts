@@ -48,7 +48,8 @@ const CALLS: Record<string, { builtin: string; run: (gpu: Gpu) => Promise<Tensor
     },
   },
   softmax: { builtin: softmaxWgsl, run: (gpu) => softmax(gpu, fromArray(gpu, rand(6), [2, 3])) },
-  layout: { builtin: layoutWgsl, run: (gpu) => patchify(gpu, fromArray(gpu, rand(32), [1, 2, 4, 4]), 2) },
+  // p = 1 moves channels last: a kernel, not buffer copies of contiguous rows.
+  layout: { builtin: layoutWgsl, run: (gpu) => patchify(gpu, fromArray(gpu, rand(48), [1, 3, 4, 4]), 1) },
   embedding: { builtin: embeddingWgsl, run: (gpu) => embedding(gpu, fromArray(gpu, rand(12), [4, 3]), Int32Array.from([3, 1])) },
 };
 const FAMILIES = Object.keys(CALLS);
