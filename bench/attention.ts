@@ -2,10 +2,10 @@
 // (4·B·H·Tq·Tk·D) as % of the adapter's FMA peak.
 // Run: npm run bench -- attention [--full] [--all]
 // Default shapes are scaled down so a CPU adapter finishes in about a minute (--full: the real
-// ones); default variant: the one chooseAttention picks (--all: every variant; on llvmpipe the
-// tiled ones take minutes to build).
+// ones); default variant: the registry's choice, labelled 'auto' (--all: every variant; on
+// llvmpipe the tiled ones take minutes to build).
 import type { Gpu } from '../src/runtime/device.ts';
-import { attention, attentionVariants, chooseAttention, type AttentionVariant } from '../src/kernels/attention.ts';
+import { attention, attentionVariants, type AttentionVariant } from '../src/kernels/attention.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
 import { flopsRow, timeRuns, type BenchResult } from './harness.ts';
@@ -42,12 +42,11 @@ export async function benchAttention(
     const n = s.batch * s.tokens * s.heads * s.headDim;
     const rng = new Rng(1);
     const [q, k, v] = [0, 1, 2].map(() => fromArray(gpu, rng.uniformArray(n, -1, 1), [s.batch, s.tokens, s.heads * s.headDim], dtype));
-    const shape = { batch: s.batch, tq: s.tokens, tk: s.tokens, heads: s.heads, headDim: s.headDim };
-    const variants = o.variants === 'all' ? attentionVariants(gpu) : (o.variants ?? [chooseAttention(gpu, shape)]);
+    const variants = o.variants === 'all' ? attentionVariants(gpu) : (o.variants ?? [undefined]);
     for (const variant of variants) {
       const t = await timeRuns(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
       const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
-      results.push(flopsRow(gpu, { op: 'attention', variant, shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype }, t, flops, peak));
+      results.push(flopsRow(gpu, { op: 'attention', variant: variant ?? 'auto', shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype }, t, flops, peak));
     }
     for (const t of [q, k, v]) t.dispose();
   }

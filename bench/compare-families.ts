@@ -15,7 +15,7 @@ import { conv2d, disposeConv2d, prepareConv2d } from '../src/kernels/conv2d.ts';
 import { add } from '../src/kernels/elementwise.ts';
 import { embedding } from '../src/kernels/embedding.ts';
 import { groupNorm } from '../src/kernels/groupnorm.ts';
-import { nchwToNhwc } from '../src/kernels/layout.ts';
+import { patchify } from '../src/kernels/layout.ts';
 import { linear } from '../src/kernels/matmul.ts';
 import { layerNorm } from '../src/kernels/norms.ts';
 import { attentionRow, conv2dPixel, groupNormStats, matmulRow, normRef, permuteRef, softmaxRow } from '../src/kernels/reference.ts';
@@ -277,20 +277,23 @@ const softmaxFamily: ComparableFamily = {
   },
 };
 
-// Layout: NCHW -> NHWC (the VAE's entry and exit), shapes BxCxHxW.
+// Layout: the MMDiT's patchify (2×2 patches of the latent into tokens), shapes BxCxHxW (H, W even).
 const layout: ComparableFamily = {
   source: layoutSource,
   shapeForm: 'BxCxHxW',
   sets: {
-    vae: [[1, 128, 768, 768], [1, 512, 96, 96]],
-    smoke: [[2, 3, 5, 7], [1, 6, 1, 13]],
+    // The 768² request's 96² latent of 16 channels, batch 2 with CFG.
+    transformer: [[2, 16, 96, 96]],
+    smoke: [[2, 3, 6, 10], [1, 5, 2, 14]],
   },
   problem(gpu, [B, C, H, W], dtype, seed) {
+    if (H % 2 || W % 2) throw new Error(`layout: H ${H} and W ${W} must be even (2×2 patches)`);
     const rng = new Rng(seed);
     const { t: x, ref: xr } = inputs(gpu, rng, [B, C, H, W], dtype);
-    const want = permuteRef(xr, [B, C, H, W], [0, 2, 3, 1]);
-    const p = { flops: 0, bytes: 2 * B * C * H * W * BYTES[dtype], run: () => nchwToNhwc(gpu, x), dispose: disposeAll(x) };
-    return rowProblem(p, B * H * W, C, C, (r) => want.subarray(r * C, (r + 1) * C));
+    const [h, w] = [H / 2, W / 2];
+    const want = permuteRef(xr, [B, C, h, 2, w, 2], [0, 2, 4, 1, 3, 5]);
+    const p = { flops: 0, bytes: 2 * B * C * H * W * BYTES[dtype], run: () => patchify(gpu, x, 2), dispose: disposeAll(x) };
+    return rowProblem(p, B * h * w, 4 * C, 4 * C, (r) => want.subarray(r * 4 * C, (r + 1) * 4 * C));
   },
 };
 

@@ -4,7 +4,7 @@
 // Each dispatch covers a band of query rows (row0..row0+rows) of B' batch items; the wrapper
 // binds sub-ranges of oversized tensors, so element offsets come in params (multiples of 4).
 // Dispatch: naive: [ceil(rows/64), heads, B']; blocked: [ceil(rows/(64·QR)), heads, B'];
-// tiled: [ceil(rows/BQ), heads, B'].
+// tiled: [ceil(rows/BQ), heads, B'] workgroups of BQ·TPR threads.
 struct Params {
   rows: u32,
   tk: u32,
@@ -209,19 +209,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 #endif
 #if TILED
-// Tiled flash attention. A workgroup owns BQ query rows of one (batch, head); TPR threads
-// share a row. Per K/V tile of BK keys: each thread computes KPT scores of its row (keys
-// lane, lane+TPR, ...), the row's max/sum are reduced over its TPR threads, probabilities go
-// to workgroup memory, then each thread accumulates its own vec4 columns of the row's output.
-// D is streamed through workgroup memory in chunks of C4 vec4s, so any head dim fits. Scores
-// and the output accumulator live in workgroup memory, not in private arrays: lavapipe turns
-// dynamically indexed private arrays into branch ladders that take minutes to compile.
+// Tiled flash attention. A workgroup of WG = BQ·TPR threads owns BQ query rows of one
+// (batch, head); TPR threads share a row. Per K/V tile of BK keys: each thread computes KPT
+// scores of its row (keys lane, lane+TPR, ...), the row's max/sum are reduced over its TPR
+// threads, probabilities go to workgroup memory, then each thread accumulates its own vec4
+// columns of the row's output. D is streamed through workgroup memory in chunks of C4 vec4s,
+// so any head dim fits. Scores and the output accumulator live in workgroup memory, not in
+// private arrays: lavapipe turns dynamically indexed private arrays into branch ladders that
+// take minutes to compile. The wrapper picks BQ, BK and C4 to fit the adapter's workgroup memory.
 const C4: u32 = {{C4}}u;
 const NCH: u32 = D4 / C4;
 const BQ: u32 = {{BQ}}u;
-const BK: u32 = 32u;
-const WG: u32 = 64u;
-const TPR: u32 = WG / BQ;
+const BK: u32 = {{BK}}u;
+const TPR: u32 = {{TPR}}u;
+const WG: u32 = BQ * TPR;
 const KPT: u32 = BK / TPR;
 const APT: u32 = (C4 + TPR - 1u) / TPR;
 
@@ -272,7 +273,7 @@ fn load_q_chunk(t: u32, b: u32, h: u32, q0: u32, c: u32) {
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>
 #if SUBGROUPS
   , @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32

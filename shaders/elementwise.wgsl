@@ -1,16 +1,11 @@
 // out[i] = OP over one band of n elements. OP is a WGSL expression in x = a[i], y (b: the same
 // band of a same-shape operand, or, with TILED_B, a block that tiles a's trailing elements such
-// as a bias), g (a per-sample column chunk, e.g. an adaLN gate) and the scalars params.alpha,
-// params.beta. The activation library (shaders/activation.wgsl) is appended: OP may call act_*.
+// as a bias) and the scalars params.alpha, params.beta. The activation library
+// (shaders/activation.wgsl) is appended: OP may call act_*.
 struct Params {
   n: u32, a_off: u32, b_off: u32, out_off: u32,
   // TILED_B: y = b[(i + b_phase) % nb], b_phase = the band's first element mod nb.
   nb: u32, b_phase: u32, alpha: f32, beta: f32,
-  // HAS_GATE: e = g_first + i counts elements from the first sample bound; its sample is
-  // e / g_sample and g = gate[g_off + sample * g_stride + e % g_cols] (g_off includes the
-  // chunk's column offset).
-  g_off: u32, g_first: u32, g_cols: u32, g_sample: u32,
-  g_stride: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
 // Four consecutive elements per invocation: about twice the throughput of one on lavapipe.
@@ -25,10 +20,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #else
     let y = b_load(params.b_off + i);
 #endif
-#endif
-#if HAS_GATE
-    let e = params.g_first + i;
-    let g = gate_load(params.g_off + (e / params.g_sample) * params.g_stride + e % params.g_cols);
 #endif
     out_store(params.out_off + i, {{OP}});
   }

@@ -1,6 +1,6 @@
 // Strided copy of a hyperrectangle of up to 6 dims (innermost last): element i, with
 // coordinates coord_k in dims, goes from src[src_off + Σ coord_k·src_stride_k] to
-// out[out_off + Σ coord_k·out_stride_k]. Every layout op (concat, slice, NCHW <-> NHWC,
+// out[out_off + Σ coord_k·out_stride_k]. Every layout op (concat, slice,
 // patchify, unpatchify) is one of these; unused leading dims are 1.
 struct Params {
   n: u32, src_off: u32, out_off: u32, _pad: u32,

@@ -3,7 +3,9 @@
 import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/attention.wgsl';
-import { kernelChoice, kernelSource, registerFamily, variantsOf } from './registry.ts';
+import { bindingWindow, writable } from './bands.ts';
+import { cpuAdapter, runVariant, sizeClass } from './choice.ts';
+import { kernelSource, registerFamily, variantsOf, type Variant } from './registry.ts';
 import { subgroupsOf } from './types.ts';
 
 export interface AttentionOptions {
@@ -15,7 +17,7 @@ export interface AttentionOptions {
   /** Score scale; default 1/sqrt(headDim) (T5 uses 1). */
   scale?: number;
   outDtype?: DType;
-  /** Force a variant (tests, bench); default: the registry's forced choice, else chooseAttention(). */
+  /** Force a variant (tests, bench); default: the registry's choice (`--kernel attention=…`, else autotuned). */
   variant?: AttentionVariant;
 }
 
@@ -26,9 +28,6 @@ export interface AttentionOptions {
  */
 export type AttentionVariant = 'naive' | 'blocked' | 'tiled' | 'subgroup';
 
-/** Threads per workgroup and keys per tile of the tiled variants (WG, BK in the shader). */
-const WG = 64;
-const BK = 32;
 /** Query rows per thread of the blocked variant (QR in the shader): each K/V load serves both. */
 const QR = 2;
 
@@ -45,15 +44,40 @@ function blockedGeometry(gpu: Gpu, d4: number): { kb: number; c4: number; subgro
   return { kb: 4, c4: chunkOf(d4, 16), subgroups };
 }
 
+/** Threads per query row of the tiled variants (TPR): row reductions fit subgroups of 4 (SwiftShader's). */
+const TPR = 4;
+
 /**
- * Tile geometry of the tiled variants: c4 = vec4s of D per chunk through workgroup memory,
- * bq = query rows per workgroup (the most whose tiles fit the adapter's workgroup memory).
+ * Tiles of the tiled variants, largest first: [bq query rows per workgroup, bk keys per tile,
+ * most vec4s of D per chunk]. The first whose workgroup memory fits the adapter is used; GPUs
+ * (≥ 16 KiB) get 8-16 rows × 32 keys for D 64. The smallest ones also keep a pipeline build
+ * on llvmpipe to seconds (the largest: ~15 s of CPU), which is how the tests run them.
  */
-function tiles(gpu: Gpu, d4: number): { c4: number; bq: number } {
-  const c4 = chunkOf(d4, 16);
-  const bytes = (bq: number) => 16 * (bq * c4 + BK * c4 + bq * d4) + 4 * bq * BK + 4 * WG + 4;
-  const bq = [16, 8, 4, 2].find((n) => bytes(n) <= gpu.caps.maxWorkgroupStorage) ?? 2;
-  return { c4, bq };
+const TILES = [
+  [16, 32, 16],
+  [8, 32, 16],
+  [4, 32, 16],
+  [4, 16, 8],
+  [4, 8, 4],
+  [2, 8, 4],
+] as const;
+
+interface Tiles {
+  bq: number;
+  bk: number;
+  c4: number;
+}
+
+/** Bytes of workgroup memory the tiled shader declares for these tiles (qs, kv, os, ps, red/slots). */
+const tileBytes = (t: Tiles, d4: number) => 16 * (t.bq * t.c4 + t.bk * t.c4 + t.bq * d4) + 4 * t.bq * t.bk + 4 * t.bq * TPR + 4;
+
+function tiles(gpu: Gpu, d4: number): Tiles {
+  const { maxWorkgroupStorage, maxInvocations } = gpu.caps;
+  for (const [bq, bk, cap] of TILES) {
+    const t = { bq, bk, c4: chunkOf(d4, cap) };
+    if (tileBytes(t, d4) <= maxWorkgroupStorage && bq * TPR <= maxInvocations) return t;
+  }
+  throw new Error(`attention: head dim ${4 * d4} needs more than the adapter's ${maxWorkgroupStorage} bytes of workgroup memory for the tiled variants`);
 }
 
 export interface AttentionShape {
@@ -64,13 +88,16 @@ export interface AttentionShape {
   headDim: number;
 }
 
-// In the registry so that `--kernel attention=tiled` and overrides reach this family too.
+const any = () => true;
+
+// In preference order (the first eligible one wins where autotuning is off).
 registerFamily('attention', [
-  { name: 'naive', family: 'attention', supports: () => true },
-  { name: 'blocked', family: 'attention', supports: () => true },
-  { name: 'tiled', family: 'attention', supports: () => true },
-  // The subgroup variant reduces rows over at least 4 lanes of one subgroup.
-  { name: 'subgroup', family: 'attention', supports: (c: Capabilities) => subgroupsOf(c, 4) },
+  // Row reductions over TPR lanes of one subgroup.
+  { name: 'subgroup', family: 'attention', supports: (c: Capabilities) => subgroupsOf(c, TPR), needs: ['subgroups'], workgroupMemory: true },
+  { name: 'tiled', family: 'attention', supports: any, needs: [], workgroupMemory: true },
+  // Shares K/V rows by subgroup shuffles where there are subgroups, loads them per thread where not.
+  { name: 'blocked', family: 'attention', supports: any, needs: [], workgroupMemory: false },
+  { name: 'naive', family: 'attention', supports: any, needs: [], workgroupMemory: false, autotune: false },
 ]);
 
 /** The variants this adapter can run. */
@@ -79,18 +106,13 @@ export function attentionVariants(gpu: Gpu): AttentionVariant[] {
 }
 
 /**
- * The variant to use for a shape on this adapter (the one place that decides). CPU adapters
- * (lavapipe, SwiftShader) get `blocked`: it has no barriers (llvmpipe compiles shaders with
- * barriers in loops as coroutines, taking tens of seconds per pipeline; caches gain nothing
- * there), and on llvmpipe it runs 5-7× faster than `naive` in f32, 4-6× in f16 (`bench --compare
- * attention=naive,blocked`); its pipelines still build in seconds (D 64 as fast as naive's, D 512
- * about 4× slower).
+ * Whether a variant may be chosen automatically here. CPU adapters (lavapipe, SwiftShader) get
+ * `blocked` only: it has no barriers (llvmpipe compiles shaders with barriers in loops as
+ * coroutines, taking tens of seconds per pipeline; caches gain nothing there), and on llvmpipe it
+ * runs 5-7× faster than `naive` in f32, 4-6× in f16 (`bench --compare attention=naive,blocked`).
  */
-export function chooseAttention(gpu: Gpu, s: AttentionShape): AttentionVariant {
-  void s;
-  const { caps } = gpu;
-  if (caps.isFallback || /llvmpipe|lavapipe|swiftshader/i.test(`${caps.adapterName} ${caps.architecture}`)) return 'blocked';
-  return attentionVariants(gpu).includes('subgroup') ? 'subgroup' : 'tiled';
+function eligible(gpu: Gpu, v: Variant): boolean {
+  return !(cpuAdapter(gpu) && v.workgroupMemory);
 }
 
 function check(op: string, cond: boolean, msg: string): void {
@@ -103,18 +125,14 @@ function chunkOf(n: number, cap: number): number {
   return 1;
 }
 
-/**
- * A binding of elements [start, start+count) of t. Offsets must be 256-byte aligned, so the
- * binding starts at the aligned byte below and the shader skips `skip` elements.
- */
-function subBinding(gpu: Gpu, t: Tensor, start: number, count: number): { binding: GPUBufferBinding; skip: number } {
-  const whole = t.binding();
-  const align = gpu.caps.minStorageOffsetAlignment;
-  const bytes = BYTES[t.dtype];
-  const first = t.offset + start * bytes;
-  const offset = Math.floor(first / align) * align;
-  const size = Math.ceil((first - offset + count * bytes) / 16) * 16;
-  return { binding: { buffer: whole.buffer, offset, size: Math.min(size, t.buffer.size - offset) }, skip: (first - offset) / bytes };
+interface Problem extends AttentionShape {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  bias?: Tensor;
+  out: Tensor;
+  causal: boolean;
+  scale: number;
 }
 
 export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): Promise<Tensor> {
@@ -137,17 +155,36 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
     check(op, bias.shape.length === 3 && bias.shape.every((d, i) => d === want[i]), `bias is [${bias.shape}], expected [${want}]`);
     check(op, bias.byteLength <= gpu.caps.maxStorageBinding, `bias of ${bias.byteLength} bytes exceeds the storage binding limit`);
   }
-  const outDtype = o.outDtype ?? (q.dtype === 'f16' && !gpu.caps.f16 ? 'f32' : q.dtype);
+  const outDtype = o.outDtype ?? writable(gpu, q.dtype);
   check(op, outDtype === 'f32' || gpu.caps.f16, 'f16 output needs shader-f16 on this adapter (ask for outDtype f32)');
-  const variant = o.variant ?? (kernelChoice('attention', gpu) as AttentionVariant | undefined) ?? chooseAttention(gpu, { batch, tq, tk, heads, headDim });
-  check(op, attentionVariants(gpu).includes(variant), `variant '${variant}' is not available on this adapter`);
+  const forced = o.variant && variantsOf('attention').find((x) => x.name === o.variant);
+  if (o.variant) check(op, Boolean(forced && forced.supports(gpu.caps)), `variant '${o.variant}' is not available on this adapter`);
+  const out = empty(gpu, [batch, tq, hd], outDtype);
+  const p: Problem = { batch, tq, tk, heads, headDim, q, k, v, bias, out, causal: Boolean(o.causal), scale: o.scale ?? 1 / Math.sqrt(headDim) };
+  const shapeClass = `${q.dtype}.${k.dtype}->${outDtype} H${heads}×${headDim} Tq~${sizeClass(tq)} Tk~${sizeClass(tk)}${p.causal ? ' causal' : ''}${bias ? ' bias' : ''}`;
+  const run = (c: Variant) => record(gpu, p, c.name as AttentionVariant);
+  if (forced) {
+    await run(forced).catch((e) => {
+      out.dispose();
+      throw e;
+    });
+  } else {
+    await runVariant(gpu, 'attention', shapeClass, run, { eligible: (c) => eligible(gpu, c), outputs: [out] });
+  }
+  return out;
+}
 
+/** Records the dispatches of `p` with one variant (writing p.out). */
+async function record(gpu: Gpu, p: Problem, variant: AttentionVariant): Promise<void> {
+  const op = 'attention';
+  const { batch, tq, tk, heads, headDim, q, k, v, bias, out } = p;
+  const hd = heads * headDim;
   const d4 = headDim / 4;
   const blocked = variant === 'blocked';
-  const { c4, bq } = tiles(gpu, d4);
+  const tiled = variant === 'tiled' || variant === 'subgroup';
+  // Only the chosen variant's geometry: an adapter may lack the memory for another's tiles.
+  const tile = tiled ? tiles(gpu, d4) : { bq: 1, bk: 1, c4: 1 };
   const geo = blockedGeometry(gpu, d4);
-  // tiled rows are reduced over WG/bq threads: in one subgroup when every subgroup is that wide.
-  const subgroups = blocked ? geo.subgroups : variant === 'subgroup' && WG / bq <= gpu.caps.subgroupMinSize;
   const kernel = await gpu.pipelines.get({
     name: 'attention',
     ...kernelSource('attention', source, gpu),
@@ -156,32 +193,32 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
       { name: 'k', dtype: k.dtype, vec: 4 },
       { name: 'v', dtype: v.dtype, vec: 4 },
       ...(bias ? [{ name: 'bias', dtype: bias.dtype }] : []),
-      { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: 4 as const },
+      { name: 'out', dtype: out.dtype, access: 'read_write' as const, vec: 4 as const },
     ],
     uniforms: true,
     defines: {
       D4: d4,
-      C4: blocked ? geo.c4 : c4,
-      BQ: bq,
+      C4: blocked ? geo.c4 : tile.c4,
+      BQ: tile.bq,
+      BK: tile.bk,
+      TPR,
       NAIVE: variant === 'naive',
       BLOCKED: blocked,
-      TILED: variant === 'tiled' || variant === 'subgroup',
+      TILED: tiled,
       KB: geo.kb,
       QR,
-      Q_RESIDENT: c4 === d4,
+      Q_RESIDENT: tile.c4 === d4,
       BIAS: Boolean(bias),
-      SUBGROUPS: subgroups,
+      SUBGROUPS: blocked ? geo.subgroups : variant === 'subgroup',
     },
   });
-  const out = empty(gpu, [batch, tq, hd], outDtype);
-  const scale = o.scale ?? 1 / Math.sqrt(headDim);
-  const perGroup = variant === 'naive' ? WG : blocked ? WG * QR : bq;
+  const perGroup = variant === 'naive' ? 64 : blocked ? 64 * QR : tile.bq;
 
   // Bands: as many whole batch items per dispatch as the binding limit allows; a batch item
   // too large for one binding goes in bands of query rows. Each band needs all of its item's K/V.
-  // The 256 bytes of slack cover the aligned-down start of a sub-binding.
+  // The 256 bytes of slack cover the aligned-down start of a binding window.
   const limit = gpu.caps.maxStorageBinding - gpu.caps.minStorageOffsetAlignment;
-  const rowBytes = hd * Math.max(BYTES[q.dtype], BYTES[outDtype]);
+  const rowBytes = hd * Math.max(BYTES[q.dtype], BYTES[out.dtype]);
   const kvBytes = tk * hd * Math.max(BYTES[k.dtype], BYTES[v.dtype]);
   check(
     op,
@@ -199,16 +236,15 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
     const nb = Math.min(itemsPer, batch - b0);
     for (let r0 = 0; r0 < tq; r0 += rowsPer) {
       const rows = Math.min(rowsPer, tq - r0);
-      const qs = subBinding(gpu, q, (b0 * tq + r0) * hd, nb * rows * hd);
-      const os = subBinding(gpu, out, (b0 * tq + r0) * hd, nb * rows * hd);
-      const ks = subBinding(gpu, k, b0 * tk * hd, nb * tk * hd);
-      const vs = subBinding(gpu, v, b0 * tk * hd, nb * tk * hd);
-      u32.set([rows, tk, heads, r0, qs.skip, ks.skip, vs.skip, os.skip]);
-      f32[8] = scale;
-      u32.set([o.causal ? 1 : 0, tq, 0], 9);
-      const bindings = [qs.binding, ks.binding, vs.binding, ...(bias ? [bias] : []), os.binding];
+      const qs = bindingWindow(q, (b0 * tq + r0) * hd, nb * rows * hd);
+      const os = bindingWindow(out, (b0 * tq + r0) * hd, nb * rows * hd);
+      const ks = bindingWindow(k, b0 * tk * hd, nb * tk * hd);
+      const vs = bindingWindow(v, b0 * tk * hd, nb * tk * hd);
+      u32.set([rows, tk, heads, r0, qs.shift, ks.shift, vs.shift, os.shift]);
+      f32[8] = p.scale;
+      u32.set([p.causal ? 1 : 0, tq, 0], 9);
+      const bindings = [qs.binding, ks.binding, vs.binding, ...(bias ? [bias.binding()] : []), os.binding];
       gpu.recorder.dispatch(kernel, bindings, u, [Math.ceil(rows / perGroup), heads, nb], `attention ${variant}`);
     }
   }
-  return out;
 }

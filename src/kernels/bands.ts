@@ -16,7 +16,7 @@ export interface Window {
 const slack = (gpu: Gpu) => gpu.caps.minStorageOffsetAlignment + 16;
 
 /** Binds elements [start, start + count) of `t`. */
-export function window(t: Tensor, start: number, count: number): Window {
+export function bindingWindow(t: Tensor, start: number, count: number): Window {
   t.binding(); // throws on a disposed tensor
   const bytes = BYTES[t.dtype];
   const first = t.offset + start * bytes;
@@ -32,7 +32,7 @@ export function window(t: Tensor, start: number, count: number): Window {
  * binding's element 0 (for shaders that index from the tensor's start).
  */
 export function baseWindow(t: Tensor, start: number, count: number): { binding: GPUBufferBinding; base: number } {
-  const w = window(t, start, count);
+  const w = bindingWindow(t, start, count);
   return { binding: w.binding, base: start - w.shift };
 }
 
@@ -81,5 +81,5 @@ export function chunkWindow(ch: Chunk, cols: number, rowsPerSample: number, r0: 
   const stride = ch.tensor.numel / ch.tensor.shape[0];
   const first = Math.floor(r0 / rowsPerSample);
   const last = Math.floor((r0 + count - 1) / rowsPerSample);
-  return { ...window(ch.tensor, first * stride + ch.chunk * cols, (last - first) * stride + cols), firstSample: first };
+  return { ...bindingWindow(ch.tensor, first * stride + ch.chunk * cols, (last - first) * stride + cols), firstSample: first };
 }

@@ -1,24 +1,27 @@
 // Elementwise maps: binary ops with trailing-block broadcasting (bias adds), affine scaling,
-// the sampler's Euler step and CFG combine, adaLN gates, and T5's gated GELU. All run in bands
+// the sampler's Euler step and CFG combine, and T5's gated GELU. All run in bands
 // so operands may exceed the storage-binding limit.
 import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/elementwise.wgsl';
 import activations from '../../shaders/activation.wgsl';
-import { bandItems, bands, checkChunk, chunkWindow, window, writable } from './bands.ts';
+import { bandItems, bands, bindingWindow, writable } from './bands.ts';
+import { runVariant, sizeClass } from './choice.ts';
 import { grid1d } from './grid.ts';
-import type { Chunk } from './types.ts';
+import { kernelSource, registerFamily, type Variant } from './registry.ts';
+
+// One variant: four consecutive elements per invocation, no workgroup memory.
+registerFamily('elementwise', [{ name: 'x4', family: 'elementwise', supports: () => true, needs: [], workgroupMemory: false }]);
 
 export interface MapArgs {
   /** Names the operation in errors and dispatch labels. */
   op: string;
-  /** WGSL expression in x, y, g, params.alpha, params.beta (see shaders/elementwise.wgsl). */
+  /** WGSL expression in x, y, params.alpha, params.beta (see shaders/elementwise.wgsl). */
   expr: string;
   a: Tensor;
   /** Same numel as the output (read from element `bStart` on), or a block tiling it. */
   b?: Tensor;
   bStart?: number;
-  gate?: Chunk;
   alpha?: number;
   beta?: number;
   /** Output shape (default a's); its elements are a's first elements. */
@@ -28,7 +31,7 @@ export interface MapArgs {
 
 /** Runs one elementwise map (any expression; the public ops below are the vocabulary). */
 export async function map(gpu: Gpu, m: MapArgs): Promise<Tensor> {
-  const { op, a, b, gate } = m;
+  const { op, a, b } = m;
   const shape = m.shape ?? a.shape;
   const n = shape.reduce((x, y) => x * y, 1);
   const outDtype = m.outDtype ?? writable(gpu, a.dtype);
@@ -37,44 +40,38 @@ export async function map(gpu: Gpu, m: MapArgs): Promise<Tensor> {
   if (b && tiled && (bStart !== 0 || b.numel > n || n % b.numel !== 0)) {
     throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] do not broadcast (b must match a or tile its trailing block)`);
   }
-  // A gate modulates rows of the output's last dimension, per sample.
-  const cols = shape[shape.length - 1];
-  const rowsPerSample = gate ? checkChunk(op, 'gate', gate, cols, n / cols) : 0;
-  const kernel = await gpu.pipelines.get({
-    name: 'elementwise',
-    source: source + '\n' + activations,
-    bindings: [
-      { name: 'a', dtype: a.dtype },
-      ...(b ? [{ name: 'b', dtype: b.dtype }] : []),
-      ...(gate ? [{ name: 'gate', dtype: gate.tensor.dtype }] : []),
-      { name: 'out', dtype: outDtype, access: 'read_write' as const },
-    ],
-    uniforms: true,
-    defines: { OP: m.expr, HAS_B: Boolean(b), TILED_B: tiled, HAS_GATE: Boolean(gate) },
-  });
   const out = empty(gpu, shape, outDtype);
-  const banded = [a.dtype, outDtype, ...(b && !tiled ? [b.dtype] : [])];
-  const bWhole = b && tiled ? window(b, 0, b.numel) : undefined;
-  const u = new Uint32Array(16);
-  const f = new Float32Array(u.buffer);
-  for (const [s, count] of bands(n, bandItems(gpu, 1, banded, op))) {
-    const wa = window(a, s, count);
-    const wo = window(out, s, count);
-    const wb = b ? (tiled ? bWhole! : window(b, bStart + s, count)) : undefined;
-    u.set([count, wa.shift, wb?.shift ?? 0, wo.shift, b?.numel ?? 0, b ? s % b.numel : 0]);
-    f[6] = m.alpha ?? 0;
-    f[7] = m.beta ?? 0;
-    let wg: GPUBufferBinding | undefined;
-    if (gate) {
-      // Bind only the samples this band touches; g_first counts from the first of them.
-      const r0 = Math.floor(s / cols);
-      const gw = chunkWindow(gate, cols, rowsPerSample, r0, Math.floor((s + count - 1) / cols) - r0 + 1);
-      wg = gw.binding;
-      u.set([gw.shift, s - gw.firstSample * rowsPerSample * cols, cols, rowsPerSample * cols, gate.tensor.shape[1]], 8);
+  const record = async (v: Variant) => {
+    const k = kernelSource('elementwise', source, gpu);
+    const kernel = await gpu.pipelines.get({
+      name: 'elementwise',
+      // The activations come from the shared function library (also for overrides).
+      source: `${k.source}\n${activations}`,
+      file: k.file,
+      bindings: [
+        { name: 'a', dtype: a.dtype },
+        ...(b ? [{ name: 'b', dtype: b.dtype }] : []),
+        { name: 'out', dtype: outDtype, access: 'read_write' as const },
+      ],
+      uniforms: true,
+      defines: { OP: m.expr, HAS_B: Boolean(b), TILED_B: tiled },
+    });
+    const banded = [a.dtype, outDtype, ...(b && !tiled ? [b.dtype] : [])];
+    const bWhole = b && tiled ? bindingWindow(b, 0, b.numel) : undefined;
+    const u = new Uint32Array(8);
+    const f = new Float32Array(u.buffer);
+    for (const [s, count] of bands(n, bandItems(gpu, 1, banded, op))) {
+      const wa = bindingWindow(a, s, count);
+      const wo = bindingWindow(out, s, count);
+      const wb = b ? (tiled ? bWhole! : bindingWindow(b, bStart + s, count)) : undefined;
+      u.set([count, wa.shift, wb?.shift ?? 0, wo.shift, b?.numel ?? 0, b ? s % b.numel : 0]);
+      f[6] = m.alpha ?? 0;
+      f[7] = m.beta ?? 0;
+      const bindings = [wa.binding, ...(wb ? [wb.binding] : []), wo.binding];
+      gpu.recorder.dispatch(kernel, bindings, u, grid1d(gpu, count, 4 * 256), `${op} ${v.name}`);
     }
-    const bindings = [wa.binding, ...(wb ? [wb.binding] : []), ...(wg ? [wg] : []), wo.binding];
-    gpu.recorder.dispatch(kernel, bindings, u, grid1d(gpu, count, 4 * 256), op);
-  }
+  };
+  await runVariant(gpu, 'elementwise', `${op} ${a.dtype}->${outDtype} n~${sizeClass(n, 1 << 24)}`, record, { outputs: [out] });
   return out;
 }
 
@@ -114,17 +111,6 @@ export async function cfgCombine(gpu: Gpu, v: Tensor, g: number, outDtype?: DTyp
   }
   const shape = [v.shape[0] / 2, ...v.shape.slice(1)];
   return map(gpu, { op: 'cfgCombine', expr: 'x + params.alpha * (y - x)', a: v, b: v, bStart: v.numel / 2, shape, alpha: g, outDtype });
-}
-
-/** x · gate, gate a per-sample column chunk (adaLN-Zero's gate on a branch output). */
-export async function gatedMul(gpu: Gpu, x: Tensor, gate: Chunk, outDtype?: DType): Promise<Tensor> {
-  return map(gpu, { op: 'gatedMul', expr: 'x * g', a: x, gate, outDtype });
-}
-
-/** x + gate · y: adaLN-Zero's gated residual in one pass. */
-export async function gatedAdd(gpu: Gpu, x: Tensor, y: Tensor, gate: Chunk, outDtype?: DType): Promise<Tensor> {
-  sameShape('gatedAdd', x, y, ['x', 'y']);
-  return map(gpu, { op: 'gatedAdd', expr: 'x + g * y', a: x, b: y, gate, outDtype });
 }
 
 /** gelu_tanh(a) · b: T5's gated feed-forward (gated-gelu, HF "gelu_new"). */

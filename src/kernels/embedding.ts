@@ -3,8 +3,13 @@
 import type { Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/embedding.wgsl';
-import { bandItems, bands, window, writable } from './bands.ts';
+import { bandItems, bands, bindingWindow, writable } from './bands.ts';
+import { runVariant, sizeClass } from './choice.ts';
 import { grid1d } from './grid.ts';
+import { kernelSource, registerFamily, type Variant } from './registry.ts';
+
+// One variant: an invocation per output element, no workgroup memory.
+registerFamily('embedding', [{ name: 'gather', family: 'embedding', supports: () => true, needs: [], workgroupMemory: false }]);
 
 /** Rows `ids` of table [V, C] -> [n, C]. */
 export async function embedding(gpu: Gpu, table: Tensor, ids: Int32Array | Uint32Array, outDtype?: DType): Promise<Tensor> {
@@ -16,28 +21,34 @@ export async function embedding(gpu: Gpu, table: Tensor, ids: Int32Array | Uint3
   const n = ids.length;
   const out = empty(gpu, [n, c], outDtype ?? writable(gpu, table.dtype));
   if (n === 0) return out;
-  const kernel = await gpu.pipelines.get({
-    name: 'embedding',
-    source,
-    bindings: [
-      { name: 'ids', dtype: 'u32' },
-      { name: 'table', dtype: table.dtype },
-      { name: 'out', dtype: out.dtype, access: 'read_write' },
-    ],
-    uniforms: true,
-  });
   const idBuf = gpu.pool.acquire(n * 4, 'embedding ids');
   gpu.recorder.write(idBuf, 0, new Uint8Array(Uint32Array.from(ids).buffer));
-  for (const [v0, nv] of bands(v, bandItems(gpu, c, [table.dtype], 'embedding'))) {
-    // Skip blocks no id falls in (a prompt touches few of T5's 32128 rows).
-    if (!ids.some((id) => id >= v0 && id < v0 + nv)) continue;
-    const wt = window(table, v0 * c, nv * c);
-    const u = new Uint32Array([n * c, c, v0, nv, wt.shift, 0, 0, 0]);
-    gpu.recorder.dispatch(kernel, [{ buffer: idBuf, offset: 0, size: n * 4 }, wt.binding, out], u, grid1d(gpu, n * c, 256), 'embedding');
+  const record = async (variant: Variant) => {
+    const kernel = await gpu.pipelines.get({
+      name: 'embedding',
+      ...kernelSource('embedding', source, gpu),
+      bindings: [
+        { name: 'ids', dtype: 'u32' },
+        { name: 'table', dtype: table.dtype },
+        { name: 'out', dtype: out.dtype, access: 'read_write' },
+      ],
+      uniforms: true,
+    });
+    for (const [v0, nv] of bands(v, bandItems(gpu, c, [table.dtype], 'embedding'))) {
+      // Skip blocks no id falls in (a prompt touches few of T5's 32128 rows).
+      if (!ids.some((id) => id >= v0 && id < v0 + nv)) continue;
+      const wt = bindingWindow(table, v0 * c, nv * c);
+      const u = new Uint32Array([n * c, c, v0, nv, wt.shift, 0, 0, 0]);
+      gpu.recorder.dispatch(kernel, [{ buffer: idBuf, offset: 0, size: n * 4 }, wt.binding, out], u, grid1d(gpu, n * c, 256), `embedding ${variant.name}`);
+    }
+  };
+  try {
+    await runVariant(gpu, 'embedding', `${table.dtype}->${out.dtype} C${c} n~${sizeClass(n)}`, record, { outputs: [out] });
+  } finally {
+    // Safe before the dispatches run: a later user of this buffer writes it through the queue
+    // after they are submitted, or records after them.
+    gpu.pool.release(idBuf);
   }
-  // Safe before the dispatches run: a later user of this buffer writes it through the queue
-  // after they are submitted, or records after them.
-  gpu.pool.release(idBuf);
   return out;
 }
 

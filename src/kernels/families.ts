@@ -2,3 +2,9 @@
 // before user options (--kernel, configureKernels) name one.
 import './matmul.ts';
 import './attention.ts';
+import './groupnorm.ts';
+import './norms.ts';
+import './elementwise.ts';
+import './softmax.ts';
+import './layout.ts';
+import './embedding.ts';

@@ -1,11 +1,16 @@
-// Layout ops (token concat/slice, NCHW <-> NHWC, patchify/unpatchify), all one strided-copy
+// Layout ops (token concat/slice, patchify/unpatchify), all one strided-copy
 // kernel. Copies larger than the binding limit run in tiles: hyperrectangles whose source and
 // destination spans each fit one binding window.
 import type { Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/layout.wgsl';
-import { maxWindowElems, window, writable } from './bands.ts';
+import { maxWindowElems, bindingWindow, writable } from './bands.ts';
+import { runVariant, sizeClass } from './choice.ts';
 import { grid1d } from './grid.ts';
+import { kernelSource, registerFamily, type Variant } from './registry.ts';
+
+// One variant: an invocation per element. (Few contiguous rows are buffer copies, not a kernel.)
+registerFamily('layout', [{ name: 'strided', family: 'layout', supports: () => true, needs: [], workgroupMemory: false }]);
 
 const MAX_DIMS = 6;
 
@@ -87,15 +92,6 @@ async function stridedCopy(gpu: Gpu, src: Tensor, out: Tensor, copy: Copy, op: s
     }
     return;
   }
-  const kernel = await gpu.pipelines.get({
-    name: 'layout',
-    source,
-    bindings: [
-      { name: 'src', dtype: src.dtype },
-      { name: 'out', dtype: out.dtype, access: 'read_write' },
-    ],
-    uniforms: true,
-  });
   // Tile: halve the dim that contributes most to whichever span is over its limit.
   const limS = maxWindowElems(gpu, src.dtype);
   const limO = maxWindowElems(gpu, out.dtype);
@@ -108,23 +104,35 @@ async function stridedCopy(gpu: Gpu, src: Tensor, out: Tensor, copy: Copy, op: s
     if (k < 0) throw new Error(`${op}: one element does not fit a storage binding`);
     tile[k] = Math.ceil(tile[k] / 2);
   }
-  const pad = MAX_DIMS - c.dims.length;
-  const u = new Uint32Array(4 + 3 * 8);
-  for (const start of tileStarts(c.dims, tile)) {
-    const t = tile.map((n, k) => Math.min(n, c.dims[k] - start[k]));
-    const s0 = c.srcBase + dot(start, c.srcStrides);
-    const o0 = c.outBase + dot(start, c.outStrides);
-    const ws = window(src, s0, span(t, c.srcStrides));
-    const wo = window(out, o0, span(t, c.outStrides));
-    const n = t.reduce((a, b) => a * b, 1);
-    u.fill(0);
-    u.set([n, ws.shift, wo.shift, 0]);
-    u.fill(1, 4, 4 + pad);
-    u.set(t, 4 + pad);
-    u.set(c.srcStrides, 12 + pad);
-    u.set(c.outStrides, 20 + pad);
-    gpu.recorder.dispatch(kernel, [ws.binding, wo.binding], u, grid1d(gpu, n, 256), op);
-  }
+  const record = async (v: Variant) => {
+    const kernel = await gpu.pipelines.get({
+      name: 'layout',
+      ...kernelSource('layout', source, gpu),
+      bindings: [
+        { name: 'src', dtype: src.dtype },
+        { name: 'out', dtype: out.dtype, access: 'read_write' },
+      ],
+      uniforms: true,
+    });
+    const pad = MAX_DIMS - c.dims.length;
+    const u = new Uint32Array(4 + 3 * 8);
+    for (const start of tileStarts(c.dims, tile)) {
+      const t = tile.map((n, k) => Math.min(n, c.dims[k] - start[k]));
+      const s0 = c.srcBase + dot(start, c.srcStrides);
+      const o0 = c.outBase + dot(start, c.outStrides);
+      const ws = bindingWindow(src, s0, span(t, c.srcStrides));
+      const wo = bindingWindow(out, o0, span(t, c.outStrides));
+      const n = t.reduce((a, b) => a * b, 1);
+      u.fill(0);
+      u.set([n, ws.shift, wo.shift, 0]);
+      u.fill(1, 4, 4 + pad);
+      u.set(t, 4 + pad);
+      u.set(c.srcStrides, 12 + pad);
+      u.set(c.outStrides, 20 + pad);
+      gpu.recorder.dispatch(kernel, [ws.binding, wo.binding], u, grid1d(gpu, n, 256), `${op} ${v.name}`);
+    }
+  };
+  await runVariant(gpu, 'layout', `${src.dtype}->${out.dtype} rank${c.dims.length} n~${sizeClass(c.dims.reduce((x, y) => x * y, 1), 1 << 24)}`, record);
 }
 
 function expectRank(op: string, x: Tensor, rank: number, what: string): void {
@@ -170,16 +178,6 @@ async function permute(gpu: Gpu, x: Tensor, dims: number[], perm: number[], op: 
   const out = empty(gpu, outShape ?? outDims, outDtype ?? writable(gpu, x.dtype));
   await stridedCopy(gpu, x, out, { dims: outDims, srcStrides: perm.map((p) => xs[p]), outStrides: contiguous(outDims), srcBase: 0, outBase: 0 }, op);
   return out;
-}
-
-export async function nchwToNhwc(gpu: Gpu, x: Tensor, outDtype?: DType): Promise<Tensor> {
-  expectRank('nchwToNhwc', x, 4, '[B, C, H, W]');
-  return permute(gpu, x, [...x.shape], [0, 2, 3, 1], 'nchwToNhwc', undefined, outDtype);
-}
-
-export async function nhwcToNchw(gpu: Gpu, x: Tensor, outDtype?: DType): Promise<Tensor> {
-  expectRank('nhwcToNchw', x, 4, '[B, H, W, C]');
-  return permute(gpu, x, [...x.shape], [0, 3, 1, 2], 'nhwcToNchw', undefined, outDtype);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/matmul.wgsl';
 import { ACTIVATION_WGSL } from './activation.ts';
-import { window } from './bands.ts';
+import { bindingWindow } from './bands.ts';
 import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
 import { subgroupsOf, type Activation, type Chunk } from './types.ts';
 
@@ -244,12 +244,12 @@ async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity
     if (band.m0 >= maxRows) break;
     const mb = Math.min(band.mb, maxRows - band.m0);
     const zRows = (band.zc - 1) * M + mb;
-    const a = window(p.a, band.z0 * M * K + band.m0 * K, zRows * K);
+    const a = bindingWindow(p.a, band.z0 * M * K + band.m0 * K, zRows * K);
     const b = p.transB
-      ? window(p.b, band.z0 * N * K + band.n0 * K, ((band.zc - 1) * N + band.nb) * K)
-      : window(p.b, band.z0 * K * N, band.zc * K * N);
-    const out = window(p.out, band.z0 * M * N + band.m0 * N, zRows * N);
-    const res = p.residual && window(p.residual, band.m0 * N, mb * N);
+      ? bindingWindow(p.b, band.z0 * N * K + band.n0 * K, ((band.zc - 1) * N + band.nb) * K)
+      : bindingWindow(p.b, band.z0 * K * N, band.zc * K * N);
+    const out = bindingWindow(p.out, band.z0 * M * N + band.m0 * N, zRows * N);
+    const res = p.residual && bindingWindow(p.residual, band.m0 * N, mb * N);
     const g = p.gate;
     const u = new Uint32Array([
       mb, band.nb, K, N,

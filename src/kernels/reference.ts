@@ -1,5 +1,6 @@
-// Plain-TypeScript references computed in f64 from the definitions, used by the tests and by
-// the kernel comparison (bench/compare.ts, the page's kernel lab). Browser-safe.
+// Plain-TypeScript references computed in f64 from the definitions, one row (or pixel) at a
+// time, for the kernel comparison (bench/compare.ts, the page's kernel lab) and the tests
+// (test/kernels/ref.ts builds whole products from them). Browser-safe.
 
 /** Row m of batch z of a·b (b [N, K] when transB, else [K, N]) into out[at .. at+N). */
 export function matmulRow(
@@ -21,21 +22,6 @@ export function matmulRow(
     for (let k = 0; k < K; k++) s += a[a0 + k] * b[b0 + (transB ? n * K + k : k * N + n)];
     out[at + n] = s;
   }
-}
-
-/** a [batch, M, K] · b -> [batch, M, N] (b [batch, N, K] when transB, else [batch, K, N]). */
-export function matmulRef(
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  batch: number,
-  M: number,
-  N: number,
-  K: number,
-  transB: boolean,
-): Float64Array {
-  const out = new Float64Array(batch * M * N);
-  for (let z = 0; z < batch; z++) for (let m = 0; m < M; m++) matmulRow(a, b, z, m, M, N, K, transB, out, (z * M + m) * N);
-  return out;
 }
 
 export interface RefAttention {
@@ -89,14 +75,6 @@ export function attentionRow(
       out[at + h * d + c] = acc / sum;
     }
   }
-}
-
-/** q [B, Tq, H·D], k/v [B, Tk, H·D] -> [B, Tq, H·D]. */
-export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, s: RefAttention): Float32Array {
-  const hd = s.heads * s.headDim;
-  const out = new Float32Array(s.batch * s.tq * hd);
-  for (let b = 0; b < s.batch; b++) for (let i = 0; i < s.tq; i++) attentionRow(q, k, v, s, b, i, out, (b * s.tq + i) * hd);
-  return out;
 }
 
 export interface ChunkRef {

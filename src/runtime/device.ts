@@ -34,6 +34,8 @@ export interface DeviceOptions {
   disableSubgroups?: boolean;
   /** Pretend a smaller storage binding limit (bytes), to test splitting and banding. */
   maxStorageBinding?: number;
+  /** Pretend less workgroup memory (bytes), to test the tile geometry of small-memory adapters (and build test-sized tiles). */
+  maxWorkgroupStorage?: number;
   /** Ask for a low-power/high-performance adapter. */
   powerPreference?: GPUPowerPreference;
 }
@@ -168,7 +170,7 @@ export function wrapDevice(device: GPUDevice, opts: DeviceOptions & { adapterInf
     timestamps: has('timestamp-query'),
     maxStorageBinding: Math.min(opts.maxStorageBinding ?? Infinity, device.limits.maxStorageBufferBindingSize),
     maxBufferSize: device.limits.maxBufferSize,
-    maxWorkgroupStorage: device.limits.maxComputeWorkgroupStorageSize,
+    maxWorkgroupStorage: Math.min(opts.maxWorkgroupStorage ?? Infinity, device.limits.maxComputeWorkgroupStorageSize),
     maxInvocations: device.limits.maxComputeInvocationsPerWorkgroup,
     maxWorkgroupSizeX: device.limits.maxComputeWorkgroupSizeX,
     maxWorkgroupsPerDim: device.limits.maxComputeWorkgroupsPerDimension,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attention, attentionVariants, chooseAttention, type AttentionVariant } from '../../src/kernels/attention.ts';
+import { attention, attentionVariants, type AttentionVariant } from '../../src/kernels/attention.ts';
+import { variantsOf } from '../../src/kernels/registry.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
 import { fromArray, type DType } from '../../src/runtime/tensor.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
@@ -42,18 +43,9 @@ async function runCase(gpu: Gpu, c: Case, dtype: DType, variant?: AttentionVaria
   for (const t of [tq, tk, tv, tb, out]) t?.dispose();
 }
 
-/** The variants without workgroup barriers: cheap to build everywhere, so always tested. */
-const BARRIER_FREE: AttentionVariant[] = ['naive', 'blocked'];
-
-/**
- * The tiled variants take a minute or more per pipeline to build on llvmpipe (coroutines for
- * barriers in loops), so on CPU adapters, where chooseAttention never picks them, they are
- * tested only with ATTENTION_TILED=1.
- */
-function tiledVariants(gpu: Gpu): AttentionVariant[] {
-  const cpu = BARRIER_FREE.includes(chooseAttention(gpu, { batch: 1, tq: 1, tk: 1, heads: 1, headDim: 64 }));
-  return cpu && !(typeof process !== 'undefined' && process.env.ATTENTION_TILED) ? [] : attentionVariants(gpu).filter((v) => !BARRIER_FREE.includes(v));
-}
+/** Variants that keep everything in registers (no workgroup memory, no barriers). */
+const REGISTER_ONLY = variantsOf('attention').filter((v) => !v.workgroupMemory).map((v) => v.name as AttentionVariant);
+const tiledVariants = (gpu: Gpu) => attentionVariants(gpu).filter((v) => !REGISTER_ONLY.includes(v));
 
 const CASES: Case[] = [
   { batch: 1, tq: 1, tk: 1, heads: 1, headDim: 8 },
@@ -70,7 +62,7 @@ const CASES: Case[] = [
 ];
 
 describe.each(PRECISIONS)('attention ($name)', ({ dtype, opts }) => {
-  it.each(BARRIER_FREE.flatMap((v) => CASES.map((c) => [v, name(c), c] as const)))('%s %s', async (variant, _, c) => {
+  it.each(REGISTER_ONLY.flatMap((v) => CASES.map((c) => [v, name(c), c] as const)))('%s %s', async (variant, _, c) => {
     await runCase(await device(opts), c, dtype, variant);
   });
 
@@ -80,19 +72,30 @@ describe.each(PRECISIONS)('attention ($name)', ({ dtype, opts }) => {
   });
 });
 
-// Every code path of the tiled variants: D chunks (80: 2 chunks with partial column groups;
-// 512), bias, causal, Tq ≠ Tk, B 2, packed f16 input.
-const tiledCases: [string, Case, (typeof PRECISIONS)[number]][] = [
-  ['B2 Tq20 Tk35 H3×8 bias causal scale 1', { batch: 2, tq: 20, tk: 35, heads: 3, headDim: 8, bias: true, causal: true, scale: 1 }, PRECISIONS[0]],
-  ['B2 Tq45 Tk70 H2×80 causal', { batch: 2, tq: 45, tk: 70, heads: 2, headDim: 80, causal: true }, PRECISIONS[2]],
-  ['B1 Tq9 Tk40 H1×512', { batch: 1, tq: 9, tk: 40, heads: 1, headDim: 512 }, PRECISIONS[0]],
+// The workgroup-memory variants (the ones GPUs run) on every path: one row, Tq ≠ Tk, causal,
+// bias, several D chunks (D 64: 4 chunks; 512: 32) and one resident chunk (D 8, 2 lanes of 4
+// idle in P·V), batch bands and query-row bands (64 KiB binding limit), packed f16 input. The
+// devices pretend to have little workgroup memory, so the tile geometry picks its smallest
+// tiles (4 rows × 8 keys, chunks of ≤ 4 vec4s) as on a small-memory adapter: those pipelines
+// build in seconds on llvmpipe, the largest take ~15 s of CPU each.
+const tiledCases: [wgMemory: number, cases: Case[]][] = [
+  [1024, [{ batch: 2, tq: 20, tk: 35, heads: 3, headDim: 8, bias: true, causal: true, scale: 1 }]],
+  [
+    2560,
+    [
+      { batch: 1, tq: 1, tk: 37, heads: 2, headDim: 64 },
+      { batch: 2, tq: 45, tk: 70, heads: 2, headDim: 64, causal: true },
+      { batch: 1, tq: 150, tk: 40, heads: 2, headDim: 64, causal: true },
+    ],
+  ],
+  [9216, [{ batch: 1, tq: 9, tk: 27, heads: 1, headDim: 512 }]],
 ];
-describe.each(tiledCases)('attention tiled variants %s', (_, c, p) => {
-  it(`${p.name}`, async (ctx) => {
-    const gpu = await device(p.opts);
+describe.each(PRECISIONS)('attention workgroup-memory variants ($name)', ({ dtype, opts }) => {
+  it.each(tiledCases.map(([mem, cases]) => [cases.map(name).join(', '), mem, cases] as const))('%s (%i bytes of workgroup memory)', async (_, mem, cases) => {
+    const gpu = await device({ ...opts, maxWorkgroupStorage: mem, maxStorageBinding: 65536 });
     const variants = tiledVariants(gpu);
-    if (!variants.length) ctx.skip('CPU adapter: set ATTENTION_TILED=1 to build the tiled pipelines');
-    for (const variant of variants) await runCase(gpu, c, p.dtype, variant);
+    expect(variants.length).toBeGreaterThan(0);
+    for (const variant of variants) for (const c of cases) await runCase(gpu, c, dtype, variant);
   });
 });
 
@@ -107,12 +110,13 @@ describe('attention blocked without subgroups', () => {
 describe('attention splitting', () => {
   // Simulated small binding limits: batch items split across dispatches, and query-row bands
   // (the 32 KiB case: one item's q is 37.5 KiB) with the causal mask and bias indexed globally.
+  // (The workgroup-memory variants are banded above.)
   it.each([
     ['batch bands B3 Tq57 Tk61 H2×8', 8192, { batch: 3, tq: 57, tk: 61, heads: 2, headDim: 8 }],
     ['row bands B2 Tq150 Tk40 H1×64 causal bias', 32768, { batch: 2, tq: 150, tk: 40, heads: 1, headDim: 64, causal: true, bias: true }],
   ] as const)('%s under a %i-byte binding limit', async (_, limit, c) => {
     const gpu = await device({ maxStorageBinding: limit });
-    for (const variant of [...BARRIER_FREE, ...tiledVariants(gpu)]) await runCase(gpu, c, 'f32', variant);
+    for (const variant of REGISTER_ONLY) await runCase(gpu, c, 'f32', variant);
   });
 });
 

@@ -3,6 +3,7 @@ import { embedding, timestepEmbedding } from '../../src/kernels/embedding.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
 import { device, expectClose, PRECISIONS, rand } from '../helpers.ts';
+import { forEachVariant } from './variants.ts';
 
 // Each precision as is, and with a 2 KiB binding limit so the table is gathered in row blocks.
 const LEVELS = PRECISIONS.flatMap((p) => [
@@ -17,18 +18,20 @@ describe.each(LEVELS)('embedding ($level)', ({ dtype, opts }) => {
     [300, 33, [299, 1, 150, 0, 2, 298]],
   ])('table [%i, %i] rows %j', async (v, c, idList) => {
     const gpu = await device(opts);
-    const table = rand(v * c, 30);
-    const rt = dtype === 'f16' ? roundF16(table) : table;
-    const tt = fromArray(gpu, table, [v, c], dtype);
-    for (const ids of [Int32Array.from(idList), Uint32Array.from(idList)]) {
-      const y = await embedding(gpu, tt, ids);
-      expect(y.shape).toEqual([ids.length, c]);
-      const want = new Float32Array(ids.length * c);
-      ids.forEach((id, k) => want.set(rt.subarray(id * c, (id + 1) * c), k * c));
-      expectClose(await y.read(), want, { atol: 0, rtol: 0, label: `embedding [${v}, ${c}] ${ids.constructor.name}` });
-      y.dispose();
-    }
-    tt.dispose();
+    await forEachVariant(gpu, 'embedding', async (variant) => {
+      const table = rand(v * c, 30);
+      const rt = dtype === 'f16' ? roundF16(table) : table;
+      const tt = fromArray(gpu, table, [v, c], dtype);
+      for (const ids of [Int32Array.from(idList), Uint32Array.from(idList)]) {
+        const y = await embedding(gpu, tt, ids);
+        expect(y.shape).toEqual([ids.length, c]);
+        const want = new Float32Array(ids.length * c);
+        ids.forEach((id, k) => want.set(rt.subarray(id * c, (id + 1) * c), k * c));
+        expectClose(await y.read(), want, { atol: 0, rtol: 0, label: `${variant}: embedding [${v}, ${c}] ${ids.constructor.name}` });
+        y.dispose();
+      }
+      tt.dispose();
+    });
   });
 
   it('rejects ids outside the table', async () => {

@@ -3,6 +3,7 @@ import { groupNorm } from '../../src/kernels/groupnorm.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
 import { device, expectClose, PRECISIONS, rand } from '../helpers.ts';
+import { forEachVariant } from './variants.ts';
 
 /** GroupNorm over x[B, P, C] (channels last), biased variance as torch, optional SiLU. */
 function refGroupNorm(x: Float32Array, B: number, P: number, C: number, G: number, gamma: Float32Array, beta: Float32Array, eps: number, silu: boolean): Float32Array {
@@ -46,27 +47,29 @@ describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
   ] as const);
   it.each(inPlaceCases)('%s', async (_, c, inPlace) => {
     const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
-    // Packed f16 (no shader-f16) cannot be written, so it is never normalised in place.
-    if (inPlace && dtype === 'f16' && !gpu.caps.f16) return;
-    const [B] = c.shape;
-    const C = c.shape[c.shape.length - 1];
-    const n = c.shape.reduce((a, b) => a * b, 1);
-    const round = (a: Float32Array) => (dtype === 'f16' ? roundF16(a) : a);
-    const x = round(rand(n, 3).map((v) => v * 2 + (c.shift ?? 0)));
-    const gamma = round(rand(C, 4, 0.5, 1.5));
-    const beta = round(rand(C, 5));
-    if (c.banded) expect(n * (dtype === 'f16' ? 2 : 4)).toBeGreaterThan(LIMIT);
-    const outDtype = dtype === 'f16' && gpu.caps.f16 ? 'f16' : 'f32';
-    const xt = fromArray(gpu, x, c.shape, dtype);
-    const y = await groupNorm(
-      gpu,
-      xt,
-      { gamma: fromArray(gpu, gamma, [C], dtype), beta: fromArray(gpu, beta, [C], dtype), groups: c.G, eps: 1e-6 },
-      { silu: c.silu, outDtype, inPlace },
-    );
-    expect(y === xt).toBe(inPlace);
-    const tol = outDtype === 'f16' ? { atol: 3e-3, rtol: 3e-3 } : { atol: 2e-5, rtol: 1e-5 };
-    expectClose(await y.read(), refGroupNorm(x, B, n / (B * C), C, c.G, gamma, beta, 1e-6, c.silu), { ...tol, label: c.name });
+    await forEachVariant(gpu, 'groupnorm', async (variant) => {
+      // Packed f16 (no shader-f16) cannot be written, so it is never normalised in place.
+      if (inPlace && dtype === 'f16' && !gpu.caps.f16) return;
+      const [B] = c.shape;
+      const C = c.shape[c.shape.length - 1];
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      const round = (a: Float32Array) => (dtype === 'f16' ? roundF16(a) : a);
+      const x = round(rand(n, 3).map((v) => v * 2 + (c.shift ?? 0)));
+      const gamma = round(rand(C, 4, 0.5, 1.5));
+      const beta = round(rand(C, 5));
+      if (c.banded) expect(n * (dtype === 'f16' ? 2 : 4)).toBeGreaterThan(LIMIT);
+      const outDtype = dtype === 'f16' && gpu.caps.f16 ? 'f16' : 'f32';
+      const xt = fromArray(gpu, x, c.shape, dtype);
+      const y = await groupNorm(
+        gpu,
+        xt,
+        { gamma: fromArray(gpu, gamma, [C], dtype), beta: fromArray(gpu, beta, [C], dtype), groups: c.G, eps: 1e-6 },
+        { silu: c.silu, outDtype, inPlace },
+      );
+      expect(y === xt).toBe(inPlace);
+      const tol = outDtype === 'f16' ? { atol: 3e-3, rtol: 3e-3 } : { atol: 2e-5, rtol: 1e-5 };
+      expectClose(await y.read(), refGroupNorm(x, B, n / (B * C), C, c.G, gamma, beta, 1e-6, c.silu), { ...tol, label: `${variant}: ${c.name}` });
+    });
   });
 
   it('refuses in place when the output dtype differs from x', async () => {

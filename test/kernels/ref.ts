@@ -1,8 +1,23 @@
 // Plain-TypeScript references for the kernel tests, computed in f64 from the definitions.
 import type { Activation } from '../../src/kernels/types.ts';
-import { chunkAt, matmulRef, normRef, permuteRef, type ChunkRef, type NormRef } from '../../src/kernels/reference.ts';
+import { chunkAt, matmulRow, normRef, permuteRef, type ChunkRef, type NormRef } from '../../src/kernels/reference.ts';
 
-export { chunkAt, matmulRef, normRef, permuteRef, type ChunkRef, type NormRef };
+export { chunkAt, normRef, permuteRef, type ChunkRef, type NormRef };
+
+/** a [batch, M, K] · b -> [batch, M, N] (b [batch, N, K] when transB, else [batch, K, N]). */
+export function matmulRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  transB: boolean,
+): Float64Array {
+  const out = new Float64Array(batch * M * N);
+  for (let z = 0; z < batch; z++) for (let m = 0; m < M; m++) matmulRow(a, b, z, m, M, N, K, transB, out, (z * M + m) * N);
+  return out;
+}
 
 /** erf to ~1e-15: Taylor series below 2.5, continued fraction of erfc above. */
 export function erf(x: number): number {
