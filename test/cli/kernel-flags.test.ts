@@ -89,7 +89,7 @@ describe('--kernel', () => {
     const fake = fakePipeline();
     const args = await inferArgs();
     await expect(runCli([...args, '--kernel', 'matmul=tiled-99x99'], fake.factory)).rejects.toThrow(/^--kernel: 'matmul' has no variant 'tiled-99x99' \(variants: .*tiled-8x4.*naive/);
-    await expect(runCli([...args, '--kernel', 'conv9d=fast'], fake.factory)).rejects.toThrow(/^--kernel: unknown kernel family 'conv9d' \(known: matmul/);
+    await expect(runCli([...args, '--kernel', 'conv9d=fast'], fake.factory)).rejects.toThrow(/^--kernel: unknown kernel family 'conv9d' \(known: .*matmul/);
     await expect(runCli([...args, '--kernel', 'matmul'], fake.factory)).rejects.toThrow(/^--kernel: 'matmul' is not family=value/);
     expect(fake.state.loads).toBe(0);
   });
