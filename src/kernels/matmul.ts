@@ -23,27 +23,53 @@ export interface MatmulVariant extends Variant {
   subgroups?: boolean;
   /** Products in f16 (accumulation stays f32). */
   f16Math?: boolean;
+  /**
+   * Workgroup-memory tiling (the WGMEM kernel): a workgroup computes a bm×bn block of C through
+   * bk-deep slices staged in workgroup memory; each of its (bn/tn)·(bm/tm) invocations owns tm×tn
+   * outputs (tm, tn multiples of 4). `wg` is then the invocation count.
+   */
+  tile?: { bm: number; bn: number; bk: number };
 }
 
 const any = () => true;
 const sg8 = (c: Capabilities) => subgroupsOf(c, 8);
+const SUBGROUPS = ['subgroups'];
+const F16 = ['shader-f16'];
 
-/** In preference order (the first supported one wins when autotuning is off). */
-export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', [
+/** A workgroup-memory variant: needs its invocations and tiles to fit the adapter's limits. */
+function tiled(name: string, bm: number, bn: number, tm: number, tn: number, f16Math = false): MatmulVariant {
+  const bk = 16;
+  const wg = (bm / tm) * (bn / tn);
+  const bytes = (bm + bn) * bk * (f16Math ? 2 : 4);
+  const fits = (c: Capabilities) => c.maxInvocations >= wg && c.maxWorkgroupStorage >= bytes && (!f16Math || c.f16);
+  return { name, family: 'matmul', tm, tn, wg, vec: true, tile: { bm, bn, bk }, f16Math, supports: fits, needs: f16Math ? F16 : [], workgroupMemory: true };
+}
+
+/**
+ * In preference order (the first supported one wins when autotuning is off, as on CPU
+ * adapters). The workgroup-memory variants come last: on lavapipe barriers make them slower
+ * than register blocking, on GPUs they are what autotuning should find.
+ */
+export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', (<MatmulVariant[]>[
   // Workgroups of 8 suit lavapipe (one SIMD batch per workgroup); GPUs want 64 or more.
   // 16 rows per block: ~1.4× the 8-row variants on lavapipe (half the B loads per product);
   // 24 or 32 rows spill and run 3× slower there.
-  { name: 'subgroup-16x4-wg64', family: 'matmul', tm: 16, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8 },
-  { name: 'subgroup-16x4', family: 'matmul', tm: 16, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8 },
-  { name: 'subgroup-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8 },
-  { name: 'subgroup-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8 },
-  { name: 'tiled-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, supports: any },
-  { name: 'tiled-4x4', family: 'matmul', tm: 4, tn: 4, wg: 8, vec: true, supports: any },
-  { name: 'tiled-4x8', family: 'matmul', tm: 4, tn: 8, wg: 8, vec: true, supports: any },
-  { name: 'tiled-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, supports: any },
-  { name: 'tiled-8x4-f16', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, f16Math: true, supports: (c) => c.f16 },
-  { name: 'naive', family: 'matmul', tm: 1, tn: 1, wg: 64, vec: false, naive: true, supports: any, autotune: false },
-]);
+  { name: 'subgroup-16x4-wg64', family: 'matmul', tm: 16, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
+  { name: 'subgroup-16x4', family: 'matmul', tm: 16, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
+  { name: 'subgroup-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
+  { name: 'subgroup-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
+  { name: 'tiled-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, supports: any, needs: [] },
+  { name: 'tiled-4x4', family: 'matmul', tm: 4, tn: 4, wg: 8, vec: true, supports: any, needs: [] },
+  { name: 'tiled-4x8', family: 'matmul', tm: 4, tn: 8, wg: 8, vec: true, supports: any, needs: [] },
+  { name: 'tiled-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, supports: any, needs: [] },
+  { name: 'tiled-8x4-f16', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, f16Math: true, supports: (c) => c.f16, needs: F16 },
+  { name: 'naive', family: 'matmul', tm: 1, tn: 1, wg: 64, vec: false, naive: true, supports: any, autotune: false, needs: [] },
+  // 256 invocations each (SwiftShader's limit), tiles of 8-16 KiB (WebGPU guarantees 16 KiB).
+  tiled('wgmem-64x64', 64, 64, 4, 4),
+  tiled('wgmem-128x64', 128, 64, 8, 4),
+  tiled('wgmem-128x128', 128, 128, 8, 8),
+  tiled('wgmem-64x64-f16', 64, 64, 4, 4, true),
+]).map((v) => ({ workgroupMemory: false, ...v })));
 
 export interface LinearOptions {
   act?: Activation;
@@ -183,8 +209,9 @@ function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
     );
   }
   const zc = fits ? Math.min(batch, maxWg) : 1;
-  const mMax = Math.min(fits ? M : Math.floor(budget / rowBytes), maxWg * v.tm);
-  const nMax = Math.min(fits || !p.transB ? N : Math.floor(budget / colBytes), maxWg * v.wg * v.tn);
+  const [rows, cols] = blockOf(v);
+  const mMax = Math.min(fits ? M : Math.floor(budget / rowBytes), maxWg * rows);
+  const nMax = Math.min(fits || !p.transB ? N : Math.floor(budget / colBytes), maxWg * cols);
   const out: Band[] = [];
   for (let z0 = 0; z0 < batch; z0 += zc) {
     for (let m0 = 0; m0 < M; m0 += mMax) {
@@ -194,6 +221,11 @@ function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
     }
   }
   return out;
+}
+
+/** Rows and columns of C one workgroup computes. */
+function blockOf(v: MatmulVariant): [number, number] {
+  return v.tile ? [v.tile.bm, v.tile.bn] : [v.tm, v.wg * v.tn];
 }
 
 function vecA(p: Problem, v: MatmulVariant): boolean {
@@ -209,6 +241,12 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     TN: v.tn,
     SGR: Math.max(1, Math.ceil(v.tm / 8)),
     WG: v.wg,
+    WGMEM: Boolean(v.tile),
+    BM: v.tile?.bm ?? 0,
+    BN: v.tile?.bn ?? 0,
+    BK: v.tile?.bk ?? 0,
+    WG_X: v.tile ? v.tile.bn / v.tn : 0,
+    WG_Y: v.tile ? v.tile.bm / v.tm : 0,
     NAIVE: Boolean(v.naive),
     SUBGROUPS: Boolean(v.subgroups),
     TN8: v.tn === 8,
@@ -262,7 +300,8 @@ async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity
     if (res) bindings.push(res.binding);
     if (g) bindings.push(g.tensor.binding());
     bindings.push(out.binding);
-    const groups: [number, number, number] = [Math.ceil(band.nb / (v.wg * v.tn)), Math.ceil(mb / v.tm), band.zc];
+    const [rows, cols] = blockOf(v);
+    const groups: [number, number, number] = [Math.ceil(band.nb / cols), Math.ceil(mb / rows), band.zc];
     gpu.recorder.dispatch(kernel, bindings, u, groups, `${p.op} ${v.name}`);
   }
 }
