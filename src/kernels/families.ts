@@ -2,3 +2,4 @@
 // before user options (--kernel, configureKernels) name one.
 import './matmul.ts';
 import './attention.ts';
+import './conv2d.ts';
