@@ -7,6 +7,9 @@
 //   clamped on load (no branch in the K loop) and skipped on store.
 // - WGMEM (GPU-style): a workgroup computes a BM×BN block of C, staging BK-deep slices of A and
 //   B in workgroup memory between barriers; each invocation accumulates TM×TN outputs.
+// - SUBGROUP_MATRIX: the same staging, with the products done by cooperative matrices
+//   (chromium_experimental_subgroup_matrix) in the adapter's SM_M×SM_N×SM_K shape.
+// Exactly one of REGISTER, WGMEM, SUBGROUP_MATRIX is set.
 // Bindings contract: shaders/README.md ("matmul").
 struct Params {
   M: u32, N: u32, K: u32, ldo: u32,          // band rows, band columns, depth, C row stride
@@ -64,7 +67,7 @@ fn finish(z: u32, m: u32, n: u32, acc: f32) {
   out_store(params.offO + z * params.strideO + o, v);
 }
 
-#if !WGMEM
+#if REGISTER
 // No early return: subgroupBroadcast needs uniform control flow. Columns past N are clamped on
 // load and skipped on store; the grid never has rows past M.
 @compute @workgroup_size({{WG}})
@@ -284,6 +287,91 @@ fn main(
         }
       }
     }
+  }
+}
+#endif
+
+#if SUBGROUP_MATRIX
+// Four subgroups in a 2×2 grid, each accumulating RM×RN result matrices of SM_M×SM_N: a block
+// of BM×BN. A and B slices are staged as row-major SM_T arrays (what subgroupMatrixLoad reads),
+// the results go through workgroup memory so the epilogue runs per element. The workgroup has
+// 4·SG_MAX invocations (x must be a multiple of the largest subgroup size); where subgroups are
+// smaller, subgroups past the fourth only help staging.
+const SMM = {{SM_M}}u;
+const SMN = {{SM_N}}u;
+const SMK = {{SM_K}}u;
+const RM = 2u;
+const RN = 2u;
+const BM = 2u * RM * SMM;
+const BN = 2u * RN * SMN;
+const BK = 2u * SMK;
+const INVOCATIONS = {{WG}}u;
+alias T = {{SM_T}};
+var<workgroup> sliceA: array<T, BM * BK>;
+var<workgroup> sliceB: array<T, BK * BN>;
+var<workgroup> block: array<f32, BM * BN>;
+
+@compute @workgroup_size({{WG}})
+@diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+  @builtin(subgroup_id) sg: u32,
+) {
+  let z = wg.z;
+  let m0 = wg.y * BM;
+  let n0 = wg.x * BN;
+  let K = params.K;
+  let baseA = params.offA + z * params.strideA;
+  let baseB = params.offB + z * params.strideB;
+  let sy = sg / 2u;
+  let sx = sg % 2u;
+  var acc: array<subgroup_matrix_result<f32, SMN, SMM>, RM * RN>;
+  for (var k0 = 0u; k0 < K; k0 += BK) {
+    for (var e = li; e < BM * BK; e += INVOCATIONS) {
+      let k = k0 + e % BK;
+      var v = 0.0;
+      if (k < K) { v = a_load(baseA + min(m0 + e / BK, params.M - 1u) * K + k); }
+      sliceA[e] = T(v);
+    }
+    for (var e = li; e < BK * BN; e += INVOCATIONS) {
+      let k = k0 + e / BN;
+      let n = min(n0 + e % BN, params.N - 1u);
+      var v = 0.0;
+#if TRANS_B
+      if (k < K) { v = b_load(baseB + n * K + k); }
+#else
+      if (k < K) { v = b_load(baseB + k * params.N + n); }
+#endif
+      sliceB[e] = T(v);
+    }
+    workgroupBarrier();
+    if (sg < 4u) {
+      for (var kk = 0u; kk < BK; kk += SMK) {
+        var right: array<subgroup_matrix_right<T, SMN, SMK>, RN>;
+        for (var j = 0u; j < RN; j++) {
+          right[j] = subgroupMatrixLoad<subgroup_matrix_right<T, SMN, SMK>>(&sliceB, kk * BN + (sx * RN + j) * SMN, false, BN);
+        }
+        for (var i = 0u; i < RM; i++) {
+          let left = subgroupMatrixLoad<subgroup_matrix_left<T, SMK, SMM>>(&sliceA, (sy * RM + i) * SMM * BK + kk, false, BK);
+          for (var j = 0u; j < RN; j++) { acc[i * RN + j] = subgroupMatrixMultiplyAccumulate(left, right[j], acc[i * RN + j]); }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (sg < 4u) {
+    for (var i = 0u; i < RM; i++) {
+      for (var j = 0u; j < RN; j++) {
+        subgroupMatrixStore(&block, (sy * RM + i) * SMM * BN + (sx * RN + j) * SMN, acc[i * RN + j], false, BN);
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var e = li; e < BM * BN; e += INVOCATIONS) {
+    let m = m0 + e / BN;
+    let n = n0 + e % BN;
+    if (m < params.M && n < params.N) { finish(z, m, n, block[e]); }
   }
 }
 #endif

@@ -1,7 +1,7 @@
 // Matrix products: `linear` (x·Wᵀ with a fused bias/activation/gated-residual epilogue) and
 // batched `matmul`. Variants come from one template (shaders/matmul.wgsl); the registry picks
 // one. Operands above the storage-binding limit are split into bands of rows and columns.
-import type { Capabilities, Gpu } from '../runtime/device.ts';
+import type { Capabilities, Gpu, SubgroupMatrixConfig } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/matmul.wgsl';
 import { ACTIVATION_WGSL } from './activation.ts';
@@ -29,6 +29,11 @@ export interface MatmulVariant extends Variant {
    * outputs (tm, tn multiples of 4). `wg` is then the invocation count.
    */
   tile?: { bm: number; bn: number; bk: number };
+  /**
+   * Cooperative matrices (the SUBGROUP_MATRIX kernel) with products in this component type and
+   * f32 results, in the first shape the adapter lists for them; tm, tn, wg are then unused.
+   */
+  subgroupMatrix?: 'f16' | 'f32';
 }
 
 const any = () => true;
@@ -43,6 +48,25 @@ function tiled(name: string, bm: number, bn: number, tm: number, tn: number, f16
   const bytes = (bm + bn) * bk * (f16Math ? 2 : 4);
   const fits = (c: Capabilities) => c.maxInvocations >= wg && c.maxWorkgroupStorage >= bytes && (!f16Math || c.f16);
   return { name, family: 'matmul', tm, tn, wg, vec: true, tile: { bm, bn, bk }, f16Math, supports: fits, needs: f16Math ? F16 : [], workgroupMemory: true };
+}
+
+/** The adapter's subgroup-matrix shape for `component` products with f32 results, if any. */
+function matrixConfig(c: Capabilities, component: 'f16' | 'f32'): SubgroupMatrixConfig | undefined {
+  return c.subgroupMatrixConfigs.find((m) => m.componentType === component && m.resultComponentType === 'f32');
+}
+
+/** A cooperative-matrix variant: 2×2 subgroups of 2×2 result matrices, 2·K-deep slices. */
+function subgroupMatrix(name: string, component: 'f16' | 'f32'): MatmulVariant {
+  const f16Math = component === 'f16';
+  const fits = (c: Capabilities) => {
+    const m = matrixConfig(c, component);
+    if (!m || !c.subgroups || (f16Math && !c.f16)) return false;
+    const wg = 4 * c.subgroupMaxSize;
+    const bytes = 8 * m.K * (m.M + m.N) * (f16Math ? 2 : 4) + 16 * m.M * m.N * 4;
+    return wg <= c.maxInvocations && wg <= c.maxWorkgroupSizeX && bytes <= c.maxWorkgroupStorage;
+  };
+  const needs = ['subgroups', 'chromium-experimental-subgroup-matrix', ...(f16Math ? F16 : [])];
+  return { name, family: 'matmul', tm: 0, tn: 0, wg: 0, vec: false, subgroupMatrix: component, f16Math, supports: fits, needs, workgroupMemory: true };
 }
 
 /**
@@ -69,6 +93,9 @@ export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', (<Matmu
   tiled('wgmem-128x64', 128, 64, 8, 4),
   tiled('wgmem-128x128', 128, 128, 8, 8),
   tiled('wgmem-64x64-f16', 64, 64, 4, 4, true),
+  // Only where the adapter lists subgroupMatrixConfigs (no adapter here does: untested so far).
+  subgroupMatrix('subgroup-matrix-f16', 'f16'),
+  subgroupMatrix('subgroup-matrix', 'f32'),
 ]).map((v) => ({ workgroupMemory: false, ...v })));
 
 export interface LinearOptions {
@@ -209,7 +236,7 @@ function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
     );
   }
   const zc = fits ? Math.min(batch, maxWg) : 1;
-  const [rows, cols] = blockOf(v);
+  const [rows, cols] = blockOf(gpu.caps, v);
   const mMax = Math.min(fits ? M : Math.floor(budget / rowBytes), maxWg * rows);
   const nMax = Math.min(fits || !p.transB ? N : Math.floor(budget / colBytes), maxWg * cols);
   const out: Band[] = [];
@@ -224,7 +251,9 @@ function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
 }
 
 /** Rows and columns of C one workgroup computes. */
-function blockOf(v: MatmulVariant): [number, number] {
+function blockOf(caps: Capabilities, v: MatmulVariant): [number, number] {
+  const m = v.subgroupMatrix && matrixConfig(caps, v.subgroupMatrix);
+  if (m) return [4 * m.M, 4 * m.N];
   return v.tile ? [v.tile.bm, v.tile.bn] : [v.tm, v.wg * v.tn];
 }
 
@@ -241,6 +270,7 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     TN: v.tn,
     SGR: Math.max(1, Math.ceil(v.tm / 8)),
     WG: v.wg,
+    REGISTER: !v.tile && !v.subgroupMatrix,
     WGMEM: Boolean(v.tile),
     BM: v.tile?.bm ?? 0,
     BN: v.tile?.bn ?? 0,
@@ -261,6 +291,8 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     GATE: Boolean(p.gate),
   };
   if (p.act !== 'none') defines.ACT_FN = `act_${p.act}`;
+  const m = v.subgroupMatrix && matrixConfig(gpu.caps, v.subgroupMatrix);
+  if (m) Object.assign(defines, { SUBGROUP_MATRIX: true, SM_M: m.M, SM_N: m.N, SM_K: m.K, SM_T: m.componentType, WG: 4 * gpu.caps.subgroupMaxSize });
   const bindings = [
     { name: 'a', dtype: p.a.dtype, vec: vecA(p, v) ? 4 : 1 },
     { name: 'b', dtype: p.b.dtype, vec: vecB(p, v) ? 4 : 1 },
@@ -300,7 +332,7 @@ async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity
     if (res) bindings.push(res.binding);
     if (g) bindings.push(g.tensor.binding());
     bindings.push(out.binding);
-    const [rows, cols] = blockOf(v);
+    const [rows, cols] = blockOf(gpu.caps, v);
     const groups: [number, number, number] = [Math.ceil(band.nb / cols), Math.ceil(mb / rows), band.zc];
     gpu.recorder.dispatch(kernel, bindings, u, groups, `${p.op} ${v.name}`);
   }

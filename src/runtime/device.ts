@@ -25,6 +25,17 @@ export interface Capabilities {
   maxWorkgroupsPerDim: number;
   maxStorageBuffersPerStage: number;
   minStorageOffsetAlignment: number;
+  /** Cooperative-matrix shapes of `chromium-experimental-subgroup-matrix` (empty without the feature). */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+}
+
+/** One supported subgroup-matrix shape: left M×K and right K×N of componentType, result M×N. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
 }
 
 export interface DeviceOptions {
@@ -38,7 +49,8 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
 }
 
-const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query', SUBGROUP_MATRIX];
 
 export class Gpu {
   readonly pool: BufferPool;
@@ -114,7 +126,10 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
     );
   }
   const features = OPTIONAL_FEATURES.filter(
-    (f) => adapter.features.has(f) && !(f === 'shader-f16' && opts.disableF16) && !(f === 'subgroups' && opts.disableSubgroups),
+    (f) =>
+      adapter.features.has(f) &&
+      !(f === 'shader-f16' && opts.disableF16) &&
+      !((f === 'subgroups' || f === SUBGROUP_MATRIX) && opts.disableSubgroups),
   );
   const l = adapter.limits;
   // Request the adapter's real limits: the defaults (128 MiB bindings, 16 KiB workgroup memory) are lower.
@@ -131,7 +146,7 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
   };
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
   const info = adapter.info;
-  const sub = info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const sub = info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: SubgroupMatrixConfig[] };
   const caps: Capabilities = {
     adapterName: info.description || info.device || info.vendor || 'unknown adapter',
     vendor: info.vendor,
@@ -150,6 +165,9 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
     maxWorkgroupsPerDim: device.limits.maxComputeWorkgroupsPerDimension,
     maxStorageBuffersPerStage: device.limits.maxStorageBuffersPerShaderStage,
     minStorageOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,
+    subgroupMatrixConfigs: features.includes(SUBGROUP_MATRIX)
+      ? [...(sub.subgroupMatrixConfigs ?? [])].map(({ componentType, resultComponentType, M, N, K }) => ({ componentType, resultComponentType, M, N, K }))
+      : [],
   };
   return new Gpu(adapter, device, caps);
 }
