@@ -1,6 +1,8 @@
-// `npm run bench -- matmul`: the naive baseline against the register-tiled variants on 1024³,
-// then DICEPTION's transformer shapes (4946 joint tokens = 2·2304 image + 333 text + 5 point
-// tokens; 1536 hidden, 6144 MLP) with the fastest tiled variant.
+// `npm run bench -- matmul`: every variant this adapter supports (the naive baseline, the
+// register-blocked ones, the workgroup-memory ones) on 1024³, then DICEPTION's transformer
+// shapes (4946 joint tokens = 2·2304 image + 333 text + 5 point tokens; 1536 hidden, 6144 MLP)
+// with the fastest one. `--quick` stops after the variants; `--quick --shape MxNxK` lists them
+// on that shape instead of 1024³ (a smoke run).
 import { linear, MATMUL_VARIANTS } from '../src/kernels/matmul.ts';
 import { setKernelChoice } from '../src/kernels/registry.ts';
 import type { Gpu } from '../src/runtime/device.ts';
@@ -47,7 +49,8 @@ export async function benchMatmul(gpu: Gpu, o: BenchOptions): Promise<BenchResul
   const peak = (await roofline(gpu)).gflops;
   const variants = MATMUL_VARIANTS.filter((v) => v.supports(gpu.caps)).map((v) => v.name);
   const cube: BenchResult[] = [];
-  for (const v of variants) cube.push(await one(gpu, v, CUBE, 'f32', peak));
+  const listing = o.quick && o.shape ? parseShape(o.shape) : CUBE;
+  for (const v of variants) cube.push(await one(gpu, v, listing, 'f32', peak));
   results.push(...cube);
   if (o.quick) return results;
   const best = cube.filter((r) => r.variant !== 'naive').reduce((a, b) => (b.gflops! > a.gflops! ? b : a)).variant;

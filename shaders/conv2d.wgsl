@@ -2,9 +2,13 @@
 // with k = (ky, kx, ci). Weights are pre-laid out as [KH·KW·Cin, CoutPad] (CoutPad a multiple
 // of 4·TN, zero filled) so each row of w is read as TN vec4s of output channels.
 //
-// Register blocking (what pays on CPU drivers such as lavapipe, where workgroup barriers are
-// expensive): each invocation computes TM consecutive output pixels × 4·TN output channels.
-// Pixels past the end are clamped to the last one (computed, never stored), so no masks.
+// Two kernels share the parameters and the epilogue (`finish`); the variant's defines pick one:
+// - register blocking (default; what pays on CPU drivers such as lavapipe, where workgroup
+//   barriers are expensive): each invocation computes TM consecutive output pixels × 4·TN output
+//   channels. Pixels past the end are clamped to the last one (computed, never stored).
+// - WGMEM (GPU-style): a workgroup computes BM output pixels × BN output channels, staging
+//   BK-deep slices of the input patches (gathered on the fly) and of the weights in workgroup
+//   memory between barriers; each invocation accumulates TM pixels × 4·TN channels.
 //
 // Layouts are strides, so NHWC and NCHW operands share the code: input element
 //   b·inH·inW·cin + (iy·inW + ix)·pixStride + ci·ciStride   (NHWC: pixStride=cin, ciStride=1)
@@ -29,6 +33,33 @@ struct Params {
 
 const TM: u32 = {{TM}}u;
 const TN: u32 = {{TN}}u;
+
+// Stores output channels 4·co4..4·co4+3 (those below cout) of band pixel q of batch b:
+// bias, residual, output affine and clamp applied.
+fn finish(b: u32, q: u32, co4: u32, acc: vec4<f32>) {
+  let pix = b * params.outH * params.outW * params.cout + (params.q0 + q) * params.outPix;
+  let c = co4 * 4u;
+  var v = acc + bias_load4(co4);
+#if VEC_OUT
+#if RESIDUAL
+  v += res_load4((pix + c - params.resBase) >> 2u);
+#endif
+  v = clamp(v * params.outScale + params.outShift, vec4<f32>(params.lo), vec4<f32>(params.hi));
+  out_store4((pix + c - params.outBase) >> 2u, v);
+#else
+  for (var k = 0u; k < 4u; k++) {
+    if (c + k >= params.cout) { break; }
+    let at = pix + (c + k) * params.outCi;
+    var s = v[k];
+#if RESIDUAL
+    s += res_load(at - params.resBase);
+#endif
+    out_store(at - params.outBase, clamp(s * params.outScale + params.outShift, params.lo, params.hi));
+  }
+#endif
+}
+
+#if !WGMEM
 const SGL: u32 = {{SGL}}u; // weight vec4s each lane loads for the subgroup (4·TN / 8, at least 1)
 
 // No early return: with SUBGROUPS the weight shuffles need uniform control flow. Invocations
@@ -121,31 +152,121 @@ fn main(
     }
   }
 
-  let outBatch = b * params.outH * params.outW * params.cout;
   for (var p = 0u; p < TM; p++) {
     if (qFirst + p >= params.pixels) { break; }
-    let pix = outBatch + (params.q0 + qFirst + p) * params.outPix;
     for (var t = 0u; t < TN; t++) {
-      let c = (co4 + t) * 4u;
-      if (c >= params.cout) { break; }
-      var v = acc[p * TN + t] + bias_load4(co4 + t);
-#if VEC_OUT
-#if RESIDUAL
-      v += res_load4((pix + c - params.resBase) >> 2u);
-#endif
-      v = clamp(v * params.outScale + params.outShift, vec4<f32>(params.lo), vec4<f32>(params.hi));
-      out_store4((pix + c - params.outBase) >> 2u, v);
-#else
-      for (var k = 0u; k < 4u; k++) {
-        if (c + k >= params.cout) { break; }
-        let at = pix + (c + k) * params.outCi;
-        var s = v[k];
-#if RESIDUAL
-        s += res_load(at - params.resBase);
-#endif
-        out_store(at - params.outBase, clamp(s * params.outScale + params.outShift, params.lo, params.hi));
-      }
-#endif
+      if ((co4 + t) * 4u >= params.cout) { break; }
+      finish(b, qFirst + p, co4 + t, acc[p * TN + t]);
     }
   }
 }
+#endif
+
+#if WGMEM
+// Implicit GEMM through workgroup memory: C[pixel, co] = Σ_k patch[pixel, k] · w[k, co], with
+// k = (ky·kw + kx)·cin + ci. The block's invocations form a TX×TY grid; invocation (x, y) owns
+// the pixels (i·TY + y)·4 + 0..3 (i < TM/4) and channel vec4s j·TX + x (j < TN) of the block, so
+// neighbours read neighbouring vec4s of a tile. Tiles are k-major vec4s of 4 pixels (patches)
+// or 4 channels (weights).
+const BM = {{BM}}u;
+const BN = {{BN}}u;
+const BK = {{BK}}u;
+const TX = BN / (4u * TN);
+const TY = BM / TM;
+const INVOCATIONS = TX * TY;
+const PADDING = 0xffffffffu;
+var<workgroup> tileX: array<vec4<f32>, BK * BM / 4u>;
+var<workgroup> tileW: array<vec4<f32>, BK * BN / 4u>;
+
+// Window index of input channel 0 of tap kyx = ky·kw + kx for band pixel q (clamped to the
+// band), or PADDING where the tap falls outside the (upsampled) input.
+fn tapAt(b: u32, q: u32, kyx: u32) -> u32 {
+  let qq = params.q0 + min(q, params.pixels - 1u);
+  let iy = i32(qq / params.outW) * params.stride - i32(params.padT) + i32(kyx / params.kw);
+  let ix = i32(qq % params.outW) * params.stride - i32(params.padL) + i32(kyx % params.kw);
+  if (iy < 0 || iy >= i32(params.inH << params.up) || ix < 0 || ix >= i32(params.inW << params.up)) { return PADDING; }
+  return b * params.inH * params.inW * params.cin + ((u32(iy) >> params.up) * params.inW + (u32(ix) >> params.up)) * params.pixStride - params.inBase;
+}
+
+// Patch elements k..k+3 of band pixel q (zero in the padding and past K).
+fn patch4(b: u32, q: u32, k: u32) -> vec4<f32> {
+  let K = params.kh * params.kw * params.cin;
+  var v = vec4<f32>();
+#if VEC_IN
+  // cin % 4 == 0: the 4 elements are channels of one tap.
+  if (k < K) {
+    let at = tapAt(b, q, k / params.cin);
+    if (at != PADDING) {
+      v = x_load4((at + k % params.cin) >> 2u);
+#if IN_AFFINE
+      v = v * params.inScale + params.inShift;
+#endif
+    }
+  }
+#else
+  for (var c = 0u; c < 4u; c++) {
+    let kc = k + c;
+    if (kc >= K) { break; }
+    let at = tapAt(b, q, kc / params.cin);
+    if (at != PADDING) {
+      v[c] = x_load(at + (kc % params.cin) * params.ciStride);
+#if IN_AFFINE
+      v[c] = v[c] * params.inScale + params.inShift;
+#endif
+    }
+  }
+#endif
+  return v;
+}
+
+@compute @workgroup_size({{WG_X}}, {{WG_Y}})
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let b = params.b0 + wg.z;
+  let p0 = wg.x * BM;
+  let c40 = wg.y * (BN / 4u);
+  let K = params.kh * params.kw * params.cin;
+  var acc: array<vec4<f32>, TM * TN>;
+  for (var k0 = 0u; k0 < K; k0 += BK) {
+    for (var e = li; e < BM * BK / 4u; e += INVOCATIONS) {
+      let r = e / (BK / 4u);
+      let kk = (e % (BK / 4u)) * 4u;
+      let v = patch4(b, p0 + r, k0 + kk);
+      for (var c = 0u; c < 4u; c++) { tileX[(kk + c) * (BM / 4u) + r / 4u][r % 4u] = v[c]; }
+    }
+    for (var e = li; e < BN * BK / 4u; e += INVOCATIONS) {
+      let kk = e / (BN / 4u);
+      let c4 = e % (BN / 4u);
+      var w = vec4<f32>();
+      if (k0 + kk < K && c40 + c4 < params.coutPad4) { w = w_load4((k0 + kk) * params.coutPad4 + c40 + c4); }
+      tileW[kk * (BN / 4u) + c4] = w;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < BK; k++) {
+      var w: array<vec4<f32>, TN>;
+      for (var j = 0u; j < TN; j++) { w[j] = tileW[k * (BN / 4u) + j * TX + lid.x]; }
+      for (var i = 0u; i < TM / 4u; i++) {
+        let x = tileX[k * (BM / 4u) + i * TY + lid.y];
+        for (var r = 0u; r < 4u; r++) {
+          for (var j = 0u; j < TN; j++) { acc[(i * 4u + r) * TN + j] += x[r] * w[j]; }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  for (var i = 0u; i < TM / 4u; i++) {
+    for (var r = 0u; r < 4u; r++) {
+      let q = p0 + (i * TY + lid.y) * 4u + r;
+      if (q >= params.pixels) { continue; }
+      for (var j = 0u; j < TN; j++) {
+        let co4 = c40 + j * TX + lid.x;
+        if (co4 * 4u < params.cout) { finish(b, q, co4, acc[(i * 4u + r) * TN + j]); }
+      }
+    }
+  }
+}
+#endif

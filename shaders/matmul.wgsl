@@ -1,9 +1,15 @@
 // C[z, m, n] = epilogue(sum_k A[z, m, k] · B[z, n, k])   (TRANS_B: B is [N, K], a Linear weight)
 //                                   or B[z, k, n]         (!TRANS_B: B is [K, N])
-// One template for every variant: each invocation computes a TM×TN block of C from registers
-// (naive = 1×1). On CPU adapters register blocking beats workgroup-memory tiles (barriers are
-// expensive there), so there is no shared memory and no barrier. Rows and columns past the
-// edge are clamped on load (no branch in the K loop) and skipped on store.
+// Two kernels share the parameters and the epilogue (`finish`); the variant's defines pick one:
+// - register blocking (default): each invocation computes a TM×TN block of C from registers
+//   (naive = 1×1), with no workgroup memory and no barrier. On CPU adapters this beats
+//   workgroup-memory tiles (barriers are expensive there). Rows and columns past the edge are
+//   clamped on load (no branch in the K loop) and skipped on store.
+// - WGMEM (GPU-style): a workgroup computes a BM×BN block of C, staging BK-deep slices of A and
+//   B in workgroup memory between barriers; each invocation accumulates TM×TN outputs.
+// - SUBGROUP_MATRIX: the same staging, with the products done by cooperative matrices
+//   (chromium_experimental_subgroup_matrix) in the adapter's SM_M×SM_N×SM_K shape.
+// Exactly one of REGISTER, WGMEM, SUBGROUP_MATRIX is set.
 // Bindings contract: shaders/README.md ("matmul").
 struct Params {
   M: u32, N: u32, K: u32, ldo: u32,          // band rows, band columns, depth, C row stride
@@ -61,6 +67,7 @@ fn finish(z: u32, m: u32, n: u32, acc: f32) {
   out_store(params.offO + z * params.strideO + o, v);
 }
 
+#if REGISTER
 // No early return: subgroupBroadcast needs uniform control flow. Columns past N are clamped on
 // load and skipped on store; the grid never has rows past M.
 @compute @workgroup_size({{WG}})
@@ -172,3 +179,199 @@ fn main(
   }
 #endif
 }
+#endif
+
+#if WGMEM
+// Workgroup-memory tiles. The block's invocations form a TX×TY grid; invocation (x, y) owns
+// the rows (i·TY + y)·4 + 0..3 (i < TM/4) and columns (j·TX + x)·4 + 0..3 (j < TN/4) of the
+// block, so neighbouring invocations read neighbouring vec4s of a tile (no bank conflicts).
+// Tiles are k-major vec4s of 4 rows (A) or 4 columns (B): a step of k reads TM/4 + TN/4 vec4s
+// and does TM·TN products. MATH = f16 halves the tiles and does the products in f16; the
+// accumulators stay f32.
+const BM = {{BM}}u;
+const BN = {{BN}}u;
+const BK = {{BK}}u;
+const TX = BN / TN;
+const TY = BM / TM;
+const INVOCATIONS = TX * TY;
+var<workgroup> tileA: array<V4, BK * BM / 4u>;
+var<workgroup> tileB: array<V4, BK * BN / 4u>;
+
+// A[row, k..k+3] of the row starting at element `row`; zero past K (the last slice's tail).
+fn sliceA(row: u32, k: u32) -> vec4<f32> {
+#if VEC_A
+  if (k >= params.K) { return vec4<f32>(); }
+  return a_load4((row + k) >> 2u);
+#else
+  var v = vec4<f32>();
+  for (var c = 0u; c < 4u; c++) {
+    if (k + c < params.K) { v[c] = a_load(row + k + c); }
+  }
+  return v;
+#endif
+}
+
+@compute @workgroup_size({{WG_X}}, {{WG_Y}})
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let z = wg.z;
+  let m0 = wg.y * BM;
+  let n0 = wg.x * BN;
+  let K = params.K;
+  let baseA = params.offA + z * params.strideA;
+  let baseB = params.offB + z * params.strideB;
+  var acc: array<vec4<f32>, TM * TN / 4u>;
+  for (var k0 = 0u; k0 < K; k0 += BK) {
+    // Stage A[m0.., k0..k0+BK): invocations take 4 consecutive k of a row (rows past M clamped,
+    // k past K zero) and store them transposed.
+    for (var e = li; e < BM * BK / 4u; e += INVOCATIONS) {
+      let r = e / (BK / 4u);
+      let kk = (e % (BK / 4u)) * 4u;
+      let v = V4(sliceA(baseA + min(m0 + r, params.M - 1u) * K, k0 + kk));
+      for (var c = 0u; c < 4u; c++) { tileA[(kk + c) * (BM / 4u) + r / 4u][r % 4u] = v[c]; }
+    }
+#if TRANS_B
+    // B is [N, K]: staged like A.
+    for (var e = li; e < BN * BK / 4u; e += INVOCATIONS) {
+      let r = e / (BK / 4u);
+      let kk = (e % (BK / 4u)) * 4u;
+      let row = baseB + min(n0 + r, params.N - 1u) * K;
+      var v = vec4<f32>();
+#if VEC_B
+      if (k0 + kk < K) { v = b_load4((row + k0 + kk) >> 2u); }
+#else
+      for (var c = 0u; c < 4u; c++) {
+        if (k0 + kk + c < K) { v[c] = b_load(row + k0 + kk + c); }
+      }
+#endif
+      for (var c = 0u; c < 4u; c++) { tileB[(kk + c) * (BN / 4u) + r / 4u][r % 4u] = {{MATH}}(v[c]); }
+    }
+#else
+    // B is [K, N]: 4 consecutive columns of one k are already a tile vec4.
+    for (var e = li; e < BN * BK / 4u; e += INVOCATIONS) {
+      let kk = e / (BN / 4u);
+      let c4 = e % (BN / 4u);
+      var v = vec4<f32>();
+      if (k0 + kk < K) {
+        let row = baseB + (k0 + kk) * params.N;
+        for (var c = 0u; c < 4u; c++) { v[c] = b_load(row + min(n0 + c4 * 4u + c, params.N - 1u)); }
+      }
+      tileB[kk * (BN / 4u) + c4] = V4(v);
+    }
+#endif
+    workgroupBarrier();
+    for (var k = 0u; k < BK; k++) {
+      var b: array<V4, TN / 4u>;
+      for (var j = 0u; j < TN / 4u; j++) { b[j] = tileB[k * (BN / 4u) + j * TX + lid.x]; }
+      for (var i = 0u; i < TM / 4u; i++) {
+        let a = tileA[k * (BM / 4u) + i * TY + lid.y];
+        for (var r = 0u; r < 4u; r++) {
+          for (var j = 0u; j < TN / 4u; j++) { acc[(i * 4u + r) * (TN / 4u) + j] += vec4<f32>(a[r] * b[j]); }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  for (var i = 0u; i < TM / 4u; i++) {
+    for (var r = 0u; r < 4u; r++) {
+      let m = m0 + (i * TY + lid.y) * 4u + r;
+      if (m >= params.M) { continue; }
+      for (var j = 0u; j < TN / 4u; j++) {
+        let n = n0 + (j * TX + lid.x) * 4u;
+        for (var c = 0u; c < 4u; c++) {
+          if (n + c < params.N) { finish(z, m, n + c, acc[(i * 4u + r) * (TN / 4u) + j][c]); }
+        }
+      }
+    }
+  }
+}
+#endif
+
+#if SUBGROUP_MATRIX
+// Four subgroups in a 2×2 grid, each accumulating RM×RN result matrices of SM_M×SM_N: a block
+// of BM×BN. A and B slices are staged as row-major SM_T arrays (what subgroupMatrixLoad reads),
+// the results go through workgroup memory so the epilogue runs per element. The workgroup has
+// 4·SG_MAX invocations (x must be a multiple of the largest subgroup size); where subgroups are
+// smaller, subgroups past the fourth only help staging.
+const SMM = {{SM_M}}u;
+const SMN = {{SM_N}}u;
+const SMK = {{SM_K}}u;
+const RM = 2u;
+const RN = 2u;
+const BM = 2u * RM * SMM;
+const BN = 2u * RN * SMN;
+const BK = 2u * SMK;
+const INVOCATIONS = {{WG}}u;
+alias T = {{SM_T}};
+var<workgroup> sliceA: array<T, BM * BK>;
+var<workgroup> sliceB: array<T, BK * BN>;
+var<workgroup> block: array<f32, BM * BN>;
+
+@compute @workgroup_size({{WG}})
+@diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+  @builtin(subgroup_id) sg: u32,
+) {
+  let z = wg.z;
+  let m0 = wg.y * BM;
+  let n0 = wg.x * BN;
+  let K = params.K;
+  let baseA = params.offA + z * params.strideA;
+  let baseB = params.offB + z * params.strideB;
+  let sy = sg / 2u;
+  let sx = sg % 2u;
+  var acc: array<subgroup_matrix_result<f32, SMN, SMM>, RM * RN>;
+  for (var k0 = 0u; k0 < K; k0 += BK) {
+    for (var e = li; e < BM * BK; e += INVOCATIONS) {
+      let k = k0 + e % BK;
+      var v = 0.0;
+      if (k < K) { v = a_load(baseA + min(m0 + e / BK, params.M - 1u) * K + k); }
+      sliceA[e] = T(v);
+    }
+    for (var e = li; e < BK * BN; e += INVOCATIONS) {
+      let k = k0 + e / BN;
+      let n = min(n0 + e % BN, params.N - 1u);
+      var v = 0.0;
+#if TRANS_B
+      if (k < K) { v = b_load(baseB + n * K + k); }
+#else
+      if (k < K) { v = b_load(baseB + k * params.N + n); }
+#endif
+      sliceB[e] = T(v);
+    }
+    workgroupBarrier();
+    if (sg < 4u) {
+      for (var kk = 0u; kk < BK; kk += SMK) {
+        var right: array<subgroup_matrix_right<T, SMN, SMK>, RN>;
+        for (var j = 0u; j < RN; j++) {
+          right[j] = subgroupMatrixLoad<subgroup_matrix_right<T, SMN, SMK>>(&sliceB, kk * BN + (sx * RN + j) * SMN, false, BN);
+        }
+        for (var i = 0u; i < RM; i++) {
+          let left = subgroupMatrixLoad<subgroup_matrix_left<T, SMK, SMM>>(&sliceA, (sy * RM + i) * SMM * BK + kk, false, BK);
+          for (var j = 0u; j < RN; j++) { acc[i * RN + j] = subgroupMatrixMultiplyAccumulate(left, right[j], acc[i * RN + j]); }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (sg < 4u) {
+    for (var i = 0u; i < RM; i++) {
+      for (var j = 0u; j < RN; j++) {
+        subgroupMatrixStore(&block, (sy * RM + i) * SMM * BN + (sx * RN + j) * SMN, acc[i * RN + j], false, BN);
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var e = li; e < BM * BN; e += INVOCATIONS) {
+    let m = m0 + e / BN;
+    let n = n0 + e % BN;
+    if (m < params.M && n < params.N) { finish(z, m, n, block[e]); }
+  }
+}
+#endif

@@ -1,16 +1,45 @@
-// 2-D convolution (implicit GEMM, register-blocked) with fused bias, optional residual add,
-// input affine, output affine+clamp and nearest 2× upsampling of the input. Activations are
-// NHWC (channels-last), so a band of rows is one contiguous range: tensors above the binding
-// limit are processed in row bands.
-// NCHW operands (an image in, an image out) are bound whole, so they must fit one binding.
-import type { Gpu } from '../runtime/device.ts';
+// 2-D convolution (implicit GEMM) with fused bias, optional residual add, input affine, output
+// affine+clamp and nearest 2× upsampling of the input. Activations are NHWC (channels-last),
+// so a band of rows is one contiguous range: tensors above the binding limit are processed in
+// row bands. NCHW operands (an image in, an image out) are bound whole, so they must fit one
+// binding. Variants (family 'conv2d', shaders/conv2d.wgsl) are picked by the registry.
+import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { rangeSafeDtype, readF32, type WeightReader } from '../runtime/weights.ts';
 import source from '../../shaders/conv2d.wgsl';
 import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
+import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
 import { subgroupsOf } from './types.ts';
 
+export interface Conv2dVariant extends Variant {
+  /** Share each ci step's weight vec4s through subgroup shuffles (NHWC input with cin % 4 == 0; else as 'register'). */
+  subgroups?: boolean;
+  /** Workgroup-memory implicit GEMM: bm output pixels × bn output channels per workgroup, bk-deep slices. */
+  tile?: { bm: number; bn: number; bk: number };
+}
+
+/** Invocations per workgroup of the register-blocked kernel. */
 const WORKGROUP = 64;
+/** The workgroup-memory kernel: 4 pixels × 4 channels per invocation, 16×16 invocations. */
+const WG_TILE = { bm: 64, bn: 64, bk: 16 };
+const WG_INVOCATIONS = (WG_TILE.bm / 4) * (WG_TILE.bn / 4);
+
+/**
+ * In preference order (CPU adapters take the first supported one): on lavapipe register
+ * blocking with shared weight loads is fastest; GPUs time them all.
+ */
+export const CONV2D_VARIANTS: Conv2dVariant[] = registerFamily('conv2d', [
+  { name: 'subgroup', family: 'conv2d', subgroups: true, supports: (c: Capabilities) => sharesWeights(c), needs: ['subgroups'], workgroupMemory: false },
+  { name: 'register', family: 'conv2d', supports: () => true, needs: [], workgroupMemory: false },
+  {
+    name: 'wgmem-64x64',
+    family: 'conv2d',
+    tile: WG_TILE,
+    supports: (c: Capabilities) => c.maxInvocations >= WG_INVOCATIONS && c.maxWorkgroupStorage >= (WG_TILE.bm + WG_TILE.bn) * WG_TILE.bk * 4,
+    needs: [],
+    workgroupMemory: true,
+  },
+]);
 
 /** Conv weights laid out for the kernel: w [kh·kw·cin, coutPad], bias [coutPad] (zero padded). */
 export interface Conv2dWeight {
@@ -35,7 +64,7 @@ export function prepareConv2d(gpu: Gpu, weight: Float32Array, shape: readonly nu
   if (bias && bias.length !== cout) throw new Error(`conv2d bias: expected ${cout} values, got ${bias.length}`);
   // 16 output channels per invocation where subgroups share the weight loads (1.3-1.9× over 8
   // on lavapipe); without them each invocation loads its own weights, and 8 channels pay more.
-  const tn = cout >= 16 && sharesWeights(gpu) ? 4 : cout >= 8 ? 2 : 1;
+  const tn = cout >= 16 && sharesWeights(gpu.caps) ? 4 : cout >= 8 ? 2 : 1;
   const coutPad = Math.ceil(cout / (4 * tn)) * 4 * tn;
   const w = new Float32Array(kh * kw * cin * coutPad);
   for (let o = 0; o < cout; o++)
@@ -98,8 +127,8 @@ function tmOf(c: Conv2dWeight): number {
 }
 
 /** Weight loads shared through subgroup shuffles (lane j loads vec4s j, j+8, …: subgroups of ≥ 8). */
-function sharesWeights(gpu: Gpu): boolean {
-  return subgroupsOf(gpu.caps, 8);
+function sharesWeights(caps: Capabilities): boolean {
+  return subgroupsOf(caps, 8);
 }
 
 export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOptions = {}): Promise<Tensor> {
@@ -125,25 +154,34 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
 
   const vecIn = inL === 'nhwc' && cin % 4 === 0;
   const vecOut = outL === 'nhwc' && c.cout % 4 === 0;
-  const TM = tmOf(c);
-  const kernel = await gpu.pipelines.get({
-    name: 'conv2d',
-    source,
-    bindings: [
-      { name: 'x', dtype: x.dtype, vec: vecIn ? 4 : 1 },
-      { name: 'w', dtype: c.w.dtype, vec: 4 },
-      { name: 'bias', dtype: c.bias.dtype, vec: 4 },
-      ...(res ? [{ name: 'res', dtype: res.dtype, vec: vecOut ? (4 as const) : (1 as const) }] : []),
-      { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: vecOut ? (4 as const) : (1 as const) },
-    ],
-    uniforms: true,
-    defines: { TM, TN: c.tn, SGL: Math.ceil(c.tn / 2), SUBGROUPS: vecIn && sharesWeights(gpu), VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
-  });
+  const bindings = [
+    { name: 'x', dtype: x.dtype, vec: vecIn ? (4 as const) : (1 as const) },
+    { name: 'w', dtype: c.w.dtype, vec: 4 as const },
+    { name: 'bias', dtype: c.bias.dtype, vec: 4 as const },
+    ...(res ? [{ name: 'res', dtype: res.dtype, vec: vecOut ? (4 as const) : (1 as const) }] : []),
+    { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: vecOut ? (4 as const) : (1 as const) },
+  ];
+  const kernelOf = (v: Conv2dVariant) => {
+    const t = v.tile;
+    const defines: Record<string, number | boolean> = t
+      ? { WGMEM: true, BM: t.bm, BN: t.bn, BK: t.bk, TM: 4, TN: 1, WG_X: t.bn / 4, WG_Y: t.bm / 4 }
+      : { TM: tmOf(c), TN: c.tn, SGL: Math.ceil(c.tn / 2), SUBGROUPS: vecIn && Boolean(v.subgroups) };
+    const k = kernelSource('conv2d', source);
+    return gpu.pipelines.get({
+      name: 'conv2d',
+      source: k.source,
+      file: k.file,
+      bindings,
+      uniforms: true,
+      defines: { ...defines, VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
+    });
+  };
   const out = empty(gpu, outShape, outDtype);
 
   const inRow = inW * cin; // elements per input row (NHWC)
   const outRow = outW * c.cout;
-  const maxPixels = gpu.caps.maxWorkgroupsPerDim * TM * WORKGROUP;
+  // A workgroup of any variant covers at least 64 pixels (register kernels TM·64, WGMEM bm).
+  const maxPixels = gpu.caps.maxWorkgroupsPerDim * 64;
   const fits = (t: Tensor) => t.numel <= maxWindowElems(gpu, t.dtype);
   const fitsWhole = fits(x) && fits(out) && (!res || fits(res)) && outH * outW <= maxPixels;
   const u = new ArrayBuffer(128);
@@ -159,48 +197,63 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   const i32 = new Int32Array(u);
   u32.set([c.kh, c.kw], 28);
   i32[30] = stride;
-  const yGroups = c.coutPad / 4 / c.tn;
+
+  /** Dispatches: batch b0 and `batches` after it, output rows [oy0, oy0 + rows), input elements [xs, xs + xn). */
+  type Band = { b0: number; batches: number; oy0: number; rows: number; xs: number; xn: number };
+  const plan: Band[] = [];
+  if (fitsWhole) {
+    plan.push({ b0: 0, batches: B, oy0: 0, rows: outH, xs: 0, xn: x.numel });
+  } else {
+    // Row bands: output rows [oy0, oy0+R) read (upsampled) input rows oy0·s − padT …
+    // (oy0+R−1)·s − padT + kh − 1, stored rows those divided by `up`. A window of inRows stored
+    // rows holds any run of up·(inRows − 1) + 1 upsampled rows, wherever it starts.
+    const inRows = inL === 'nhwc' ? bandItems(gpu, inRow, [x.dtype], 'conv2d') : Infinity;
+    const outRows = outL === 'nhwc' ? bandItems(gpu, outRow, res ? [outDtype, res.dtype] : [outDtype], 'conv2d') : Infinity;
+    const rows = Math.min(Math.floor((up * (inRows - 1) + 1 - c.kh) / stride) + 1, outRows, Math.floor(maxPixels / outW), outH);
+    if (rows < 1) {
+      throw new Error(`conv2d: one band of input [${x.shape}] / output [${outShape}] exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit`);
+    }
+    for (let b = 0; b < B; b++) {
+      for (let oy0 = 0; oy0 < outH; oy0 += rows) {
+        const r = Math.min(rows, outH - oy0);
+        const iy0 = Math.floor(Math.max(0, oy0 * stride - padT) / up);
+        const iy1 = Math.floor(Math.min(up * inH - 1, (oy0 + r - 1) * stride - padT + c.kh - 1) / up);
+        plan.push({ b0: b, batches: 1, oy0, rows: r, xs: (b * inH + iy0) * inRow, xn: Math.max(1, iy1 - iy0 + 1) * inRow });
+      }
+    }
+  }
 
   // NHWC operands are bound as windows of the band's rows; NCHW ones (an image in or out: a
   // few channels) are bound whole and must fit one binding.
   // The shaders index from the tensor's start minus `base` (the elements before the window).
   const outWindow = (t: Tensor, b0: number, batches: number, oy0: number, rows: number) =>
     outL === 'nhwc' ? baseWindow(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : baseWindow(t, 0, t.numel);
-  const run = (b0: number, batches: number, oy0: number, rows: number, xs: number, xn: number) => {
-    const xw = inL === 'nhwc' ? baseWindow(x, xs, xn) : baseWindow(x, 0, x.numel);
-    const ow = outWindow(out, b0, batches, oy0, rows);
-    const rw = res && outWindow(res, b0, batches, oy0, rows);
-    const pixels = rows * outW;
-    u32[7] = pixels;
-    u32[8] = oy0 * outW;
-    u32[9] = b0;
-    u32[12] = xw.base;
-    u32[13] = ow.base;
-    u32[14] = rw ? rw.base : 0;
-    const bindings = [xw.binding, c.w, c.bias, ...(rw ? [rw.binding] : []), ow.binding];
-    gpu.recorder.dispatch(kernel, bindings, u, [Math.ceil(pixels / (TM * WORKGROUP)), yGroups, batches], 'conv2d');
-  };
-
-  if (fitsWhole) {
-    run(0, B, 0, outH, 0, x.numel);
-    return out;
-  }
-  // Row bands: output rows [oy0, oy0+R) read (upsampled) input rows oy0·s − padT …
-  // (oy0+R−1)·s − padT + kh − 1, stored rows those divided by `up`. A window of inRows stored
-  // rows holds any run of up·(inRows − 1) + 1 upsampled rows, wherever it starts.
-  const inRows = inL === 'nhwc' ? bandItems(gpu, inRow, [x.dtype], 'conv2d') : Infinity;
-  const outRows = outL === 'nhwc' ? bandItems(gpu, outRow, res ? [outDtype, res.dtype] : [outDtype], 'conv2d') : Infinity;
-  const rows = Math.min(Math.floor((up * (inRows - 1) + 1 - c.kh) / stride) + 1, outRows, Math.floor(maxPixels / outW), outH);
-  if (rows < 1) {
-    throw new Error(`conv2d: one band of input [${x.shape}] / output [${outShape}] exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit`);
-  }
-  for (let b = 0; b < B; b++) {
-    for (let oy0 = 0; oy0 < outH; oy0 += rows) {
-      const r = Math.min(rows, outH - oy0);
-      const iy0 = Math.floor(Math.max(0, oy0 * stride - padT) / up);
-      const iy1 = Math.floor(Math.min(up * inH - 1, (oy0 + r - 1) * stride - padT + c.kh - 1) / up);
-      run(b, 1, oy0, r, (b * inH + iy0) * inRow, Math.max(1, iy1 - iy0 + 1) * inRow);
+  const record = async (v: Conv2dVariant) => {
+    const kernel = await kernelOf(v);
+    const [pixelsPerGroup, yGroups] = v.tile ? [v.tile.bm, Math.ceil(c.coutPad / v.tile.bn)] : [tmOf(c) * WORKGROUP, c.coutPad / 4 / c.tn];
+    for (const { b0, batches, oy0, rows, xs, xn } of plan) {
+      const xw = inL === 'nhwc' ? baseWindow(x, xs, xn) : baseWindow(x, 0, x.numel);
+      const ow = outWindow(out, b0, batches, oy0, rows);
+      const rw = res && outWindow(res, b0, batches, oy0, rows);
+      const pixels = rows * outW;
+      u32[7] = pixels;
+      u32[8] = oy0 * outW;
+      u32[9] = b0;
+      u32[12] = xw.base;
+      u32[13] = ow.base;
+      u32[14] = rw ? rw.base : 0;
+      const bindings = [xw.binding, c.w, c.bias, ...(rw ? [rw.binding] : []), ow.binding];
+      gpu.recorder.dispatch(kernel, bindings, u, [Math.ceil(pixels / pixelsPerGroup), yGroups, batches], `conv2d ${v.name}`);
     }
-  }
+  };
+  const shapeClass = `${inL}->${outL} ${x.dtype}.${c.w.dtype}->${outDtype} ${c.kh}x${c.kw}/${stride} up${up} ${cin}->${c.cout} px~${2 ** Math.ceil(Math.log2(outH * outW))}`;
+  const v = await chooseVariant<Conv2dVariant>(gpu, 'conv2d', shapeClass, async (cand) => {
+    await gpu.sync('conv2d');
+    const t0 = performance.now();
+    await record(cand);
+    await gpu.sync('conv2d');
+    return performance.now() - t0;
+  });
+  await record(v);
   return out;
 }

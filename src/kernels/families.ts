@@ -2,6 +2,7 @@
 // before user options (--kernel, configureKernels) name one.
 import './matmul.ts';
 import './attention.ts';
+import './conv2d.ts';
 import './groupnorm.ts';
 import './norms.ts';
 import './elementwise.ts';

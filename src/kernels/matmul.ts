@@ -1,7 +1,7 @@
 // Matrix products: `linear` (x·Wᵀ with a fused bias/activation/gated-residual epilogue) and
 // batched `matmul`. Variants come from one template (shaders/matmul.wgsl); the registry picks
 // one. Operands above the storage-binding limit are split into bands of rows and columns.
-import type { Capabilities, Gpu } from '../runtime/device.ts';
+import type { Capabilities, Gpu, SubgroupMatrixConfig } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/matmul.wgsl';
 import { ACTIVATION_WGSL } from './activation.ts';
@@ -23,27 +23,80 @@ export interface MatmulVariant extends Variant {
   subgroups?: boolean;
   /** Products in f16 (accumulation stays f32). */
   f16Math?: boolean;
+  /**
+   * Workgroup-memory tiling (the WGMEM kernel): a workgroup computes a bm×bn block of C through
+   * bk-deep slices staged in workgroup memory; each of its (bn/tn)·(bm/tm) invocations owns tm×tn
+   * outputs (tm, tn multiples of 4). `wg` is then the invocation count.
+   */
+  tile?: { bm: number; bn: number; bk: number };
+  /**
+   * Cooperative matrices (the SUBGROUP_MATRIX kernel) with products in this component type and
+   * f32 results, in the first shape the adapter lists for them; tm, tn, wg are then unused.
+   */
+  subgroupMatrix?: 'f16' | 'f32';
 }
 
 const any = () => true;
 const sg8 = (c: Capabilities) => subgroupsOf(c, 8);
+const SUBGROUPS = ['subgroups'];
+const F16 = ['shader-f16'];
 
-/** In preference order (the first supported one wins when autotuning is off). */
-export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', [
+/** A workgroup-memory variant: needs its invocations and tiles to fit the adapter's limits. */
+function tiled(name: string, bm: number, bn: number, tm: number, tn: number, f16Math = false): MatmulVariant {
+  const bk = 16;
+  const wg = (bm / tm) * (bn / tn);
+  const bytes = (bm + bn) * bk * (f16Math ? 2 : 4);
+  const fits = (c: Capabilities) => c.maxInvocations >= wg && c.maxWorkgroupStorage >= bytes && (!f16Math || c.f16);
+  return { name, family: 'matmul', tm, tn, wg, vec: true, tile: { bm, bn, bk }, f16Math, supports: fits, needs: f16Math ? F16 : [], workgroupMemory: true };
+}
+
+/** The adapter's subgroup-matrix shape for `component` products with f32 results, if any. */
+function matrixConfig(c: Capabilities, component: 'f16' | 'f32'): SubgroupMatrixConfig | undefined {
+  return c.subgroupMatrixConfigs.find((m) => m.componentType === component && m.resultComponentType === 'f32');
+}
+
+/** A cooperative-matrix variant: 2×2 subgroups of 2×2 result matrices, 2·K-deep slices. */
+function subgroupMatrix(name: string, component: 'f16' | 'f32'): MatmulVariant {
+  const f16Math = component === 'f16';
+  const fits = (c: Capabilities) => {
+    const m = matrixConfig(c, component);
+    if (!m || !c.subgroups || (f16Math && !c.f16)) return false;
+    const wg = 4 * c.subgroupMaxSize;
+    const bytes = 8 * m.K * (m.M + m.N) * (f16Math ? 2 : 4) + 16 * m.M * m.N * 4;
+    return wg <= c.maxInvocations && wg <= c.maxWorkgroupSizeX && bytes <= c.maxWorkgroupStorage;
+  };
+  const needs = ['subgroups', 'chromium-experimental-subgroup-matrix', ...(f16Math ? F16 : [])];
+  return { name, family: 'matmul', tm: 0, tn: 0, wg: 0, vec: false, subgroupMatrix: component, f16Math, supports: fits, needs, workgroupMemory: true };
+}
+
+/**
+ * In preference order (the first supported one wins when autotuning is off, as on CPU
+ * adapters). The workgroup-memory variants come last: on lavapipe barriers make them slower
+ * than register blocking, on GPUs they are what autotuning should find.
+ */
+export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', (<MatmulVariant[]>[
   // Workgroups of 8 suit lavapipe (one SIMD batch per workgroup); GPUs want 64 or more.
   // 16 rows per block: ~1.4× the 8-row variants on lavapipe (half the B loads per product);
   // 24 or 32 rows spill and run 3× slower there.
-  { name: 'subgroup-16x4-wg64', family: 'matmul', tm: 16, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8 },
-  { name: 'subgroup-16x4', family: 'matmul', tm: 16, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8 },
-  { name: 'subgroup-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8 },
-  { name: 'subgroup-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8 },
-  { name: 'tiled-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, supports: any },
-  { name: 'tiled-4x4', family: 'matmul', tm: 4, tn: 4, wg: 8, vec: true, supports: any },
-  { name: 'tiled-4x8', family: 'matmul', tm: 4, tn: 8, wg: 8, vec: true, supports: any },
-  { name: 'tiled-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, supports: any },
-  { name: 'tiled-8x4-f16', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, f16Math: true, supports: (c) => c.f16 },
-  { name: 'naive', family: 'matmul', tm: 1, tn: 1, wg: 64, vec: false, naive: true, supports: any, autotune: false },
-]);
+  { name: 'subgroup-16x4-wg64', family: 'matmul', tm: 16, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
+  { name: 'subgroup-16x4', family: 'matmul', tm: 16, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
+  { name: 'subgroup-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
+  { name: 'subgroup-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
+  { name: 'tiled-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, supports: any, needs: [] },
+  { name: 'tiled-4x4', family: 'matmul', tm: 4, tn: 4, wg: 8, vec: true, supports: any, needs: [] },
+  { name: 'tiled-4x8', family: 'matmul', tm: 4, tn: 8, wg: 8, vec: true, supports: any, needs: [] },
+  { name: 'tiled-8x4-wg64', family: 'matmul', tm: 8, tn: 4, wg: 64, vec: true, supports: any, needs: [] },
+  { name: 'tiled-8x4-f16', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, f16Math: true, supports: (c) => c.f16, needs: F16 },
+  { name: 'naive', family: 'matmul', tm: 1, tn: 1, wg: 64, vec: false, naive: true, supports: any, autotune: false, needs: [] },
+  // 256 invocations each (SwiftShader's limit), tiles of 8-16 KiB (WebGPU guarantees 16 KiB).
+  tiled('wgmem-64x64', 64, 64, 4, 4),
+  tiled('wgmem-128x64', 128, 64, 8, 4),
+  tiled('wgmem-128x128', 128, 128, 8, 8),
+  tiled('wgmem-64x64-f16', 64, 64, 4, 4, true),
+  // Only where the adapter lists subgroupMatrixConfigs (no adapter here does: untested so far).
+  subgroupMatrix('subgroup-matrix-f16', 'f16'),
+  subgroupMatrix('subgroup-matrix', 'f32'),
+]).map((v) => ({ workgroupMemory: false, ...v })));
 
 export interface LinearOptions {
   act?: Activation;
@@ -183,8 +236,9 @@ function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
     );
   }
   const zc = fits ? Math.min(batch, maxWg) : 1;
-  const mMax = Math.min(fits ? M : Math.floor(budget / rowBytes), maxWg * v.tm);
-  const nMax = Math.min(fits || !p.transB ? N : Math.floor(budget / colBytes), maxWg * v.wg * v.tn);
+  const [rows, cols] = blockOf(gpu.caps, v);
+  const mMax = Math.min(fits ? M : Math.floor(budget / rowBytes), maxWg * rows);
+  const nMax = Math.min(fits || !p.transB ? N : Math.floor(budget / colBytes), maxWg * cols);
   const out: Band[] = [];
   for (let z0 = 0; z0 < batch; z0 += zc) {
     for (let m0 = 0; m0 < M; m0 += mMax) {
@@ -194,6 +248,13 @@ function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
     }
   }
   return out;
+}
+
+/** Rows and columns of C one workgroup computes. */
+function blockOf(caps: Capabilities, v: MatmulVariant): [number, number] {
+  const m = v.subgroupMatrix && matrixConfig(caps, v.subgroupMatrix);
+  if (m) return [4 * m.M, 4 * m.N];
+  return v.tile ? [v.tile.bm, v.tile.bn] : [v.tm, v.wg * v.tn];
 }
 
 function vecA(p: Problem, v: MatmulVariant): boolean {
@@ -209,6 +270,13 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     TN: v.tn,
     SGR: Math.max(1, Math.ceil(v.tm / 8)),
     WG: v.wg,
+    REGISTER: !v.tile && !v.subgroupMatrix,
+    WGMEM: Boolean(v.tile),
+    BM: v.tile?.bm ?? 0,
+    BN: v.tile?.bn ?? 0,
+    BK: v.tile?.bk ?? 0,
+    WG_X: v.tile ? v.tile.bn / v.tn : 0,
+    WG_Y: v.tile ? v.tile.bm / v.tm : 0,
     NAIVE: Boolean(v.naive),
     SUBGROUPS: Boolean(v.subgroups),
     TN8: v.tn === 8,
@@ -223,6 +291,8 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     GATE: Boolean(p.gate),
   };
   if (p.act !== 'none') defines.ACT_FN = `act_${p.act}`;
+  const m = v.subgroupMatrix && matrixConfig(gpu.caps, v.subgroupMatrix);
+  if (m) Object.assign(defines, { SUBGROUP_MATRIX: true, SM_M: m.M, SM_N: m.N, SM_K: m.K, SM_T: m.componentType, WG: 4 * gpu.caps.subgroupMaxSize });
   const bindings = [
     { name: 'a', dtype: p.a.dtype, vec: vecA(p, v) ? 4 : 1 },
     { name: 'b', dtype: p.b.dtype, vec: vecB(p, v) ? 4 : 1 },
@@ -262,7 +332,8 @@ async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity
     if (res) bindings.push(res.binding);
     if (g) bindings.push(g.tensor.binding());
     bindings.push(out.binding);
-    const groups: [number, number, number] = [Math.ceil(band.nb / (v.wg * v.tn)), Math.ceil(mb / v.tm), band.zc];
+    const [rows, cols] = blockOf(gpu.caps, v);
+    const groups: [number, number, number] = [Math.ceil(band.nb / cols), Math.ceil(mb / rows), band.zc];
     gpu.recorder.dispatch(kernel, bindings, u, groups, `${p.op} ${v.name}`);
   }
 }

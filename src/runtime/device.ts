@@ -25,6 +25,17 @@ export interface Capabilities {
   maxWorkgroupsPerDim: number;
   maxStorageBuffersPerStage: number;
   minStorageOffsetAlignment: number;
+  /** Cooperative-matrix shapes of `chromium-experimental-subgroup-matrix` (empty without the feature). */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+}
+
+/** One supported subgroup-matrix shape: left M×K and right K×N of componentType, result M×N. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
 }
 
 export interface DeviceOptions {
@@ -40,7 +51,8 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
 }
 
-const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query', SUBGROUP_MATRIX];
 
 export class Gpu {
   readonly pool: BufferPool;
@@ -130,7 +142,10 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
     );
   }
   const features = OPTIONAL_FEATURES.filter(
-    (f) => adapter.features.has(f) && !(f === 'shader-f16' && opts.disableF16) && !(f === 'subgroups' && opts.disableSubgroups),
+    (f) =>
+      adapter.features.has(f) &&
+      !(f === 'shader-f16' && opts.disableF16) &&
+      !((f === 'subgroups' || f === SUBGROUP_MATRIX) && opts.disableSubgroups),
   );
   const l = adapter.limits;
   // Request the adapter's real limits: the defaults (128 MiB bindings, 16 KiB workgroup memory) are lower.
@@ -156,7 +171,7 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
  */
 export function wrapDevice(device: GPUDevice, opts: DeviceOptions & { adapterInfo?: GPUAdapterInfo } = {}): Gpu {
   const info = opts.adapterInfo ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  const sub = (info ?? {}) as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+  const sub = (info ?? {}) as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean; subgroupMatrixConfigs?: SubgroupMatrixConfig[] };
   const has = (f: GPUFeatureName) => device.features.has(f) && !(f === 'shader-f16' && opts.disableF16) && !(f === 'subgroups' && opts.disableSubgroups);
   const caps: Capabilities = {
     adapterName: info?.description || info?.device || info?.vendor || 'unknown adapter',
@@ -176,6 +191,9 @@ export function wrapDevice(device: GPUDevice, opts: DeviceOptions & { adapterInf
     maxWorkgroupsPerDim: device.limits.maxComputeWorkgroupsPerDimension,
     maxStorageBuffersPerStage: device.limits.maxStorageBuffersPerShaderStage,
     minStorageOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,
+    subgroupMatrixConfigs: has(SUBGROUP_MATRIX)
+      ? [...(sub.subgroupMatrixConfigs ?? [])].map(({ componentType, resultComponentType, M, N, K }) => ({ componentType, resultComponentType, M, N, K }))
+      : [],
   };
   return new Gpu(device, caps);
 }

@@ -142,6 +142,7 @@ export function prelude(spec: KernelSpec, f16: boolean): string {
   const usesF16 = f16 && (spec.bindings.some((b) => b.dtype === 'f16') || Boolean(spec.defines?.F16_MATH));
   if (usesF16) lines.push('enable f16;');
   if (spec.defines?.SUBGROUPS) lines.push('enable subgroups;');
+  if (spec.defines?.SUBGROUP_MATRIX) lines.push('enable chromium_experimental_subgroup_matrix;');
   spec.bindings.forEach((b, i) => {
     const rw = b.access === 'read_write';
     const t = storageType(b, f16);

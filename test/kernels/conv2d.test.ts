@@ -1,8 +1,16 @@
-import { describe, expect, it } from 'vitest';
-import { conv2d, convOutSize, prepareConv2d, type Conv2dOptions } from '../../src/kernels/conv2d.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conv2d, CONV2D_VARIANTS, convOutSize, prepareConv2d, type Conv2dOptions } from '../../src/kernels/conv2d.ts';
+import { setAutotune, setKernelChoice } from '../../src/kernels/registry.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
 import { device, expectClose, PRECISIONS, rand } from '../helpers.ts';
+
+// The first supported variant runs unless a test forces one (no timing of every variant).
+beforeAll(() => setAutotune(false));
+afterAll(() => {
+  setAutotune(undefined);
+  setKernelChoice('conv2d', undefined);
+});
 
 interface Case {
   name: string;
@@ -120,11 +128,33 @@ async function runCase(c: Case & { banded?: boolean }, dtype: 'f32' | 'f16', opt
   expectClose(await y.read(), refConv(c, x, w, bias, res), { ...tol, label: c.name });
 }
 
-// Where subgroups exist the vec4-input cases share weight loads through shuffles; the plain
-// loads must stay right for adapters without them (or with subgroups narrower than 4·tn).
-describe.each(['f32', 'f16'] as const)('conv2d without subgroups (%s)', (dtype) => {
-  const vec4In = CASES.filter((c) => c.cin % 4 === 0 && c.inLayout !== 'nchw');
-  it.each(vec4In.map((c) => [c.name, c] as const))('%s', async (_, c) => runCase(c, dtype, { disableSubgroups: true }));
+// Every variant on cases that reach each of its code paths: scalar and vec4 input and output,
+// NCHW in and out with the affines and clamp, stride and padding, fused upsampling on one row,
+// residuals, row bands, K not a multiple of the wgmem slice. The default variant also runs all
+// CASES below (with the same pipelines: a forced variant compiles what the default would).
+// Conv compiles are slow on lavapipe (f16 ones most): in f16 and packed f16, where only the
+// storage accessors differ, two cases cover the scalar and the vec4 paths.
+const VARIANT_CASES = [
+  '3x3 s1 B2 5x7 cin6 cout10',
+  '3x3 s2 pad(0,1,0,1) 9x6 cin4 cout20',
+  'nchw in 3x3 7x9 cin3 cout16 in-affine',
+  'banded in, nchw out 3x3 48x48 cin8 cout3 clamp',
+  'banded 3x3 s1 B2 48x24 cin8 cout12 +residual',
+  'up2 3x3 1 row 1x13 cin4 cout8 +residual',
+].map((name) => CASES.find((c) => c.name === name)!);
+const F16_VARIANT_CASES = [VARIANT_CASES[2], VARIANT_CASES[4]];
+
+describe.each(PRECISIONS)('conv2d variants ($name)', ({ name, dtype, opts }) => {
+  afterAll(() => setKernelChoice('conv2d', undefined));
+  it.each(CONV2D_VARIANTS.map((v) => [v.name, v] as const))('%s gives the reference result, or is refused clearly', async (_, v) => {
+    const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    setKernelChoice('conv2d', v.name);
+    if (!v.supports(gpu.caps)) {
+      await expect(runCase(VARIANT_CASES[0], dtype, opts)).rejects.toThrow(`forced variant '${v.name}' is not supported`);
+      return;
+    }
+    for (const c of dtype === 'f32' ? VARIANT_CASES : F16_VARIANT_CASES) await runCase({ ...c, name: `${name} ${v.name} ${c.name}` }, dtype, opts);
+  });
 });
 
 describe.each(PRECISIONS)('conv2d ($name)', ({ dtype, opts }) => {

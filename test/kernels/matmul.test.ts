@@ -35,8 +35,8 @@ interface Case {
   gate?: 'chunk' | 'tensor';
 }
 
-async function checkLinear(opts: DeviceOptions, dtype: DType, c: Case, label: string): Promise<void> {
-  const gpu = await device(opts);
+async function checkLinear(where: DeviceOptions | Gpu, dtype: DType, c: Case, label: string, tol = {}): Promise<void> {
+  const gpu = 'caps' in where ? where : await device(where);
   const { M, N, K } = c;
   const x = rand(M * K, 1);
   const w = rand(N * K, 2);
@@ -57,7 +57,7 @@ async function checkLinear(opts: DeviceOptions, dtype: DType, c: Case, label: st
     // The gate rows the kernel must use: per sample, columns [chunk·N, (chunk+1)·N).
     ref.gate = c.gate === 'chunk' ? [...g.subarray(N, 2 * N), ...g.subarray(4 * N, 5 * N)] : g;
   }
-  expectClose(await y.read(), linearRef(as(x, dtype), as(w, dtype), M, N, K, ref), { ...tolerance(gpu, dtype, K), label });
+  expectClose(await y.read(), linearRef(as(x, dtype), as(w, dtype), M, N, K, ref), { ...tolerance(gpu, dtype, K), ...tol, label });
 }
 
 describe.each(PRECISIONS)('linear ($name)', ({ name, dtype, opts }) => {
@@ -113,28 +113,34 @@ describe.each(PRECISIONS)('linear ($name)', ({ name, dtype, opts }) => {
   });
 });
 
-// One precision only: each variant is a pipeline per K path, and compiles dominate the run time.
-describe('matmul variants', () => {
-  it('every variant gives the reference result (f32, M=37 N=45 K=64 and K=30)', async () => {
-    const gpu = await device();
-    const dtype = 'f32';
-    const name = 'f32';
-    try {
-      for (const v of MATMUL_VARIANTS.filter((v) => v.supports(gpu.caps))) {
-        setKernelChoice('matmul', v.name);
-        for (const K of [64, 30]) {
-          // f16 math rounds each product to 11 bits.
-          const loose = v.f16Math ? { atol: 5e-3 * Math.sqrt(K) } : {};
-          const M = 37, N = 45;
-          const x = rand(M * K, 8);
-          const w = rand(N * K, 9);
-          const y = await linear(gpu, fromArray(gpu, x, [M, K], dtype), fromArray(gpu, w, [N, K], dtype), undefined, { act: 'gelu' });
-          const ref = linearRef(as(x, dtype), as(w, dtype), M, N, K, { act: 'gelu' });
-          expectClose(await y.read(), ref, { ...tolerance(gpu, dtype, K), ...loose, label: `${name} variant ${v.name} K=${K}` });
-        }
-      }
-    } finally {
-      setKernelChoice('matmul', undefined);
+// Every variant in every precision, on three calls whose defines differ (compiles dominate the
+// run time, f16 products compile slowly on lavapipe): a banded linear with the whole epilogue
+// (vec4 loads), one row per batch with a long K that is no multiple of 4 or of any tile (B
+// transposed, scalar loads), and a batched product with B not transposed.
+describe.each(PRECISIONS)('matmul variants ($name)', ({ name, dtype, opts }) => {
+  // f16 products are only for f16 operands (the registry never picks them for f32 ones).
+  const variants = MATMUL_VARIANTS.filter((v) => !v.f16Math || dtype === 'f16');
+  afterAll(() => setKernelChoice('matmul', undefined));
+
+  it.each(variants.map((v) => [v.name, v] as const))('%s gives the reference result, or is refused clearly', async (_, v) => {
+    const gpu = await device(opts);
+    setKernelChoice('matmul', v.name);
+    const label = `${name} ${v.name}`;
+    if (!v.supports(gpu.caps)) {
+      const x = fromArray(gpu, rand(4), [1, 4], dtype);
+      await expect(linear(gpu, x, x)).rejects.toThrow(`forced variant '${v.name}' is not supported`);
+      return;
+    }
+    // f16 math rounds each product to 11 bits.
+    const loose = (K: number) => (v.f16Math ? { atol: 5e-3 * Math.sqrt(K) } : {});
+    const small = await device({ ...opts, maxStorageBinding: 4096 });
+    await checkLinear(small, dtype, { M: 38, N: 70, K: 100, bias: true, act: 'gelu', residual: true, gate: 'chunk' }, `${label} banded epilogue`, loose(100));
+    for (const [B, M, K, N, transB] of [[2, 1, 1030, 45, true], [2, 70, 36, 68, false]] as const) {
+      const a = rand(B * M * K, 6);
+      const b = rand(B * K * N, 7);
+      const y = await matmul(gpu, fromArray(gpu, a, [B, M, K], dtype), fromArray(gpu, b, transB ? [B, N, K] : [B, K, N], dtype), { transB });
+      const ref = matmulRef(as(a, dtype), as(b, dtype), B, M, N, K, transB);
+      expectClose(await y.read(), ref, { ...tolerance(gpu, dtype, K), ...loose(K), label: `${label} batched ${B}x${M}x${K}x${N} transB=${transB}` });
     }
   });
 });
