@@ -166,7 +166,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
     const defines: Record<string, number | boolean> = t
       ? { WGMEM: true, BM: t.bm, BN: t.bn, BK: t.bk, TM: 4, TN: 1, WG_X: t.bn / 4, WG_Y: t.bm / 4 }
       : { TM: tmOf(c), TN: c.tn, SGL: Math.ceil(c.tn / 2), SUBGROUPS: vecIn && Boolean(v.subgroups) };
-    const k = kernelSource('conv2d', source);
+    const k = kernelSource('conv2d', source, gpu);
     return gpu.pipelines.get({
       name: 'conv2d',
       source: k.source,
