@@ -1,6 +1,8 @@
 // `diception bench --compare matmul=tiled-4x4,./my_matmul.wgsl --shapes transformer`: built-in
 // variants and WGSL files side by side (bench/compare.ts does the work; the page shares it).
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { compare, DEFAULT_ROUNDS, formatCompare, type Candidate } from '../bench/compare.ts';
 import { roofline } from '../bench/roofline.ts';
 import '../src/kernels/families.ts';
@@ -17,6 +19,8 @@ export interface CompareFlags {
   budgetS?: string;
   control?: boolean;
   json?: boolean;
+  /** Write [header, ...rows] (date, adapter, load average, every sample) to this file. */
+  out?: string;
 }
 
 /** 'matmul=tiled-4x4,./mine.wgsl@naive' -> the family and its candidates (files read here). */
@@ -54,6 +58,7 @@ export async function benchCompare(o: CompareFlags, io: Streams = processStreams
   const budgetS = o.budgetS === undefined ? undefined : Number(o.budgetS);
   if (budgetS !== undefined && !(budgetS > 0)) throw new Error(`--budget-s: '${o.budgetS}' is not a positive number of seconds`);
   const gpu = await getDevice();
+  const started = { date: new Date().toISOString(), loadavg: loadavg() };
   const rows = await compare(gpu, family, candidates, {
     shapes: o.shapes ?? 'smoke',
     dtype,
@@ -64,5 +69,10 @@ export async function benchCompare(o: CompareFlags, io: Streams = processStreams
     onRow: o.json ? (r) => io.out(`${JSON.stringify(r)}\n`) : undefined,
   });
   if (!o.json) io.out(`${formatCompare(rows)}\n`);
+  if (o.out) {
+    const load = (l: number[]) => l.map((x) => Number(x.toFixed(2)));
+    const header = { date: started.date, ended: new Date().toISOString(), compare: o.compare, shapes: o.shapes ?? 'smoke', dtype, adapter: gpu.caps.adapterName, loadavg_start: load(started.loadavg), loadavg_end: load(loadavg()) };
+    await writeFile(o.out, JSON.stringify([header, ...rows], null, 1) + '\n');
+  }
   if (rows.some((r) => !r.pass)) process.exitCode = 1;
 }
