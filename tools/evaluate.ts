@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { Command } from 'commander';
-import sharp from 'sharp';
+import { loadSharp } from '../src/api/image-node.ts';
 import { depthMetrics, maskIou, meanOf, normalMetrics, type DepthOptions } from '../src/model/metrics.ts';
 import { readNpy } from '../src/model/npy.ts';
 import { decodeSegmentation, type Mask, type Segmentation } from '../src/model/sa1b.ts';
@@ -219,6 +219,7 @@ function interleavedToPlanar(src: ArrayLike<number>, hw: number, channels: numbe
 /** Pixels of any image sharp reads, in their own bit depth and channel count. */
 async function readImage(path: string): Promise<{ height: number; width: number; channels: number; max: number; data: ArrayLike<number> }> {
   try {
+    const sharp = await loadSharp();
     const meta = await sharp(path).metadata();
     const wide = meta.depth === 'ushort';
     const grey = (meta.channels ?? 3) < 3;

@@ -1,7 +1,7 @@
 // `--masks` for infer and batch: the flags, and the files written next to the result picture.
 // <base>_mask.png + <base>_mask.json (segmentation, semantic) or <base>_entities.json (entity).
 import type { Command } from 'commander';
-import sharp from 'sharp';
+import { loadSharp } from '../src/api/image-node.ts';
 import { DEFAULT_ENTITY_OPTIONS, DEFAULT_MASK_THRESHOLD, taskMasks, type MaskOptions } from '../src/model/masks.ts';
 import { writeAtomic } from './image.ts';
 import { integer, number } from './run-options.ts';
@@ -40,6 +40,7 @@ export function maskSettings(o: Record<string, string | boolean | undefined>, fo
  */
 export async function encodeMaskPng(mask: { height: number; width: number; data: Uint8Array }, bits: 1 | 8): Promise<Uint8Array> {
   const grey = mask.data.map((v) => (v ? 255 : 0));
+  const sharp = await loadSharp();
   const img = sharp(grey, { raw: { width: mask.width, height: mask.height, channels: 1 } }).toColourspace('b-w');
   return new Uint8Array(await (bits === 1 ? img.png({ palette: true, colours: 2, effort: 1, dither: 0 }) : img.png()).toBuffer());
 }

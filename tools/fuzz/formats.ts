@@ -1,7 +1,7 @@
 // Every input format the engine parses, as the fuzzer sees it: a valid sample, how to damage
 // it, and the engine's own entry point that reads it from files. A case writes its files into a
 // fresh folder and runs the entry point there; what counts as a refusal is decided in case.ts.
-import sharp from 'sharp';
+import { loadSharp } from '../../src/api/image-node.ts';
 import { parseMMDiTConfig } from '../../src/model/mmdit-config.ts';
 import { PromptCache, writePromptCache } from '../../src/model/prompt-cache.ts';
 import { chooseAnnotation, samplePointsInMask } from '../../src/model/sa1b.ts';
@@ -269,6 +269,7 @@ let images: { png: Uint8Array; jpg: Uint8Array } | undefined;
 /** Small valid PNG and JPEG files to damage (made once per worker). */
 export async function prepareImages(): Promise<void> {
   const raw = Uint8Array.from({ length: 8 * 6 * 3 }, (_, i) => (i * 37) & 255);
+  const sharp = await loadSharp();
   const img = () => sharp(raw, { raw: { width: 8, height: 6, channels: 3 } });
   images = { png: new Uint8Array(await img().png().toBuffer()), jpg: new Uint8Array(await img().jpeg().toBuffer()) };
 }
