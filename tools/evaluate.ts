@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { loadSharp } from '../src/api/image-node.ts';
+import { loadSharp } from './sharp.ts';
 import { depthMetrics, maskIou, meanOf, normalMetrics, type DepthOptions } from '../src/model/metrics.ts';
 import { readNpy } from '../src/model/npy.ts';
 import { decodeSegmentation, type Mask, type Segmentation } from '../src/model/sa1b.ts';

@@ -1,7 +1,7 @@
 // `--masks` for infer and batch: the flags, and the files written next to the result picture.
 // <base>_mask.png + <base>_mask.json (segmentation, semantic) or <base>_entities.json (entity).
 import type { Command } from 'commander';
-import { loadSharp } from '../src/api/image-node.ts';
+import { loadSharp } from './sharp.ts';
 import { DEFAULT_ENTITY_OPTIONS, DEFAULT_MASK_THRESHOLD, taskMasks, type MaskOptions } from '../src/model/masks.ts';
 import { writeAtomic } from './image.ts';
 import { integer, number } from './run-options.ts';

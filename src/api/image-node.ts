@@ -4,7 +4,7 @@ import type { RgbImage } from '../model/preprocess.ts';
 import type { RgbPixels } from './model.ts';
 
 // Loaded on first use: it is the slowest package to load, and `diception --help` needs none.
-export const loadSharp = async () => (await import('sharp')).default;
+const loadSharp = async () => (await import('sharp')).default;
 
 /** A PNG file's bytes. */
 export async function encodePng(img: RgbPixels): Promise<Uint8Array> {

@@ -1,7 +1,7 @@
 // Every input format the engine parses, as the fuzzer sees it: a valid sample, how to damage
 // it, and the engine's own entry point that reads it from files. A case writes its files into a
 // fresh folder and runs the entry point there; what counts as a refusal is decided in case.ts.
-import { loadSharp } from '../../src/api/image-node.ts';
+import { loadSharp } from '../sharp.ts';
 import { parseMMDiTConfig } from '../../src/model/mmdit-config.ts';
 import { PromptCache, writePromptCache } from '../../src/model/prompt-cache.ts';
 import { chooseAnnotation, samplePointsInMask } from '../../src/model/sa1b.ts';
