@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groupNorm } from '../../src/kernels/groupnorm.ts';
+import { groupNormStats } from '../../src/kernels/reference.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
 import { device, expectClose, PRECISIONS, rand } from '../helpers.ts';
@@ -9,22 +10,15 @@ import { forEachVariant } from './variants.ts';
 function refGroupNorm(x: Float32Array, B: number, P: number, C: number, G: number, gamma: Float32Array, beta: Float32Array, eps: number, silu: boolean): Float32Array {
   const out = new Float32Array(x.length);
   const cg = C / G;
+  const { mean, rstd } = groupNormStats(x, B, P, C, G, eps);
   for (let b = 0; b < B; b++)
-    for (let g = 0; g < G; g++) {
-      let s = 0;
-      for (let p = 0; p < P; p++) for (let k = 0; k < cg; k++) s += x[(b * P + p) * C + g * cg + k];
-      const mean = s / (P * cg);
-      let v = 0;
-      for (let p = 0; p < P; p++) for (let k = 0; k < cg; k++) v += (x[(b * P + p) * C + g * cg + k] - mean) ** 2;
-      const rstd = 1 / Math.sqrt(v / (P * cg) + eps);
-      for (let p = 0; p < P; p++)
-        for (let k = 0; k < cg; k++) {
-          const c = g * cg + k;
-          const i = (b * P + p) * C + c;
-          const y = (x[i] - mean) * rstd * gamma[c] + beta[c];
-          out[i] = silu ? y / (1 + Math.exp(-y)) : y;
-        }
-    }
+    for (let p = 0; p < P; p++)
+      for (let c = 0; c < C; c++) {
+        const i = (b * P + p) * C + c;
+        const g = b * G + Math.floor(c / cg);
+        const y = (x[i] - mean[g]) * rstd[g] * gamma[c] + beta[c];
+        out[i] = silu ? y / (1 + Math.exp(-y)) : y;
+      }
   return out;
 }
 
