@@ -301,9 +301,20 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     ...(p.gate ? [{ name: 'gate', dtype: p.gate.tensor.dtype }] : []),
     { name: 'out', dtype: p.out.dtype, access: 'read_write' },
   ] as const;
-  // The epilogue's activations come from the shared function library (also for overrides).
   const k = kernelSource('matmul', source, gpu);
-  return gpu.pipelines.get({ name: 'matmul', source: `${k.source}\n${ACTIVATION_WGSL}`, file: k.file, bindings: [...bindings], uniforms: true, defines });
+  return gpu.pipelines.get({ name: 'matmul', source: withActivations(k.source), file: k.file, bindings: [...bindings], uniforms: true, defines });
+}
+
+/**
+ * The source with the shared activation library appended (the epilogue's act_* functions, also
+ * for overrides). Kept per source: a fresh concatenation on every dispatch would make each
+ * pipeline-cache lookup hash ~7 KB of new text.
+ */
+const sourcesWithActivations = new Map<string, string>();
+function withActivations(src: string): string {
+  let s = sourcesWithActivations.get(src);
+  if (s === undefined) sourcesWithActivations.set(src, (s = `${src}\n${ACTIVATION_WGSL}`));
+  return s;
 }
 
 /** Records the dispatches of `p` with variant `v`; `maxRows` limits M (autotune timing). */
