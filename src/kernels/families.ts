@@ -9,3 +9,4 @@ import './elementwise.ts';
 import './softmax.ts';
 import './layout.ts';
 import './embedding.ts';
+import './finite.ts';

@@ -21,6 +21,8 @@ export interface BindingSpec {
   access?: 'read' | 'read_write';
   /** 4: declare as an array of 4-vectors (the bound size must be a multiple of 4 elements). */
   vec?: 1 | 4;
+  /** u32 read_write only: declare as array<atomic<u32>> (no accessors; the kernel uses atomic*()). */
+  atomic?: boolean;
 }
 
 export interface KernelSpec {
@@ -86,6 +88,7 @@ function storageType(b: BindingSpec, f16: boolean): { elem: string; load: string
   const n = b.name;
   if (b.dtype === 'u32') {
     if (v4) throw new Error(`binding '${n}': u32 bindings are scalar`);
+    if (b.atomic) return { elem: 'atomic<u32>', load: '', load4: '', store: '' };
     return { elem: 'u32', load: `return ${n}[i];`, load4: '', store: `${n}[i] = v;`, store4: '' };
   }
   if (b.dtype === 'f32') {
@@ -146,10 +149,12 @@ export function prelude(spec: KernelSpec, f16: boolean): string {
   spec.bindings.forEach((b, i) => {
     const rw = b.access === 'read_write';
     const t = storageType(b, f16);
-    if (rw && !t.store) {
+    if (b.atomic && !rw) throw new Error(`${spec.name}: atomic binding '${b.name}' must be read_write`);
+    if (rw && t.store === undefined) {
       throw new Error(`${spec.name}: binding '${b.name}' is f16 and written, but this adapter lacks shader-f16 (write f32 instead)`);
     }
     lines.push(`@group(0) @binding(${i}) var<storage, ${rw ? 'read_write' : 'read'}> ${b.name}: array<${t.elem}>;`);
+    if (b.atomic) return;
     if (b.dtype === 'u32') {
       lines.push(`fn ${b.name}_load(i: u32) -> u32 { ${t.load} }`);
       if (rw) lines.push(`fn ${b.name}_store(i: u32, v: u32) { ${t.store} }`);
