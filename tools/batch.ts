@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { MODEL_SIZE, type PipelineFactory, type StageTiming } from '../src/model/pipeline-types.ts';
+import { MODEL_SIZE, type PipelineFactory, type PipelineResult, type StageTiming } from '../src/model/pipeline-types.ts';
 import { BATCH_STYLE, encodeNpyF16, npyPayload, toPrediction } from '../src/model/postprocess.ts';
 import { batchInput, inputPanel, markPoints, type RgbImage } from '../src/model/preprocess.ts';
 import { resizeU8 } from '../src/model/resample.ts';
@@ -20,6 +20,7 @@ import { encodeImage, ensureWritableDir, readRgb, sideBySide, writeAtomic } from
 import { evaluateBatch } from './batch-evaluate.ts';
 import { writeManifest } from './batch-merge.ts';
 import { addMaskOptions, maskPaths, maskSettings, writeMasks, type MaskSettings } from './mask-files.ts';
+import { activationJson } from './infer.ts';
 import { predictBatch } from './predict-batch.ts';
 import { makeOutput, processStreams, stageSummary, type Streams } from './progress.ts';
 import { addRunOptions, integer, pipelineOptions, runSettings } from './run-options.ts';
@@ -102,6 +103,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
 
   const written: string[] = [];
   const timings: { samples: number[]; timings: StageTiming[] }[] = [];
+  let vaePrecision: PipelineResult['vaePrecision'];
   if (pending.length) {
     const pipeline = await loadPipeline(pipelineOptions(settings, out.progress));
     let done = 0;
@@ -113,6 +115,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
         const inputs = chunk.map((s, j) => ({ image: prepared[j].input, prompt: s.task.prompt, points: prepared[j].points, seed: s.seed }));
         const result = await predictBatch(pipeline, inputs, settings.steps, settings.guidance, out.progress);
         timings.push({ samples: chunk.map((s) => s.index), timings: result.timings });
+        vaePrecision = result.vaePrecision;
         for (let j = 0; j < b; j++) written.push(...(await save(chunk[j], prepared[j], result.images01[j], masks)));
         out.progress('samples', start + b, pending.length);
         done += b;
@@ -131,7 +134,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
   if (metrics) written.push(metrics.path);
   const manifest = await writeManifest(savePath, jsonPath, entries.length, shard, samples.map((s) => ({ ...s, files: outputFiles(s) })));
   out.finish(
-    { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, outputs: written, manifest, timings, ...(metrics && { metrics: metrics.means }) },
+    { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, outputs: written, manifest, timings, ...activationJson({ vaePrecision }), ...(metrics && { metrics: metrics.means }) },
     [...(metrics?.lines ?? []), `Processed ${pending.length} images (${samples.length - pending.length} already done).`, `Results saved to: ${imagesDir}`, ...stageSummary(timings.flatMap((t) => t.timings))],
   );
 }

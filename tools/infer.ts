@@ -94,10 +94,19 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
     {
       image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings,
       ...(result.f32Weights && { f32_weights: result.f32Weights }),
+      ...activationJson(result),
       ...(profile && { profile: { timing: profiler!.mode, kernels: profile } }),
     },
     [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...f32WeightLines(result.f32Weights), ...profileLines],
   );
+}
+
+/** The VAE's activation dtype and why, and the checked stages' largest |value|, for --json. */
+export function activationJson(r: Pick<PipelineResult, 'vaePrecision' | 'activationMaxAbs'>): Record<string, unknown> {
+  return {
+    ...(r.vaePrecision && { vae_precision: r.vaePrecision.act, vae_precision_reason: r.vaePrecision.reason }),
+    ...(r.activationMaxAbs && { activation_max_abs: r.activationMaxAbs }),
+  };
 }
 
 /** Says which weights stayed f32 under --precision f16 (values beyond f16's ±65504). */

@@ -1,7 +1,7 @@
 // The one place `batch` and `serve` call the model: prepared inputs sharing steps and guidance →
 // one [3,768,768] prediction per input, from one pipeline run. Swap this function to change how
 // the model runs (e.g. for the library API).
-import { MODEL_SIZE, type Pipeline, type ProgressFn, type StageTiming } from '../src/model/pipeline-types.ts';
+import { MODEL_SIZE, type Pipeline, type PipelineResult, type ProgressFn, type StageTiming } from '../src/model/pipeline-types.ts';
 import { MAX_POINTS, type PointPrompt } from '../src/model/tasks.ts';
 import { runChecked } from './infer.ts';
 
@@ -17,6 +17,8 @@ export interface BatchPrediction {
   /** per input, [3, 768, 768] in [0, 1] (views of one buffer) */
   images01: Float32Array[];
   timings: StageTiming[];
+  /** The VAE's activation dtype and why (absent from pipelines that do not say). */
+  vaePrecision?: PipelineResult['vaePrecision'];
 }
 
 export async function predictBatch(pipeline: Pipeline, inputs: ModelInput[], steps: number, guidance: number, onProgress?: ProgressFn): Promise<BatchPrediction> {
@@ -33,5 +35,5 @@ export async function predictBatch(pipeline: Pipeline, inputs: ModelInput[], ste
   const result = await runChecked(pipeline.run.bind(pipeline), {
     images, batch: b, prompts: inputs.map((x) => x.prompt), points, pointLabels, steps, guidance, seeds: inputs.map((x) => x.seed), onProgress,
   });
-  return { images01: inputs.map((_, j) => result.image01.subarray(j * per, (j + 1) * per)), timings: result.timings };
+  return { images01: inputs.map((_, j) => result.image01.subarray(j * per, (j + 1) * per)), timings: result.timings, vaePrecision: result.vaePrecision };
 }

@@ -2,6 +2,7 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_GUIDANCE, DEFAULT_STEPS, type PipelineOptions, type Precision } from '../src/model/pipeline-types.ts';
+import type { VaePrecision } from '../src/model/precision.ts';
 
 export interface RunSettings {
   modelPath: string;
@@ -10,6 +11,7 @@ export interface RunSettings {
   guidance: number;
   seed: number;
   precision: Precision;
+  vaePrecision: VaePrecision;
   promptCache?: string;
   saveNpy: boolean;
   quiet: boolean;
@@ -29,6 +31,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--fast', `${FAST.steps} step, guidance ${FAST.guidance}`)
     .option('--seed <n>', 'random seed', '42')
     .option('--precision <p>', 'f16 or f32', 'f16')
+    .option('--vae-precision <p>', "the VAE's activations under f16: auto (f32 where vae/config.json says force_upcast and it fits), f16 or f32", 'auto')
     .option('--prompt-cache <file>', 'prompt embeddings made by `diception embed-prompts` (prompts it holds skip the text encoders)')
     .option('--save_npy', 'also write the float depth / normal map as .npy (float16, original size)')
     .option('--quiet', 'print nothing but errors')
@@ -55,16 +58,18 @@ export function runSettings(o: RawOptions): RunSettings {
   const seed = integer(String(o.seed ?? '42'), '--seed', 0, 2 ** 32 - 1);
   const precision = String(o.precision ?? 'f16');
   if (precision !== 'f16' && precision !== 'f32') throw new Error(`--precision: '${precision}' is not f16 or f32`);
+  const vaePrecision = String(o.vaePrecision ?? 'auto');
+  if (vaePrecision !== 'auto' && vaePrecision !== 'f16' && vaePrecision !== 'f32') throw new Error(`--vae-precision: '${vaePrecision}' is not auto, f16 or f32`);
   if (o.promptCache) requirePath(String(o.promptCache), '--prompt-cache', false);
   return {
-    modelPath, diceptionPath, steps, guidance, seed, precision,
+    modelPath, diceptionPath, steps, guidance, seed, precision, vaePrecision,
     promptCache: o.promptCache ? String(o.promptCache) : undefined,
     saveNpy: Boolean(o.save_npy), quiet: Boolean(o.quiet), json: Boolean(o.json),
   };
 }
 
 export function pipelineOptions(s: RunSettings, onProgress: PipelineOptions['onProgress']): PipelineOptions {
-  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, promptCache: s.promptCache, onProgress };
+  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, vaePrecision: s.vaePrecision, promptCache: s.promptCache, onProgress };
 }
 
 export function integer(text: string | boolean, flag: string, min: number, max: number): number {

@@ -35,6 +35,8 @@ export interface VaeConfig {
   mid_block_add_attention?: boolean;
   use_quant_conv?: boolean;
   use_post_quant_conv?: boolean;
+  /** SD3's is true: diffusers runs the VAE in f32 (see precision.ts vaeActivations). */
+  force_upcast?: boolean;
 }
 
 function linear(out: ParamSpec[], name: string, outF: number, inF: number, bias = true): void {

@@ -22,6 +22,8 @@ export interface PipelineOptions {
   /** DICEPTION_v1 checkpoint (--diception_path). */
   diceptionPath: string;
   precision: Precision;
+  /** The VAE's activations: 'auto' (default) follows vae/config.json force_upcast (f32 when it fits). */
+  vaePrecision?: 'auto' | 'f16' | 'f32';
   /** A prompt-embedding cache file (--prompt-cache): prompts it holds skip the text encoders. */
   promptCache?: string;
   onProgress?: ProgressFn;
@@ -61,6 +63,10 @@ export interface PipelineResult {
   /** [B, 3, 768, 768] in [0, 1] (the VAE decode's (x/2 + 0.5).clamp(0, 1)). */
   image01: Float32Array;
   timings: StageTiming[];
+  /** The VAE's activation dtype and why (force_upcast, flags, adapter). */
+  vaePrecision?: { act: 'f16' | 'f32'; reason: string };
+  /** Largest finite |value| of the checked stage outputs (encoded latent, step latents, decoded image). */
+  activationMaxAbs?: { encode: number; denoise: number; decode: number };
   /** Weights an f16 load kept in f32 because f16 cannot hold their values (absent when none). */
   f32Weights?: KeptF32[];
 }

@@ -8,15 +8,16 @@ import { Rng } from '../runtime/random.ts';
 import { BYTES, empty, fromArray, type Tensor } from '../runtime/tensor.ts';
 import { closeOnError, openWeights, overlay, prefixed, readJson, tensorsKeptF32, type WeightReader } from '../runtime/weights.ts';
 import { batchProblem } from './adapter-fit.ts';
+import { ActivationChecks } from './finite-check.ts';
 import { MMDiT } from './mmdit.ts';
 import { parseMMDiTConfig } from './mmdit-config.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
 import { PointEmbedder, withUnconditional } from './point-embedder.ts';
-import { dtypesFor } from './precision.ts';
+import { dtypesFor, vaeActivations, type VaeActivations } from './precision.ts';
 import { encodePrompts } from './prompt.ts';
 import { PromptCache } from './prompt-cache.ts';
 import { FlowMatchEuler, guide, parseSchedulerConfig, type FlowMatchConfig } from './scheduler.ts';
-import { Vae } from './vae.ts';
+import { Vae, type VaeConfig } from './vae.ts';
 
 /** What the denoising loop takes; every tensor stays owned by the caller. */
 export interface DenoiseInputs {
@@ -37,6 +38,8 @@ export interface DenoiseInputs {
   onStep?: (done: number, total: number) => void;
   /** Checked after every step: an aborted run stops there, having freed its own tensors. */
   signal?: AbortSignal;
+  /** The request's finite-activation checks: each step's latent is checked on the GPU. */
+  checks?: ActivationChecks;
 }
 
 /**
@@ -61,6 +64,8 @@ export class Diception implements Pipeline {
     readonly options: PipelineOptions,
     readonly folder: ModelFolder,
     readonly vae: Vae,
+    /** The VAE's activation dtype and why (vae/config.json force_upcast, flags, adapter). */
+    readonly vaePrecision: VaeActivations,
     readonly points: PointEmbedder,
     readonly scheduler: FlowMatchConfig,
     private readonly transformerWeights: WeightReader,
@@ -92,11 +97,13 @@ export class Diception implements Pipeline {
       const transformerConfig = await readJson(c.transformer.config!);
       const scheduler = parseSchedulerConfig(await readJson(c.scheduler.config!), c.scheduler.config);
       cache = o.promptCache ? await PromptCache.open(o.promptCache) : undefined;
-      const vae = await Vae.load(gpu, c.vae.dir, o.precision);
+      const vaeConfig = await readJson<VaeConfig>(platform().join(c.vae.dir, 'config.json'));
+      const vaePrecision = vaeActivations(gpu, o.precision, vaeConfig, parseMMDiTConfig(transformerConfig), o.vaePrecision);
+      const vae = await Vae.load(gpu, c.vae.dir, o.precision, vaePrecision.act);
       progress('load', 1, 3);
       const points = await PointEmbedder.load(gpu, dice, o.precision);
       progress('load', 2, 3);
-      return new Diception(gpu, o, folder, vae, points, scheduler, transformerWeights, transformerConfig, cache);
+      return new Diception(gpu, o, folder, vae, vaePrecision, points, scheduler, transformerWeights, transformerConfig, cache);
     });
   }
 
@@ -162,6 +169,7 @@ export class Diception implements Pipeline {
         v.dispose();
         if (x !== i.noise) x.dispose();
         x = next;
+        await i.checks?.stepped(x);
         // One sync per step: progress is real, and no more than a step of work is queued.
         await gpu.sync(`denoising step ${s + 1}`);
         i.onStep?.(s + 1, i.steps);
@@ -210,6 +218,7 @@ export class Diception implements Pipeline {
     const actBytes = { vae: BYTES[this.vae.act], mmdit: BYTES[dtypesFor(gpu, this.options.precision).act] };
     const tooBig = batchProblem(gpu.caps, this.vae.config, parseMMDiTConfig(this.transformerConfig), B, side, cfg, actBytes);
     if (tooBig) throw new Error(tooBig);
+    const checks = new ActivationChecks(gpu, r.steps, { vae: this.vae.act, mmdit: dtypesFor(gpu, this.options.precision).act });
     try {
       const text = await stage('text', async () => {
         const pos = await this.encodePrompts(r.prompts);
@@ -237,8 +246,10 @@ export class Diception implements Pipeline {
         const epsT = own(fromArray(gpu, eps, shape));
         const z = own(await this.encodeImage(img, epsT));
         free(img, epsT);
+        await checks.encoded(z);
         return z;
       });
+      await checks.verify();
 
       const latents = await stage('denoise', async () => {
         const pts = own(await this.points.embed(r.points, r.pointLabels, B));
@@ -256,23 +267,31 @@ export class Diception implements Pipeline {
             guidance: r.guidance,
             signal: r.signal,
             onStep: (d, n) => progress('denoise', d, n),
+            checks,
           }),
         );
         free(pts, x0);
         return out;
       });
+      await checks.verify();
       free(cond, text.pos.embeds, text.pos.pooled, text.neg?.embeds, text.neg?.pooled);
 
       const image01 = await stage('decode', async () => {
-        const img = own(await this.decode(latents));
+        // Checked before the [0, 1] clamp, which would turn an Inf into a white pixel.
+        const img = own(await this.vae.decode(latents, { output: 'raw' }));
         free(latents);
+        await checks.decoded(img);
         const data = await img.read();
         free(img);
+        // (x/2 + 0.5).clamp(0, 1), as the decode's own epilogue would (x/2 is exact, so the same floats).
+        for (let k = 0; k < data.length; k++) data[k] = Math.min(1, Math.max(0, data[k] * 0.5 + 0.5));
         return data;
       });
+      const activationMaxAbs = await checks.verify();
       const f32Weights = tensorsKeptF32(gpu);
-      return { image01, timings, ...(f32Weights.length && { f32Weights: [...f32Weights] }) };
+      return { image01, timings, vaePrecision: this.vaePrecision, activationMaxAbs, ...(f32Weights.length && { f32Weights: [...f32Weights] }) };
     } finally {
+      checks.dispose();
       if (owned.size) {
         // An error or abort: submit and finish any half-recorded work on these buffers, then free them.
         gpu.recorder.flush();

@@ -204,8 +204,11 @@ export class Vae {
     private readonly dec: { convIn: Conv2dWeight; mid: MidBlock; up: Stage[]; normOut: GroupNormParams; convOut: Conv2dWeight },
   ) {}
 
-  /** Loads `dir` (the vae/ folder: config.json + diffusion_pytorch_model.safetensors). */
-  static async load(gpu: Gpu, dir: string, precision: Precision): Promise<Vae> {
+  /**
+   * Loads `dir` (the vae/ folder: config.json + diffusion_pytorch_model.safetensors). `act`: the
+   * activation dtype when the caller chose one (precision.ts vaeActivations: force_upcast).
+   */
+  static async load(gpu: Gpu, dir: string, precision: Precision, act?: DType): Promise<Vae> {
     const p = platform();
     const configPath = p.join(dir, 'config.json');
     const config = await readJson<VaeConfig>(configPath);
@@ -213,13 +216,13 @@ export class Vae {
     const weights = await componentWeights(dir);
     const r = await openWeights(weights);
     try {
-      return await Vae.fromWeights(gpu, config, r, precision);
+      return await Vae.fromWeights(gpu, config, r, precision, act);
     } finally {
       await r.close?.();
     }
   }
 
-  static async fromWeights(gpu: Gpu, config: VaeConfig, r: WeightReader, precision: Precision): Promise<Vae> {
+  static async fromWeights(gpu: Gpu, config: VaeConfig, r: WeightReader, precision: Precision, actDtype?: DType): Promise<Vae> {
     checkConfig(r.name, config);
     // Every missing, unexpected or mis-shaped tensor in one error, before anything is uploaded.
     checkParams(r, vaeParams(config));
@@ -245,7 +248,8 @@ export class Vae {
       normOut: await l.norm('decoder.conv_norm_out'),
       convOut: await l.conv('decoder.conv_out'),
     };
-    const act: DType = precision === 'f16' && gpu.caps.f16 ? 'f16' : 'f32';
+    if (actDtype === 'f16' && !gpu.caps.f16) throw new Error('Vae: f16 activations need shader-f16 on this adapter');
+    const act: DType = actDtype ?? (precision === 'f16' && gpu.caps.f16 ? 'f16' : 'f32');
     return new Vae(gpu, config, act, enc, dec);
   }
 

@@ -1,0 +1,123 @@
+// Finite activations on the tiny model with weights that overflow f16: a NaN/Inf stops the
+// request naming the stage and step, f32 runs finite; and the VAE honours force_upcast.
+import { openSync, readFileSync, closeSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setAutotune } from '../../src/kernels/registry.ts';
+import { NonFiniteActivationsError } from '../../src/model/finite-check.ts';
+import { Diception } from '../../src/model/pipeline.ts';
+import type { PipelineOptions, PipelineRequest } from '../../src/model/pipeline-types.ts';
+import { parseTask, pointSlots } from '../../src/model/tasks.ts';
+import { f32ToF16Bits } from '../../src/runtime/f16.ts';
+import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
+import { removeTempDirs, tempDir } from '../cli/files.ts';
+import { device } from '../helpers.ts';
+
+setAutotune(false);
+
+const SIDE = 64; // an 8×8 latent: every stage runs, in seconds
+const PROMPT = parseTask('depth').prompt;
+
+/** Sets elements `at` of an F32 or F16 tensor in a safetensors file to `value`, in place. */
+function setWeight(file: string, tensor: string, at: number[], value: number): void {
+  const bytes = readFileSync(file);
+  const n = Number(bytes.readBigUInt64LE(0));
+  const entry = JSON.parse(bytes.subarray(8, 8 + n).toString())[tensor];
+  if (!entry) throw new Error(`${file}: no tensor ${tensor}`);
+  const fd = openSync(file, 'r+');
+  try {
+    for (const i of at) {
+      const size = entry.dtype === 'F32' ? 4 : 2;
+      const b = Buffer.alloc(size);
+      if (size === 4) b.writeFloatLE(value);
+      else b.writeUInt16LE(f32ToF16Bits(value));
+      writeSync(fd, b, 0, size, 8 + n + entry.data_offsets[0] + i * size);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function request(steps: number): PipelineRequest {
+  const points = pointSlots([]);
+  return { images: new Float32Array(3 * SIDE * SIDE).map((_, i) => Math.sin(i / 50)), batch: 1, prompts: [PROMPT], points: points.coords, pointLabels: points.labels, steps, guidance: 1, seeds: [5] };
+}
+
+async function load(dir: string, o: Partial<PipelineOptions>): Promise<Diception> {
+  return Diception.load(await device(), { pretrainedModelPath: dir, diceptionPath: join(dir, 'diception.safetensors'), promptCache: join(dir, 'prompts.safetensors'), precision: 'f16', ...o });
+}
+
+async function run(dir: string, o: Partial<PipelineOptions>, steps = 2) {
+  const pipe = await load(dir, o);
+  try {
+    return { pipe, result: await pipe.run(request(steps)) };
+  } finally {
+    await pipe.dispose();
+  }
+}
+
+afterAll(removeTempDirs);
+
+describe('a transformer weight at 1e6 (attn.to_q): f16 activations overflow', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = tempDir('finite-q');
+    await writeTinyModel(dir, { ...DEMO_SPEC, prompts: [PROMPT, ''] });
+    setWeight(join(dir, 'diception.safetensors'), 'transformer.transformer_blocks.0.attn.to_q.weight', [5], 1e6);
+  });
+
+  it('stops the f16 request after denoising step 1 naming the stage, and suggests --precision f32', { timeout: 120_000 }, async () => {
+    const gpu = await device();
+    expect(gpu.caps.f16, 'f16 activations need shader-f16 (Dawn on lavapipe has it)').toBe(true);
+    const live = gpu.pool.liveBytes;
+    const pipe = await load(dir, {});
+    try {
+      const err = await pipe.run(request(2)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NonFiniteActivationsError);
+      expect((err as Error).message).toMatch(/^non-finite values \(\d+ NaN, \d+ Inf\) in the latent after denoising step 1 of 2; rerun with --precision f32$/);
+      expect(err).toMatchObject({ stage: 'denoise', step: 1 });
+      expect((err as NonFiniteActivationsError).nan + (err as NonFiniteActivationsError).inf).toBeGreaterThan(0);
+    } finally {
+      await pipe.dispose();
+    }
+    // Everything the request and the model allocated was freed (the stats buffer too).
+    expect(gpu.pool.liveBytes).toBe(live);
+  });
+
+  it('runs finite with --precision f32', { timeout: 120_000 }, async () => {
+    const { result } = await run(dir, { precision: 'f32' });
+    expect(result.image01.every(Number.isFinite)).toBe(true);
+    const m = result.activationMaxAbs!;
+    for (const v of [m.encode, m.denoise, m.decode]) expect(v > 0 && Number.isFinite(v), JSON.stringify(m)).toBe(true);
+    expect(result.vaePrecision).toEqual({ act: 'f32', reason: '--precision f32' });
+  });
+});
+
+describe('a VAE decoder weight that overflows f16 activations, with force_upcast: true', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = tempDir('finite-vae');
+    await writeTinyModel(dir, { ...DEMO_SPEC, vae: { ...DEMO_SPEC.vae, force_upcast: true }, prompts: [PROMPT, ''] });
+    // conv_in's 3×3 taps from latent channel 0 to output channel 0 at 60000 (an f16 value): the
+    // map entering the decoder passes f16's 65504 wherever that channel is not tiny.
+    setWeight(join(dir, 'vae', 'diffusion_pytorch_model.safetensors'), 'decoder.conv_in.weight', [0, 1, 2, 3, 4, 5, 6, 7, 8], 60000);
+  });
+
+  it('runs the VAE in f32 activations under f16 precision (force_upcast), finite, and says so', { timeout: 120_000 }, async () => {
+    const { pipe, result } = await run(dir, {}, 1);
+    expect(pipe.vae.act).toBe('f32');
+    expect(result.vaePrecision).toEqual({ act: 'f32', reason: 'vae/config.json force_upcast: true' });
+    expect(result.image01.every(Number.isFinite)).toBe(true);
+    expect(result.activationMaxAbs!.decode).toBeGreaterThan(0);
+  });
+
+  it('with --vae-precision f16 the decode overflows and the request stops naming the VAE decode', { timeout: 120_000 }, async () => {
+    const err = await run(dir, { vaePrecision: 'f16' }, 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteActivationsError);
+    // A GPU gives Inf (then NaN); lavapipe saturates f16 conversions, which shows as |x| beyond f16.
+    expect((err as Error).message).toMatch(
+      /^(non-finite values \(\d+ NaN, \d+ Inf\)|f16 overflow \(max \|x\| [\d.e+]+, beyond f16's 65504\)) in the image after the VAE decode; rerun with --vae-precision f32 \(or --precision f32\)$/,
+    );
+    expect(err).toMatchObject({ stage: 'decode', step: undefined });
+  });
+});
