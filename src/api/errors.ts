@@ -1,7 +1,8 @@
 // The errors the library API throws: one class per kind of problem, each with a stable `code`
 // for programs and the same one-line message the CLI prints for people.
+import { NonFiniteActivationsError } from '../model/finite-check.ts';
 
-export type DiceptionErrorCode = 'INVALID_ARGUMENT' | 'MODEL_FILES' | 'IMAGE' | 'NO_WEBGPU' | 'GPU' | 'ABORTED' | 'DISPOSED';
+export type DiceptionErrorCode = 'INVALID_ARGUMENT' | 'MODEL_FILES' | 'IMAGE' | 'NO_WEBGPU' | 'GPU' | 'NON_FINITE' | 'ABORTED' | 'DISPOSED';
 
 /** Every error the API throws: `code` says what kind, `message` is one line naming the file, option or stage. */
 export class DiceptionError extends Error {
@@ -50,6 +51,22 @@ export class GpuError extends DiceptionError {
   }
 }
 
+/**
+ * A stage's output held NaN or Inf (or overflowed f16): the message names the stage (and the
+ * denoising step) and suggests f32 precision; `stage` and `step` say the same for programs.
+ */
+export class NonFiniteError extends DiceptionError {
+  constructor(
+    message: string,
+    readonly stage: 'encode' | 'denoise' | 'decode',
+    /** 1-based, for the denoise stage. */
+    readonly step: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super('NON_FINITE', message, options);
+  }
+}
+
 /** predict() was stopped through its AbortSignal; its GPU memory has been freed. */
 export class AbortError extends DiceptionError {
   constructor(message = 'predict was aborted', options?: { cause?: unknown }) {
@@ -71,6 +88,7 @@ const GPU_PROBLEM = /GPU device lost|out of GPU memory|GPU validation error|maxB
 /** `e` as a DiceptionError: GPU and adapter problems by their message, anything else as `fallback`. */
 export function asDiceptionError(e: unknown, fallback: ErrorClass): DiceptionError {
   if (e instanceof DiceptionError) return e;
+  if (e instanceof NonFiniteActivationsError) return new NonFiniteError(e.message, e.stage, e.step, { cause: e });
   const message = e instanceof Error ? e.message : String(e);
   if (/^No WebGPU/.test(message)) return new WebGPUUnavailableError(message, { cause: e });
   if (GPU_PROBLEM.test(message)) return new GpuError(message, { cause: e });

@@ -1,6 +1,6 @@
 // What both entries export besides loadDiception: the error classes and the public types.
 export {
-  AbortError, DiceptionError, DisposedError, GpuError, ImageDecodeError, InvalidArgumentError, ModelFilesError, WebGPUUnavailableError, type DiceptionErrorCode,
+  AbortError, DiceptionError, DisposedError, GpuError, ImageDecodeError, InvalidArgumentError, ModelFilesError, NonFiniteError, WebGPUUnavailableError, type DiceptionErrorCode,
 } from './errors.ts';
 export type { DiceptionModel, ImageInput, LoadOptions, ModelSource, PredictOptions, PredictResult, Precision, RgbPixels, ProgressFn, RgbImage, StageTiming, TaskSpec } from './model.ts';
 export type { Prediction } from '../model/postprocess.ts';

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAutotune } from '../../src/kernels/registry.ts';
 import { NonFiniteActivationsError } from '../../src/model/finite-check.ts';
+import { parseMMDiTConfig } from '../../src/model/mmdit-config.ts';
+import { vaeActivations } from '../../src/model/precision.ts';
 import { Diception } from '../../src/model/pipeline.ts';
 import type { PipelineOptions, PipelineRequest } from '../../src/model/pipeline-types.ts';
 import { parseTask, pointSlots } from '../../src/model/tasks.ts';
+import type { Gpu } from '../../src/runtime/device.ts';
 import { f32ToF16Bits } from '../../src/runtime/f16.ts';
 import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
 import { removeTempDirs, tempDir } from '../cli/files.ts';
@@ -119,5 +122,22 @@ describe('a VAE decoder weight that overflows f16 activations, with force_upcast
       /^(non-finite values \(\d+ NaN, \d+ Inf\)|f16 overflow \(max \|x\| [\d.e+]+, beyond f16's 65504\)) in the image after the VAE decode; rerun with --vae-precision f32 \(or --precision f32\)$/,
     );
     expect(err).toMatchObject({ stage: 'decode', step: undefined });
+  });
+});
+
+describe('vaeActivations: the VAE activation dtype and why', () => {
+  const gpu = (f16: boolean, maxBufferSize = 2 ** 32) => ({ caps: { f16, maxBufferSize } }) as unknown as Gpu;
+  const mmdit = parseMMDiTConfig({ ...DEMO_SPEC.transformer });
+  const sd3 = { ...DEMO_SPEC.vae, block_out_channels: [128, 256, 512, 512], force_upcast: true };
+  it.each([
+    ['f16', true, sd3, 'auto', undefined, { act: 'f32', reason: 'vae/config.json force_upcast: true' }],
+    ['f16', true, sd3, 'f16', undefined, { act: 'f16', reason: '--vae-precision f16' }],
+    ['f16', true, { ...sd3, force_upcast: false }, 'auto', undefined, { act: 'f16', reason: 'f16 precision (vae/config.json does not ask for force_upcast)' }],
+    ['f32', true, sd3, 'f16', undefined, { act: 'f32', reason: '--precision f32' }],
+    ['f16', false, sd3, 'auto', undefined, { act: 'f32', reason: 'this adapter lacks shader-f16' }],
+    // 256 channels × 768² × 4 bytes = 576 MiB: above a 512 MiB buffer.
+    ['f16', true, sd3, 'auto', 2 ** 29, { act: 'f16', reason: "vae/config.json asks for force_upcast, but one f32 feature map at 768² (576 MiB) is above this adapter's largest buffer" }],
+  ] as const)('precision %s, shader-f16 %s, %j, --vae-precision %s, maxBufferSize %s', (precision, f16, config, requested, max, want) => {
+    expect(vaeActivations(gpu(f16, max), precision, config, mmdit, requested)).toEqual(want);
   });
 });

@@ -3,6 +3,7 @@
 // checked here, then micro-batched onto the GPU by BatchQueue.
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyRequest } from 'fastify';
+import { NonFiniteActivationsError } from '../../src/model/finite-check.ts';
 import type { Pipeline, StageTiming } from '../../src/model/pipeline-types.ts';
 import { inferInput } from '../../src/model/preprocess.ts';
 import { COCO_CLASSES, MAX_POINTS, TASK_NAMES } from '../../src/model/tasks.ts';
@@ -76,6 +77,8 @@ export async function buildApp(o: AppOptions) {
     if (err.statusCode === 413) return reply.code(413).send({ error: `the body is over --max-body-mb ${o.maxBodyMb} (${bodyLimit} bytes)`, code: 'body_too_large' });
     if (err.statusCode === 415) return reply.code(415).send({ error: `Content-Type '${req.headers['content-type'] ?? ''}' is not accepted; send the image as image/* or multipart/form-data`, code: 'unsupported_media_type' });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: firstLine(err), code: (err.code ?? 'bad_request').toLowerCase() });
+    // The model's failure on this input (an f16 overflow, say), not the server's: it stays up.
+    if (err instanceof NonFiniteActivationsError) return reply.code(500).send({ error: err.message, code: 'non_finite' });
     if (/device lost/i.test(err.message)) state.lost = firstLine(err);
     return reply.code(500).send({ error: firstLine(err), code: 'internal' });
   });
