@@ -54,6 +54,8 @@ export interface PredictResult extends Prediction {
   timings: StageTiming[];
   /** segmentation and semantic: the binary mask (and its COCO RLE); entity: the instances (the CLI's --masks rules, default settings). */
   masks?: TaskMasks;
+  /** The VAE's activation dtype and why (f32 where vae/config.json says force_upcast and it fits). */
+  vaePrecision?: { act: 'f16' | 'f32'; reason: string };
 }
 
 export interface DiceptionModel {
@@ -167,7 +169,7 @@ class Model implements DiceptionModel {
       });
       const size = Math.round(Math.sqrt(result.image01.length / 3));
       const masks = taskMasks(request.task.name, result.image01, size, rgb.height, rgb.width);
-      return { ...toPrediction(result.image01, request.task.name, rgb.width, rgb.height, INFER_STYLE), timings: result.timings, ...(masks && { masks }) };
+      return { ...toPrediction(result.image01, request.task.name, rgb.width, rgb.height, INFER_STYLE), timings: result.timings, vaePrecision: result.vaePrecision, ...(masks && { masks }) };
     } catch (e) {
       if (o.signal?.aborted) throw aborted(e);
       throw asDiceptionError(e, ModelFilesError);

@@ -38,6 +38,7 @@ describe('library API (Node)', () => {
     expect(r.depth!.length).toBe(40 * 24);
     expect(r.normal).toBeUndefined();
     expect(r.timings.map((t) => t.stage)).toEqual(['text', 'encode', 'denoise', 'decode']);
+    expect(r.vaePrecision).toEqual({ act: 'f32', reason: '--precision f32' });
     expect(steps).toEqual([1]);
   });
 
