@@ -15,6 +15,7 @@ export const SD3_VAE: VaeConfig = {
   mid_block_add_attention: true,
   use_quant_conv: false,
   use_post_quant_conv: false,
+  force_upcast: true,
 };
 
 export const SD3_TRANSFORMER: TransformerConfig = {
