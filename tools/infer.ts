@@ -89,7 +89,7 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
     if (!files.length) out.info(`note: --masks applies to segmentation, semantic and entity; no masks for ${task.name}`);
     written.push(...files);
   }
-  const profileLines = profile ? ['', `Top kernels by GPU time (${profilerMode(profiler!)}):`, formatProfile(profile)] : [];
+  const profileLines = profile ? ['', `Top kernels by GPU time (${profilerMode(profiler!)}):`, formatProfile(profile), finiteCheckLine(profile, settings.steps)] : [];
   out.finish(
     {
       image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings,
@@ -112,6 +112,15 @@ export function activationJson(r: Pick<PipelineResult, 'vaePrecision' | 'activat
 /** Says which weights stayed f32 under --precision f16 (values beyond f16's ±65504). */
 export function f32WeightLines(kept: PipelineResult['f32Weights']): string[] {
   return (kept ?? []).map((k) => `note: '${k.tensor}' (${k.file}) kept in f32: max |value| ${k.max_abs.toExponential(3)} is beyond f16's range`);
+}
+
+/** The finite-activation check's share of the profile: per denoising step, and all of its dispatches. */
+export function finiteCheckLine(profile: KernelTime[], steps: number): string {
+  const ms = (f: (label: string) => boolean) => profile.filter((k) => f(k.label)).reduce((a, k) => a + k.ms, 0);
+  const total = ms(() => true) || 1;
+  const perStep = ms((l) => l === 'finite advance' || (l.startsWith('finite ') && l.endsWith(' step'))) / steps;
+  const all = ms((l) => l.startsWith('finite '));
+  return `finite-activation check: ${perStep.toFixed(3)} ms per denoising step; all its dispatches ${all.toFixed(2)} ms, ${((100 * all) / total).toFixed(2)}% of the GPU time above`;
 }
 
 function profilerMode(p: Profiler): string {

@@ -43,6 +43,8 @@ export interface FiniteCheckOptions {
    * recorded dispatch is the same each step, and `advanceFiniteCounter` moves it on).
    */
   counted?: boolean;
+  /** Added to the dispatch label (profiles tell the checks apart), e.g. 'step'. */
+  label?: string;
 }
 
 /** Adds x's NaN and Inf counts and max finite |x| into `stats` (from finiteStatsBuffer). */
@@ -68,7 +70,7 @@ export async function checkFinite(gpu: Gpu, x: Tensor, stats: Tensor, o: FiniteC
       const w = bindingWindow(x, s, count);
       if (f16 && w.shift % 2) throw new Error(`checkFinite: f16 tensor at byte offset ${x.offset} does not start on a 4-byte word`);
       const words = f16 ? Math.ceil(count / 2) : count;
-      gpu.recorder.dispatch(kernel, [w.binding, stats.binding()], new Uint32Array([count, w.shift, o.slot, o.counted ? 1 : 0]), grid1d(gpu, words, 256 * PER), `finite ${v.name}`);
+      gpu.recorder.dispatch(kernel, [w.binding, stats.binding()], new Uint32Array([count, w.shift, o.slot, o.counted ? 1 : 0]), grid1d(gpu, words, 256 * PER), `finite ${v.name}${o.label ? ` ${o.label}` : ''}`);
     }
   };
   await runVariant(gpu, 'finite', `${x.dtype}`, record);

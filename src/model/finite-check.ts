@@ -57,18 +57,18 @@ export class ActivationChecks {
 
   /** After the VAE encode: the scaled image latent. */
   encoded(latent: Tensor): Promise<void> {
-    return checkFinite(this.gpu, latent, this.stats, { slot: 0 });
+    return checkFinite(this.gpu, latent, this.stats, { slot: 0, label: 'encode' });
   }
 
   /** After a denoising step: the new latent (the step number comes from the GPU counter). */
   async stepped(latent: Tensor): Promise<void> {
-    await checkFinite(this.gpu, latent, this.stats, { slot: 1, counted: true });
+    await checkFinite(this.gpu, latent, this.stats, { slot: 1, counted: true, label: 'step' });
     await advanceFiniteCounter(this.gpu, this.stats);
   }
 
   /** After the VAE decode: its output before the [0, 1] clamp (a clamp would hide an Inf). */
   decoded(image: Tensor): Promise<void> {
-    return checkFinite(this.gpu, image, this.stats, { slot: this.steps + 1 });
+    return checkFinite(this.gpu, image, this.stats, { slot: this.steps + 1, label: 'decode' });
   }
 
   /**

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { asDiceptionError, DiceptionError, ModelFilesError, NonFiniteError } from '../../src/api/errors.ts';
 import { NonFiniteActivationsError } from '../../src/model/finite-check.ts';
 import { MODEL_SIZE, type PipelineFactory } from '../../src/model/pipeline-types.ts';
+import { finiteCheckLine } from '../../tools/infer.ts';
 import { post, pngBytes, startServer } from '../serve/server.ts';
 import { fakePipeline, runCli } from './fake-pipeline.ts';
 import { modelArgs, removeTempDirs, tempDir, writeImage } from './files.ts';
@@ -70,5 +71,18 @@ describe('infer --json says which VAE precision ran and why', () => {
     });
     const out = JSON.parse((await runCli(['infer', '--image', join(dir, 'a.png'), '--output_dir', join(dir, 'out'), ...modelArgs(dir), '--json'], factory)).out);
     expect(out).toMatchObject({ vae_precision: 'f32', vae_precision_reason: vaePrecision.reason, activation_max_abs: activationMaxAbs });
+  });
+});
+
+describe('infer --profile reports the check', () => {
+  it('per denoising step (step checks + counter advances) and in all', () => {
+    const profile = [
+      { label: 'matmul tiled-8x4', calls: 40, ms: 990 },
+      { label: 'finite atomic step', calls: 4, ms: 4 },
+      { label: 'finite advance', calls: 4, ms: 2 },
+      { label: 'finite atomic decode', calls: 1, ms: 3 },
+      { label: 'euler step', calls: 4, ms: 1 },
+    ];
+    expect(finiteCheckLine(profile, 4)).toBe('finite-activation check: 1.500 ms per denoising step; all its dispatches 9.00 ms, 0.90% of the GPU time above');
   });
 });
