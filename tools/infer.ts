@@ -118,8 +118,9 @@ export function f32WeightLines(kept: PipelineResult['f32Weights']): string[] {
 export function finiteCheckLine(profile: KernelTime[], steps: number): string {
   const ms = (f: (label: string) => boolean) => profile.filter((k) => f(k.label)).reduce((a, k) => a + k.ms, 0);
   const total = ms(() => true) || 1;
-  const perStep = ms((l) => l === 'finite advance' || (l.startsWith('finite ') && l.endsWith(' step'))) / steps;
-  const all = ms((l) => l.startsWith('finite '));
+  // The profile totals dispatches by their label's first word: finite:step, finite:advance, ...
+  const perStep = ms((l) => l === 'finite:step' || l === 'finite:advance') / steps;
+  const all = ms((l) => l === 'finite' || l.startsWith('finite:'));
   return `finite-activation check: ${perStep.toFixed(3)} ms per denoising step; all its dispatches ${all.toFixed(2)} ms, ${((100 * all) / total).toFixed(2)}% of the GPU time above`;
 }
 

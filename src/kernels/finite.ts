@@ -43,7 +43,7 @@ export interface FiniteCheckOptions {
    * recorded dispatch is the same each step, and `advanceFiniteCounter` moves it on).
    */
   counted?: boolean;
-  /** Added to the dispatch label (profiles tell the checks apart), e.g. 'step'. */
+  /** Names the check in the dispatch label, 'finite:<label>' (profiles total by its first word), e.g. 'step'. */
   label?: string;
 }
 
@@ -70,7 +70,7 @@ export async function checkFinite(gpu: Gpu, x: Tensor, stats: Tensor, o: FiniteC
       const w = bindingWindow(x, s, count);
       if (f16 && w.shift % 2) throw new Error(`checkFinite: f16 tensor at byte offset ${x.offset} does not start on a 4-byte word`);
       const words = f16 ? Math.ceil(count / 2) : count;
-      gpu.recorder.dispatch(kernel, [w.binding, stats.binding()], new Uint32Array([count, w.shift, o.slot, o.counted ? 1 : 0]), grid1d(gpu, words, 256 * PER), `finite ${v.name}${o.label ? ` ${o.label}` : ''}`);
+      gpu.recorder.dispatch(kernel, [w.binding, stats.binding()], new Uint32Array([count, w.shift, o.slot, o.counted ? 1 : 0]), grid1d(gpu, words, 256 * PER), `finite${o.label ? `:${o.label}` : ''} ${v.name}`);
     }
   };
   await runVariant(gpu, 'finite', `${x.dtype}`, record);
@@ -84,7 +84,7 @@ export async function advanceFiniteCounter(gpu: Gpu, stats: Tensor): Promise<voi
     bindings: [{ name: 'stats', dtype: 'u32', access: 'read_write', atomic: true }],
     defines: { ADVANCE: true },
   });
-  gpu.recorder.dispatch(kernel, [stats.binding()], undefined, [1], 'finite advance');
+  gpu.recorder.dispatch(kernel, [stats.binding()], undefined, [1], 'finite:advance');
 }
 
 /** Reads the stats buffer back (one small copy): the step counter and every slot. */

@@ -2,9 +2,9 @@
 // VAE decode's output are checked on the GPU (kernels/finite.ts) into one small stats buffer, read
 // back only where the pipeline syncs anyway (the end of a stage), so a step records no readback.
 // A NaN or Inf stops the request with one line naming the first stage that produced it; so does a
-// value beyond f16's range after a stage that computed in f16: WGSL leaves out-of-range f16
-// conversions undefined, and lavapipe's saturate instead of giving Inf, so an overflow can come
-// out finite (at ±3.4e38) and still be garbage.
+// value beyond f16's range after a stage that computed in f16: WGSL leaves out-of-range
+// conversions and NaN handling in min/max/clamp to the implementation, and on lavapipe an
+// overflowed f16 map in the VAE reached the decode's output as ±3.4e38, finite and garbage.
 import { advanceFiniteCounter, checkFinite, finiteStatsBuffer, readFiniteStats, type FiniteStats } from '../kernels/finite.ts';
 import type { Gpu } from '../runtime/device.ts';
 import { F16_OVERFLOW } from '../runtime/f16.ts';

@@ -78,10 +78,10 @@ describe('infer --profile reports the check', () => {
   it('per denoising step (step checks + counter advances) and in all', () => {
     const profile = [
       { label: 'matmul tiled-8x4', calls: 40, ms: 990 },
-      { label: 'finite atomic step', calls: 4, ms: 4 },
-      { label: 'finite advance', calls: 4, ms: 2 },
-      { label: 'finite atomic decode', calls: 1, ms: 3 },
-      { label: 'euler step', calls: 4, ms: 1 },
+      { label: 'finite:step', calls: 4, ms: 4 },
+      { label: 'finite:advance', calls: 4, ms: 2 },
+      { label: 'finite:decode', calls: 1, ms: 3 },
+      { label: 'eulerStep', calls: 4, ms: 1 },
     ];
     expect(finiteCheckLine(profile, 4)).toBe('finite-activation check: 1.500 ms per denoising step; all its dispatches 9.00 ms, 0.90% of the GPU time above');
   });
