@@ -262,12 +262,13 @@ export class Recorder {
   }
 
   /**
-   * Runs `f` and returns, with its result, a Plan of the work it recorded, or no plan when that
-   * work cannot be replayed as recorded: it wrote, read or waited on the GPU (autotuning, a
-   * first upload), a profiler is attached, the pool destroyed buffers meanwhile, or `plans` is
-   * off. Everything recorded while `f` runs belongs to the plan: nothing else may record then.
+   * Runs `f` and returns, with its result, a Plan of the work it recorded, or no plan and the
+   * reason when that work cannot be replayed as recorded: it wrote, read or waited on the GPU
+   * (autotuning, a first upload), a profiler is attached, the pool destroyed buffers meanwhile,
+   * or `plans` is off. Everything recorded while `f` runs belongs to the plan: nothing else may
+   * record then.
    */
-  async capture<T>(f: () => Promise<T>): Promise<{ result: T; plan: Plan | undefined }> {
+  async capture<T>(f: () => Promise<T>): Promise<{ result: T; plan: Plan } | { result: T; plan: undefined; reason: string }> {
     if (this.capturing) throw new Error('capture: already capturing');
     this.flush();
     const pool = this.gpu.pool;
@@ -283,8 +284,10 @@ export class Recorder {
     } finally {
       this.capturing = undefined;
     }
-    const replayable = !c.broken && !this.observer && pool.trims === c.trims;
-    return { result, plan: replayable ? new Plan(pool, c.batches, c.dispatches, c.buffers) : undefined };
+    if (this.observer) c.broken ??= 'a profiler is attached';
+    if (pool.trims !== c.trims) c.broken ??= 'the pool destroyed buffers meanwhile';
+    if (c.broken) return { result, plan: undefined, reason: c.broken };
+    return { result, plan: new Plan(pool, c.batches, c.dispatches, c.buffers) };
   }
 
   /**

@@ -209,7 +209,7 @@ describe('recorder', () => {
       const out = empty(gpu, [6]);
       const live = gpu.pool.liveBytes;
       const { plan } = await rec.capture(chain(input, out));
-      expect(plan).toBeDefined();
+      expect(plan, 'a plan').toBeDefined();
       expect(plan!.batches).toHaveLength(3);
       expect(Array.from(await out.read())).toEqual([1 + SUM, 2 + SUM, 3 + SUM, 1, 2, 3]);
       // The chain's two scratch buffers stay out of the pool: tensors made now get others.
@@ -241,26 +241,28 @@ describe('recorder', () => {
       const input = fromArray(gpu, [1, 2, 3], [3]);
       const out = empty(gpu, [6]);
       const want = [1 + SUM, 2 + SUM, 3 + SUM, 1, 2, 3];
-      const cases: [string, () => Promise<void>][] = [
-        ['write', async () => rec.write(input.buffer, 0, new Uint8Array(new Float32Array([1, 2, 3]).buffer))],
-        ['wait', () => gpu.sync('test')],
-        ['read', async () => void (await input.read())],
+      const early = 'it submitted work early (a write, a read or a wait)';
+      const cases: [string, () => Promise<void>, string][] = [
+        ['write', async () => rec.write(input.buffer, 0, new Uint8Array(new Float32Array([1, 2, 3]).buffer)), early],
+        ['wait', () => gpu.sync('test'), early],
+        ['read', async () => void (await input.read()), early],
+        ['trim', async () => gpu.pool.trim(), 'the pool destroyed buffers meanwhile'],
       ];
-      for (const [what, extra] of cases) {
-        out.dispose();
+      out.dispose();
+      for (const [what, extra, reason] of cases) {
         const fresh = empty(gpu, [6]);
-        const { plan } = await rec.capture(async () => {
-          await chain(input, fresh)();
+        const captured = await rec.capture(async () => {
           await extra();
+          await chain(input, fresh)();
         });
-        expect(plan, what).toBeUndefined();
+        expect(captured, what).toMatchObject({ plan: undefined, reason });
         expect(Array.from(await fresh.read()), what).toEqual(want);
         fresh.dispose();
       }
       rec.plans = false;
       try {
         const o = empty(gpu, [6]);
-        expect((await rec.capture(chain(input, o))).plan).toBeUndefined();
+        expect(await rec.capture(chain(input, o))).toMatchObject({ plan: undefined, reason: 'plans are off' });
         expect(Array.from(await o.read())).toEqual(want);
         o.dispose();
       } finally {
@@ -269,7 +271,7 @@ describe('recorder', () => {
       rec.observer = { beginDispatch: () => undefined, beforeSubmit: () => {}, afterSubmit: () => {}, wantsFlushAfterDispatch: () => false };
       try {
         const o = empty(gpu, [6]);
-        expect((await rec.capture(chain(input, o))).plan).toBeUndefined();
+        expect(await rec.capture(chain(input, o))).toMatchObject({ plan: undefined, reason: 'a profiler is attached' });
         o.dispose();
       } finally {
         rec.observer = undefined;
