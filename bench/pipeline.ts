@@ -117,14 +117,22 @@ const ENCODE_STEPS = 10;
 /** Requests per configuration; first_step and steady_state are medians over all of them. */
 const ENCODE_ROUNDS = 3;
 
+/** The configurations timed: steps replayed (model/replay.ts), bind groups reused (bind-groups.ts). */
+const ENCODE_MODES = [
+  { variant: 'denoising step', plans: true, groups: true },
+  { variant: 'denoising step, not replayed', plans: false, groups: true },
+  { variant: 'denoising step, not replayed, bind groups not reused', plans: false, groups: false },
+];
+
 /**
- * CPU cost of recording a denoising step (`encode_ms_per_step`): the whole model code of a step
- * (kernel choice, allocation, bind groups, encoding, finishing the command buffers) as a dry run,
- * so nothing executes and the real size is cheap: by default SD3-medium's 24 blocks × 1536 at the
- * 768² request's 4946 joint tokens (zero weights in sparse files), --quick the demo model.
- * Process CPU time (all threads), so a loaded machine inflates it less than wall time; a request
- * with CFG runs its batch of 2 through the same dispatches. The first step starts with no bind
- * group cached; rows 'not reused' create every bind group afresh (as before bind-groups.ts).
+ * CPU cost of recording a denoising step (`encode_ms_per_step`): a whole step (the timestep
+ * upload, the model code or the replay of step 1's recorded commands, the Euler update, finishing
+ * the command buffers) as a dry run, so nothing executes and the real size is cheap: by default
+ * SD3-medium's 24 blocks × 1536 at the 768² request's 4946 joint tokens (zero weights in sparse
+ * files), --quick the demo model. Process CPU time (all threads), so a loaded machine inflates it
+ * less than wall time; a request with CFG runs its batch of 2 through the same dispatches. The
+ * first step runs the model code with no bind group cached; the other rows turn replay off, and
+ * bind group reuse too (every group created afresh, as before bind-groups.ts).
  */
 export async function benchEncode(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
   const prompt = allPrompts()[0];
@@ -148,6 +156,7 @@ export async function benchEncode(gpu: Gpu, o: BenchOptions): Promise<BenchResul
         const inputs = { noise: latent, cond: latent, points, embeds: pos.embeds, pooled: pos.pooled, negEmbeds: neg.embeds, negPooled: neg.pooled };
         const steps = async (n: number, guidance: number) => {
           const cpu: number[] = [];
+          const dispatched = gpu.recorder.dispatched;
           let last = process.cpuUsage();
           const x = await pipe.denoise({
             ...inputs,
@@ -160,40 +169,44 @@ export async function benchEncode(gpu: Gpu, o: BenchOptions): Promise<BenchResul
             },
           });
           x.dispose();
+          dispatches = (gpu.recorder.dispatched - dispatched) / n;
           return cpu;
         };
+        let dispatches = 0;
         // Loads the transformer and compiles every kernel of both batch sizes.
         for (const g of [1, 2]) await steps(1, g);
-        const groups = gpu.recorder.bindGroups;
+        const rec = gpu.recorder;
         for (const g of [1, 2]) {
-          // Rounds alternate reuse on and off, so a change in the machine's load hits both alike.
-          const first = new Map<boolean, number[]>([[true, []], [false, []]]);
-          const steady = new Map<boolean, number[]>([[true, []], [false, []]]);
+          // Rounds alternate the modes, so a change in the machine's load hits all alike.
+          const first = ENCODE_MODES.map((): number[] => []);
+          const steady = ENCODE_MODES.map((): number[] => []);
           for (let r = 0; r < ENCODE_ROUNDS; r++) {
-            for (const reuse of [true, false]) {
-              groups.enabled = reuse;
-              groups.clear(); // the first step creates every bind group, as in a session's first request
+            for (const [m, mode] of ENCODE_MODES.entries()) {
+              rec.plans = mode.plans;
+              rec.bindGroups.enabled = mode.groups;
+              rec.bindGroups.clear(); // the first step creates every bind group, as in a session's first request
               const cpu = await steps(ENCODE_STEPS, g);
-              first.get(reuse)!.push(cpu[0]);
-              steady.get(reuse)!.push(...cpu.slice(1));
+              first[m].push(cpu[0]);
+              steady[m].push(...cpu.slice(1));
             }
           }
-          for (const reuse of [true, false]) {
-            const st = round(median(steady.get(reuse)!), 3);
+          for (const [m, mode] of ENCODE_MODES.entries()) {
+            const st = round(median(steady[m]), 3);
             rows.push({
               op: 'pipeline encode',
-              variant: reuse ? 'denoising step' : 'denoising step, bind groups not reused',
+              variant: mode.variant,
               shape: `${SIDE}², ${g > 1 ? `CFG ${g}` : 'no CFG'}`,
               dtype: 'f16',
               ms_median: st,
-              runs: steady.get(reuse)!.length,
-              encode_ms_per_step: { first_step: round(median(first.get(reuse)!), 3), steady_state: st },
-              note: model,
+              runs: steady[m].length,
+              encode_ms_per_step: { first_step: round(median(first[m]), 3), steady_state: st },
+              note: `${model}, ${Math.round(dispatches)} dispatches per step`,
               adapter: gpu.caps.adapterName,
             });
           }
         }
-        groups.enabled = true;
+        rec.plans = true;
+        rec.bindGroups.enabled = true;
         for (const e of [pos, neg]) [e.embeds, e.pooled].forEach((x) => x.dispose());
         points.dispose();
         latent.dispose();

@@ -59,17 +59,22 @@ export async function embedding(gpu: Gpu, table: Tensor, ids: Int32Array | Uint3
  * accuracy guarantee for arguments as large as t·f (up to 1000 rad).
  */
 export async function timestepEmbedding(gpu: Gpu, t: Float32Array, dim: number): Promise<Tensor> {
+  return fromArray(gpu, timestepSinusoid(t, dim), [t.length, dim], 'f32');
+}
+
+/** timestepEmbedding's values, [t.length, dim] row-major, on the CPU. */
+export function timestepSinusoid(t: Float32Array, dim: number): Float32Array {
   if (!(Number.isInteger(dim) && dim >= 2)) throw new Error(`timestepEmbedding: dim ${dim} must be an integer >= 2`);
   const half = Math.floor(dim / 2);
   const f = Math.fround;
   const freqs = Array.from({ length: half }, (_, i) => f(Math.exp(f(f(f(-Math.log(10000)) * i) / half))));
   const out = new Float32Array(t.length * dim);
-  t.forEach((ti, b) => {
+  for (let b = 0; b < t.length; b++) {
     for (let i = 0; i < half; i++) {
-      const arg = f(ti * freqs[i]);
+      const arg = f(t[b] * freqs[i]);
       out[b * dim + i] = Math.cos(arg);
       out[b * dim + half + i] = Math.sin(arg);
     }
-  });
-  return fromArray(gpu, out, [t.length, dim], 'f32');
+  }
+  return out;
 }

@@ -2,11 +2,11 @@
 // condition latent's tokens appended to the noisy ones and 5 point embeddings appended to the
 // context. Sizes come from transformer/config.json; weight names are upstream's.
 import type { Gpu } from '../runtime/device.ts';
-import type { Tensor } from '../runtime/tensor.ts';
+import { Tensor } from '../runtime/tensor.ts';
 import type { WeightReader } from '../runtime/weights.ts';
 import { activation } from '../kernels/activation.ts';
 import { attention } from '../kernels/attention.ts';
-import { timestepEmbedding } from '../kernels/embedding.ts';
+import { timestepEmbedding, timestepSinusoid } from '../kernels/embedding.ts';
 import { concatTokens, sliceTokens, unpatchify } from '../kernels/layout.ts';
 import { layerNorm } from '../kernels/norms.ts';
 import type { Chunk } from '../kernels/types.ts';
@@ -95,14 +95,14 @@ export class MMDiT {
 
   /**
    * One velocity prediction. hidden, cond [B, Cin, H, W]; pointEmbeds [B, P, C] (f32);
-   * timestep σ·1000 per sample; promptEmbeds [B, T, joint_attention_dim]; pooled
+   * timestep σ·1000 per sample (or its features, see writeTimestep); promptEmbeds [B, T, joint_attention_dim]; pooled
    * [B, pooled_projection_dim]. Returns [B, Cout, H, W] f32. Inputs are not consumed.
    */
   async forward(
     hidden: Tensor,
     cond: Tensor,
     pointEmbeds: Tensor,
-    timestep: ArrayLike<number>,
+    timestep: ArrayLike<number> | Tensor,
     promptEmbeds: Tensor,
     pooled: Tensor,
     inspect?: Inspect,
@@ -113,7 +113,7 @@ export class MMDiT {
     this.checkInputs(hidden, cond, pointEmbeds, timestep, promptEmbeds, pooled);
     const imageTokens = (H / p) * (W / p);
 
-    const temb = await this.conditioning(gpu, Float32Array.from(timestep), pooled);
+    const temb = await this.conditioning(gpu, timestep, pooled);
     await inspect?.('temb', temb);
     // Every adaLN linear takes silu(temb).
     const cond0 = await activation(gpu, temb, 'silu');
@@ -149,12 +149,31 @@ export class MMDiT {
     return img;
   }
 
+  /** Width of the timestep features: forward() takes them as a [B, timestepDim] f32 tensor too. */
+  get timestepDim(): number {
+    return this.timeEmbed.dim;
+  }
+
+  /**
+   * Writes the timestep features of σ·1000 per sample into `into` ([B, timestepDim] f32): a
+   * denoising loop rewrites one tensor per step, so that the step it recorded reads the new
+   * timestep when replayed (replay.ts).
+   */
+  writeTimestep(into: Tensor, timestep: ArrayLike<number>): void {
+    const { dim } = this.timeEmbed;
+    if (into.dtype !== 'f32' || into.shape.join() !== `${timestep.length},${dim}`) {
+      throw new Error(`MMDiT.writeTimestep: tensor [${into.shape}] ${into.dtype} given for ${timestep.length} timesteps, expected [${timestep.length}, ${dim}] f32`);
+    }
+    const values = timestepSinusoid(Float32Array.from(timestep), dim);
+    this.gpu.recorder.write(into.buffer, into.offset, new Uint8Array(values.buffer));
+  }
+
   /** temb = TimestepEmbedding(sinusoid(t)) + TextProjection(pooled), [B, C] f32. */
-  private async conditioning(gpu: Gpu, timestep: Float32Array, pooled: Tensor): Promise<Tensor> {
+  private async conditioning(gpu: Gpu, timestep: ArrayLike<number> | Tensor, pooled: Tensor): Promise<Tensor> {
     const { dim, l1, l2 } = this.timeEmbed;
-    const sinusoid = await timestepEmbedding(gpu, timestep, dim);
+    const sinusoid = timestep instanceof Tensor ? timestep : await timestepEmbedding(gpu, Float32Array.from(timestep), dim);
     const t1 = await applyLinear(gpu, sinusoid, l1, { act: 'silu', outDtype: 'f32' });
-    sinusoid.dispose();
+    if (sinusoid !== timestep) sinusoid.dispose();
     const t2 = await applyLinear(gpu, t1, l2, { outDtype: 'f32' });
     t1.dispose();
     const p1 = await applyLinear(gpu, pooled, this.textEmbed.l1, { act: 'silu', outDtype: 'f32' });
@@ -223,7 +242,7 @@ export class MMDiT {
     return s2;
   }
 
-  private checkInputs(hidden: Tensor, cond: Tensor, pe: Tensor, timestep: ArrayLike<number>, prompt: Tensor, pooled: Tensor): void {
+  private checkInputs(hidden: Tensor, cond: Tensor, pe: Tensor, timestep: ArrayLike<number> | Tensor, prompt: Tensor, pooled: Tensor): void {
     const { patchSize: p, inChannels, posEmbedMaxSize: S, hidden: C, jointAttentionDim, pooledProjectionDim } = this.config;
     const fail = (what: string) => {
       throw new Error(`MMDiT.forward: ${what}`);
@@ -235,7 +254,9 @@ export class MMDiT {
     if (cond.shape.join() !== hidden.shape.join()) fail(`cond [${cond.shape}] must match hidden [${hidden.shape}]`);
     if (pe.shape.length !== 3 || pe.shape[0] !== B || pe.shape[2] !== C) fail(`pointEmbeds must be [${B}, P, ${C}], got [${pe.shape}]`);
     if (pe.dtype !== 'f32') fail(`pointEmbeds must be f32, got ${pe.dtype}`);
-    if (timestep.length !== B) fail(`${timestep.length} timesteps for a batch of ${B}`);
+    if (timestep instanceof Tensor) {
+      if (timestep.shape.join() !== `${B},${this.timeEmbed.dim}` || timestep.dtype !== 'f32') fail(`timestep features must be [${B}, ${this.timeEmbed.dim}] f32, got [${timestep.shape}] ${timestep.dtype}`);
+    } else if (timestep.length !== B) fail(`${timestep.length} timesteps for a batch of ${B}`);
     if (prompt.shape.length !== 3 || prompt.shape[0] !== B || prompt.shape[2] !== jointAttentionDim) {
       fail(`promptEmbeds must be [${B}, T, ${jointAttentionDim}], got [${prompt.shape}]`);
     }

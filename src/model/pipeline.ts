@@ -16,6 +16,7 @@ import { PointEmbedder, withUnconditional } from './point-embedder.ts';
 import { dtypesFor, vaeActivations, type VaeActivations } from './precision.ts';
 import { encodePrompts } from './prompt.ts';
 import { PromptCache } from './prompt-cache.ts';
+import { StepReplay } from './replay.ts';
 import { FlowMatchEuler, guide, parseSchedulerConfig, type FlowMatchConfig } from './scheduler.ts';
 import { Vae, type VaeConfig } from './vae.ts';
 
@@ -146,41 +147,50 @@ export class Diception implements Pipeline {
     const sched = new FlowMatchEuler(this.scheduler, i.steps);
     const cfg = i.guidance > 1;
     if (cfg && (!i.negEmbeds || !i.negPooled)) throw new Error('denoise: guidance > 1 needs the negative prompt embeddings');
+    if (i.noise.dtype !== 'f32') throw new Error(`denoise: the initial latent must be f32, got ${i.noise.dtype}`);
     const B = i.noise.shape[0];
     // With CFG the batch is [uncond, cond]: negative prompt and zero point embeddings first.
     const embeds = cfg ? catBatch(gpu, i.negEmbeds!, i.embeds) : i.embeds;
     const pooled = cfg ? catBatch(gpu, i.negPooled!, i.pooled) : i.pooled;
     const points = cfg ? withUnconditional(gpu, i.points) : i.points;
     const cond = cfg ? catBatch(gpu, i.cond, i.cond) : i.cond;
-    let x = i.noise;
+    // Steps after the first replay its recorded dispatches (replay.ts): the latent stays in one
+    // buffer (x, updated by copy) and the timestep reaches the model through one tensor.
+    const x = empty(gpu, i.noise.shape, 'f32');
+    gpu.recorder.copy(i.noise.buffer, i.noise.offset, x.buffer, x.offset, x.byteLength);
+    const n = cfg ? 2 * B : B;
+    const tFeatures = empty(gpu, [n, mmdit.timestepDim], 'f32');
+    const velocity = new StepReplay(gpu);
     try {
       for (let s = 0; s < i.steps; s++) {
         if (s > 0) i.signal?.throwIfAborted();
-        const t = new Float32Array(cfg ? 2 * B : B).fill(sched.timesteps[s]);
-        const input = cfg ? catBatch(gpu, x, x) : x;
-        let v = await mmdit.forward(input, cond, points, t, embeds, pooled);
-        if (input !== x) input.dispose();
-        if (cfg) {
-          const g = await guide(gpu, v, i.guidance);
-          v.dispose();
-          v = g;
-        }
+        mmdit.writeTimestep(tFeatures, new Float32Array(n).fill(sched.timesteps[s]));
+        const v = await velocity.run([x, cond, points, tFeatures, embeds, pooled, i.guidance], async () => {
+          const input = cfg ? catBatch(gpu, x, x) : x;
+          const out = await mmdit.forward(input, cond, points, tFeatures, embeds, pooled);
+          if (input !== x) input.dispose();
+          if (!cfg) return out;
+          const g = await guide(gpu, out, i.guidance);
+          out.dispose();
+          return g;
+        });
         const next = await sched.step(gpu, x, v, s);
-        v.dispose();
-        if (x !== i.noise) x.dispose();
-        x = next;
+        gpu.recorder.copy(next.buffer, next.offset, x.buffer, x.offset, x.byteLength);
+        next.dispose();
         await i.checks?.stepped(x);
         // One sync per step: progress is real, and no more than a step of work is queued.
         await gpu.sync(`denoising step ${s + 1}`);
         i.onStep?.(s + 1, i.steps);
       }
     } catch (e) {
-      if (x !== i.noise) x.dispose();
+      x.dispose();
       throw e;
     } finally {
+      velocity.dispose();
+      tFeatures.dispose();
       if (cfg) [embeds, pooled, points, cond].forEach((t) => t.dispose());
     }
-    return x; // steps ≥ 1 (FlowMatchEuler checks), so x is a new tensor
+    return x;
   }
 
   async decode(latents: Tensor): Promise<Tensor> {

@@ -54,6 +54,24 @@ export class BufferPool {
     list.push(buf);
   }
 
+  /**
+   * Takes those of `buffers` that sit free here out of reuse, as if acquired, and returns them
+   * (to release() later): a recorded plan keeps the scratch buffers its replays write.
+   */
+  claim(buffers: Iterable<GPUBuffer>): GPUBuffer[] {
+    const taken: GPUBuffer[] = [];
+    for (const buf of buffers) {
+      const list = this.free.get(buf.size);
+      const i = list ? list.indexOf(buf) : -1;
+      if (i < 0) continue;
+      list!.splice(i, 1);
+      this.cachedBytes -= buf.size;
+      this.liveBytes += buf.size;
+      taken.push(buf);
+    }
+    return taken;
+  }
+
   /** True for a buffer this pool created and has not destroyed. */
   owns(buf: GPUBuffer): boolean {
     return this.created.has(buf);

@@ -1,6 +1,7 @@
 // Denoising steps reuse the bind groups of the steps before them (runtime/bind-groups.ts): on
 // the tiny model, a steady step creates none, and the result is bit for bit the one of a run
-// that creates every bind group afresh.
+// that creates every bind group afresh. Steps run their model code here (no replay of a recorded
+// step, see step-replay.test.ts), so each step goes through the cache.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,11 +32,13 @@ describe('bind groups across denoising steps (tiny model)', () => {
     dir = await mkdtemp(join(tmpdir(), 'diception-reuse-test-'));
     await writeTinyModel(dir, { ...DEMO_SPEC, prompts: [PROMPT, ''] });
     gpu = await device();
+    gpu.recorder.plans = false;
     pipe = await Diception.load(gpu, { pretrainedModelPath: dir, diceptionPath: join(dir, 'diception.safetensors'), promptCache: join(dir, 'prompts.safetensors'), precision: 'f16' });
   });
 
   afterAll(async () => {
     gpu.recorder.bindGroups.enabled = true;
+    gpu.recorder.plans = true;
     await pipe?.dispose();
     await rm(dir, { recursive: true, force: true });
   });

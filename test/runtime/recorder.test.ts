@@ -1,6 +1,6 @@
 // The recorder's reuse of bind groups (a cached group must never bind a destroyed buffer, another
 // range of a buffer, or another dispatch's uniforms) and its dry run (validates and encodes,
-// writes and executes nothing).
+// writes and executes nothing). Its capture and replay: test/kernels/replay.test.ts.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BindGroupCache } from '../../src/runtime/bind-groups.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
