@@ -7,6 +7,7 @@
 // overflowed f16 map in the VAE reached the decode's output as ±3.4e38, finite and garbage.
 import { advanceFiniteCounter, checkFinite, finiteStatsBuffer, readFiniteStats, type FiniteStats } from '../kernels/finite.ts';
 import type { Gpu } from '../runtime/device.ts';
+import type { Plan } from '../runtime/recorder.ts';
 import { F16_OVERFLOW } from '../runtime/f16.ts';
 import type { DType, Tensor } from '../runtime/tensor.ts';
 
@@ -46,6 +47,8 @@ export interface StageDtypes {
  */
 export class ActivationChecks {
   private readonly stats: Tensor;
+  /** The first step's check, replayed for the steps after it (the same latent tensor each step). */
+  private stepPlan: { plan: Plan; latent: Tensor } | undefined;
 
   constructor(
     private readonly gpu: Gpu,
@@ -60,10 +63,23 @@ export class ActivationChecks {
     return checkFinite(this.gpu, latent, this.stats, { slot: 0, label: 'encode' });
   }
 
-  /** After a denoising step: the new latent (the step number comes from the GPU counter). */
+  /**
+   * After a denoising step: the new latent (the step number comes from the GPU counter). The
+   * denoising loop keeps the latent in one tensor, so the first step's two dispatches are
+   * captured and replayed like the step's own (model/replay.ts): no model code runs for them after.
+   */
   async stepped(latent: Tensor): Promise<void> {
-    await checkFinite(this.gpu, latent, this.stats, { slot: 1, counted: true, label: 'step' });
-    await advanceFiniteCounter(this.gpu, this.stats);
+    const rec = this.gpu.recorder;
+    if (this.stepPlan?.latent === latent && !rec.observer) return rec.replay(this.stepPlan.plan);
+    const record = async () => {
+      await checkFinite(this.gpu, latent, this.stats, { slot: 1, counted: true, label: 'step' });
+      await advanceFiniteCounter(this.gpu, this.stats);
+    };
+    if (rec.observer) return record(); // a profiler times recorded dispatches, not replays
+    this.stepPlan?.plan.dispose();
+    this.stepPlan = undefined;
+    const { plan } = await rec.capture(record);
+    this.stepPlan = plan && { plan, latent };
   }
 
   /** After the VAE decode: its output before the [0, 1] clamp (a clamp would hide an Inf). */
@@ -107,6 +123,7 @@ export class ActivationChecks {
   }
 
   dispose(): void {
+    this.stepPlan?.plan.dispose();
     this.stats.dispose();
   }
 }

@@ -4,7 +4,7 @@ import { openSync, readFileSync, closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAutotune } from '../../src/kernels/registry.ts';
-import { NonFiniteActivationsError } from '../../src/model/finite-check.ts';
+import { ActivationChecks, NonFiniteActivationsError } from '../../src/model/finite-check.ts';
 import { parseMMDiTConfig } from '../../src/model/mmdit-config.ts';
 import { vaeActivations } from '../../src/model/precision.ts';
 import { Diception } from '../../src/model/pipeline.ts';
@@ -12,6 +12,7 @@ import type { PipelineOptions, PipelineRequest } from '../../src/model/pipeline-
 import { parseTask, pointSlots } from '../../src/model/tasks.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { f32ToF16Bits } from '../../src/runtime/f16.ts';
+import { fromArray } from '../../src/runtime/tensor.ts';
 import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
 import { removeTempDirs, tempDir } from '../cli/files.ts';
 import { device } from '../helpers.ts';
@@ -139,5 +140,38 @@ describe('vaeActivations: the VAE activation dtype and why', () => {
     ['f16', true, sd3, 'auto', 2 ** 29, { act: 'f16', reason: "vae/config.json asks for force_upcast, but one f32 feature map at 768² (576 MiB) is above this adapter's largest buffer" }],
   ] as const)('precision %s, shader-f16 %s, %j, --vae-precision %s, maxBufferSize %s', (precision, f16, config, requested, max, want) => {
     expect(vaeActivations(gpu(f16, max), precision, config, mmdit, requested)).toEqual(want);
+  });
+});
+
+describe('ActivationChecks', () => {
+  it('replays the step check after the first step, and the GPU counter names the step that went bad', async () => {
+    const gpu = await device();
+    const x = fromArray(gpu, [1, 2, 3, 4], [4]);
+    const checks = new ActivationChecks(gpu, 3, { vae: 'f32', mmdit: 'f16' });
+    const replays = gpu.recorder.replays;
+    await checks.stepped(x);
+    gpu.recorder.write(x.buffer, x.offset, new Uint8Array(Float32Array.of(1, NaN, 3, 4).buffer));
+    await checks.stepped(x);
+    await checks.stepped(x);
+    expect(gpu.recorder.replays - replays).toBe(2);
+    await expect(checks.verify()).rejects.toMatchObject({ message: 'non-finite values (1 NaN, 0 Inf) in the latent after denoising step 2 of 3; rerun with --precision f32', step: 2 });
+    checks.dispose();
+    x.dispose();
+  });
+
+  it('names an f16 overflow that came out finite, and not in a stage that computed in f32', async () => {
+    const gpu = await device();
+    const x = fromArray(gpu, [1, -1e5], [2]);
+    for (const [mmdit, message] of [
+      ['f16', "f16 overflow (max |x| 1.00e+5, beyond f16's 65504) in the latent after denoising step 1 of 1; rerun with --precision f32"],
+      ['f32', undefined],
+    ] as const) {
+      const checks = new ActivationChecks(gpu, 1, { vae: 'f32', mmdit });
+      await checks.stepped(x);
+      if (message) await expect(checks.verify()).rejects.toMatchObject({ message });
+      else expect(await checks.verify()).toEqual({ encode: 0, denoise: 1e5, decode: 0 });
+      checks.dispose();
+    }
+    x.dispose();
   });
 });
