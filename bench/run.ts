@@ -17,6 +17,8 @@ export interface BenchOptions {
   shape?: string;
   /** Write the header and all rows as one JSON array to this file. */
   out?: string;
+  /** memory: 'q8' loads the transformer's block linears in int8. */
+  weights?: string;
 }
 
 type Family = (gpu: Gpu, o: BenchOptions) => Promise<BenchResult[]>;

@@ -93,16 +93,25 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
   out.finish(
     {
       image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings,
+      weights: settings.weights,
       ...(result.f32Weights && { f32_weights: result.f32Weights }),
+      ...(result.q8Weights && { q8_weights: result.q8Weights }),
       ...(profile && { profile: { timing: profiler!.mode, kernels: profile } }),
     },
-    [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...f32WeightLines(result.f32Weights), ...profileLines],
+    [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...f32WeightLines(result.f32Weights), ...q8WeightLines(result.q8Weights), ...profileLines],
   );
 }
 
 /** Says which weights stayed f32 under --precision f16 (values beyond f16's ±65504). */
 export function f32WeightLines(kept: PipelineResult['f32Weights']): string[] {
   return (kept ?? []).map((k) => `note: '${k.tensor}' (${k.file}) kept in f32: max |value| ${k.max_abs.toExponential(3)} is beyond f16's range`);
+}
+
+/** Says what the transformer held in 8 bits (--weights q8 or a pre-quantised checkpoint). */
+export function q8WeightLines(q8: PipelineResult['q8Weights']): string[] {
+  if (!q8) return [];
+  const how = q8.source === 'file' ? 'read pre-quantised from the checkpoint' : 'quantised at load';
+  return [`weights: ${q8.linears} transformer linears in int8 (group ${q8.group}, ${how}): ${(q8.bytes / 2 ** 20).toFixed(1)} MiB instead of ${(q8.f16Bytes / 2 ** 20).toFixed(1)} MiB in f16`];
 }
 
 function profilerMode(p: Profiler): string {

@@ -2,6 +2,7 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_GUIDANCE, DEFAULT_STEPS, type PipelineOptions, type Precision } from '../src/model/pipeline-types.ts';
+import { parseWeightFormat, type WeightFormat } from '../src/model/q8-weights.ts';
 
 export interface RunSettings {
   modelPath: string;
@@ -10,6 +11,7 @@ export interface RunSettings {
   guidance: number;
   seed: number;
   precision: Precision;
+  weights: WeightFormat;
   promptCache?: string;
   saveNpy: boolean;
   quiet: boolean;
@@ -29,6 +31,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--fast', `${FAST.steps} step, guidance ${FAST.guidance}`)
     .option('--seed <n>', 'random seed', '42')
     .option('--precision <p>', 'f16 or f32', 'f16')
+    .option('--weights <w>', "f16, or q8: the transformer's block linears in int8 (half its memory; a `convert --weights q8` checkpoint is always q8)", 'f16')
     .option('--prompt-cache <file>', 'prompt embeddings made by `diception embed-prompts` (prompts it holds skip the text encoders)')
     .option('--save_npy', 'also write the float depth / normal map as .npy (float16, original size)')
     .option('--quiet', 'print nothing but errors')
@@ -55,16 +58,17 @@ export function runSettings(o: RawOptions): RunSettings {
   const seed = integer(String(o.seed ?? '42'), '--seed', 0, 2 ** 32 - 1);
   const precision = String(o.precision ?? 'f16');
   if (precision !== 'f16' && precision !== 'f32') throw new Error(`--precision: '${precision}' is not f16 or f32`);
+  const weights = parseWeightFormat(o.weights, '--weights');
   if (o.promptCache) requirePath(String(o.promptCache), '--prompt-cache', false);
   return {
-    modelPath, diceptionPath, steps, guidance, seed, precision,
+    modelPath, diceptionPath, steps, guidance, seed, precision, weights,
     promptCache: o.promptCache ? String(o.promptCache) : undefined,
     saveNpy: Boolean(o.save_npy), quiet: Boolean(o.quiet), json: Boolean(o.json),
   };
 }
 
 export function pipelineOptions(s: RunSettings, onProgress: PipelineOptions['onProgress']): PipelineOptions {
-  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, promptCache: s.promptCache, onProgress };
+  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, weights: s.weights, promptCache: s.promptCache, onProgress };
 }
 
 export function integer(text: string | boolean, flag: string, min: number, max: number): number {

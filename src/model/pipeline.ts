@@ -12,6 +12,7 @@ import { MMDiT } from './mmdit.ts';
 import { parseMMDiTConfig } from './mmdit-config.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
 import { PointEmbedder, withUnconditional } from './point-embedder.ts';
+import type { Q8Summary } from './q8-weights.ts';
 import { dtypesFor } from './precision.ts';
 import { encodePrompts } from './prompt.ts';
 import { PromptCache } from './prompt-cache.ts';
@@ -100,9 +101,14 @@ export class Diception implements Pipeline {
     });
   }
 
+  /** What the transformer holds in 8 bits, once loaded (undefined: nothing, or not loaded yet). */
+  get q8Weights(): Q8Summary | undefined {
+    return this.mmdit?.q8;
+  }
+
   private async transformer(): Promise<MMDiT> {
     // The reader stays open: the MMDiT reads the rows of pos_embed that each latent size crops.
-    this.mmdit ??= await MMDiT.load(this.gpu, this.transformerWeights, this.transformerConfig, this.options.precision);
+    this.mmdit ??= await MMDiT.load(this.gpu, this.transformerWeights, this.transformerConfig, this.options.precision, this.options.weights);
     this.options.onProgress?.('load', 3, 3);
     return this.mmdit;
   }
@@ -271,7 +277,8 @@ export class Diception implements Pipeline {
         return data;
       });
       const f32Weights = tensorsKeptF32(gpu);
-      return { image01, timings, ...(f32Weights.length && { f32Weights: [...f32Weights] }) };
+      const q8Weights = this.q8Weights;
+      return { image01, timings, ...(f32Weights.length && { f32Weights: [...f32Weights] }), ...(q8Weights && { q8Weights: { ...q8Weights } }) };
     } finally {
       if (owned.size) {
         // An error or abort: submit and finish any half-recorded work on these buffers, then free them.

@@ -7,8 +7,12 @@ import { allPrompts } from '../../src/model/tasks.ts';
 import { loadPipeline } from '../../tools/pipeline-loader.ts';
 import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
 import { parseNpy } from '../model/npy.ts';
+import { relL2 } from '../helpers.ts';
 import { runCli } from './fake-pipeline.ts';
 import { readPixels, removeTempDirs, tempDir, writeImage } from './files.ts';
+
+/** rel_l2 of the q8 depth map against f16's on the random demo model (measured: see the test). */
+const Q8_DEMO_BOUND = 3e-2;
 
 let dir: string;
 let model: string[];
@@ -32,6 +36,26 @@ describe('the real pipeline on a tiny random model', () => {
     const npy = parseNpy(readFileSync(join(out, 'result_photo.npy')));
     expect(npy.shape).toEqual([120, 200]);
     expect(npy.values.every((v: number) => Number.isFinite(v) && v >= 0 && v <= 1)).toBe(true);
+  });
+
+  it('infer --weights q8 (the demo pipeline): says which linears were int8; depth finite and close to f16', async () => {
+    const image = join(dir, 'q8.png');
+    await writeImage(image, 64, 48);
+    const run = async (weights: string) => {
+      const out = join(dir, `q8-${weights}`);
+      const args = ['infer', '--image', image, '--fast', '--save_npy', '--output_dir', out, '--weights', weights, '--json', ...model.filter((a) => a !== '--quiet')];
+      const { out: stdout } = await runCli(args, loadPipeline);
+      return { summary: JSON.parse(stdout), depth: parseNpy(readFileSync(join(out, 'result_q8.npy'))).values as Float32Array };
+    };
+    const f16 = await run('f16');
+    const q8 = await run('q8');
+    expect(f16.summary).toMatchObject({ weights: 'f16' });
+    expect(f16.summary.q8_weights).toBeUndefined();
+    // 2 blocks: 14 linears, and 11 in the last (context_pre_only) one.
+    expect(q8.summary).toMatchObject({ weights: 'q8', q8_weights: { linears: 25, group: 64, source: 'load' } });
+    expect(q8.summary.q8_weights.bytes).toBeLessThan(0.6 * q8.summary.q8_weights.f16Bytes);
+    expect(q8.depth.every(Number.isFinite)).toBe(true);
+    expect(relL2(q8.depth, f16.depth)).toBeLessThan(Q8_DEMO_BOUND);
   });
 
   it('batch: two tasks in one GPU batch, resumable', async () => {
