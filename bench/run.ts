@@ -57,6 +57,7 @@ export async function bench(families: string, o: BenchOptions): Promise<void> {
       ended: new Date().toISOString(),
       families: names,
       quick: Boolean(o.quick),
+      ...(o.weights && o.weights !== 'f16' && { weights: o.weights }),
       adapter: gpu.caps.adapterName,
       f16: gpu.caps.f16,
       // The machine may be shared: the load average (1, 5, 15 min) says how much to trust the figures.

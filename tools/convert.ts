@@ -60,14 +60,13 @@ function quantised(e: TensorEntry, group: number): OutTensor[] {
   ];
 }
 
-/** Writes every tensor of `r` (or `tensors`) to `out` as safetensors; no file at `out` unless it all worked. */
+/** Writes every tensor of `r` (or `specs`) to `out` as safetensors; no file at `out` unless it all worked. */
 export async function writeSafetensors(
   r: WeightReader,
   out: string,
   metadata: Record<string, string> = { format: 'pt' },
-  tensors: OutTensor[] = r.names().map((n) => copied(r.entry(n))),
+  specs: OutTensor[] = r.names().map((n) => copied(r.entry(n))),
 ): Promise<{ tensors: number; bytes: number }> {
-  const specs = tensors;
   const header = safetensorsHeader(specs, metadata);
   const dataBytes = specs.reduce((a, e) => a + e.byteLength, 0);
   const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.tmp`);
