@@ -93,7 +93,8 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
   out.finish(
     {
       image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings,
-      weights: settings.weights,
+      // A pre-quantised checkpoint is q8 whatever --weights said.
+      weights: result.q8Weights ? 'q8' : settings.weights,
       ...(result.f32Weights && { f32_weights: result.f32Weights }),
       ...(result.q8Weights && { q8_weights: result.q8Weights }),
       ...(profile && { profile: { timing: profiler!.mode, kernels: profile } }),
