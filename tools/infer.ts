@@ -96,7 +96,7 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
       // A pre-quantised checkpoint is q8 whatever --weights said.
       weights: result.q8Weights ? 'q8' : settings.weights,
       ...(result.f32Weights && { f32_weights: result.f32Weights }),
-      ...(result.q8Weights && { q8_weights: result.q8Weights }),
+      ...(result.q8Weights && { q8_weights: q8Json(result.q8Weights) }),
       ...(profile && { profile: { timing: profiler!.mode, kernels: profile } }),
     },
     [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...f32WeightLines(result.f32Weights), ...q8WeightLines(result.q8Weights), ...profileLines],
@@ -106,6 +106,11 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
 /** Says which weights stayed f32 under --precision f16 (values beyond f16's ±65504). */
 export function f32WeightLines(kept: PipelineResult['f32Weights']): string[] {
   return (kept ?? []).map((k) => `note: '${k.tensor}' (${k.file}) kept in f32: max |value| ${k.max_abs.toExponential(3)} is beyond f16's range`);
+}
+
+/** The --json form (snake_case, like f32_weights). */
+function q8Json({ f16Bytes, ...rest }: NonNullable<PipelineResult['q8Weights']>) {
+  return { ...rest, f16_bytes: f16Bytes };
 }
 
 /** Says what the transformer held in 8 bits (--weights q8 or a pre-quantised checkpoint). */

@@ -57,7 +57,7 @@ describe('the real pipeline on a tiny random model', () => {
     expect(f16.summary.q8_weights).toBeUndefined();
     // 2 blocks: 14 linears, and 11 in the last (context_pre_only) one.
     expect(q8.summary).toMatchObject({ weights: 'q8', q8_weights: { linears: 25, group: 64, source: 'load' } });
-    expect(q8.summary.q8_weights.bytes).toBeLessThan(0.6 * q8.summary.q8_weights.f16Bytes);
+    expect(q8.summary.q8_weights.bytes).toBeLessThan(0.6 * q8.summary.q8_weights.f16_bytes);
     expect(q8.depth.every(Number.isFinite)).toBe(true);
     const err = relL2(q8.depth, f16.depth);
     console.log(`depth map, q8 against f16 weights (random small model, 1 step): rel_l2 ${err.toExponential(2)}`);
