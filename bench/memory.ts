@@ -16,6 +16,7 @@ import { MODEL_SIZE } from '../src/model/pipeline-types.ts';
 import { replayRun } from '../src/model/replay.ts';
 import { emptyPoints, parseTask, pointSlots, type PointPrompt } from '../src/model/tasks.ts';
 import type { Gpu } from '../src/runtime/device.ts';
+import { parseWeightFormat } from '../src/model/q8-weights.ts';
 import { DEMO_SPEC, writeTinyModel, type TinyModelSpec } from '../tools/tiny-model.ts';
 import type { BenchResult } from './harness.ts';
 import type { BenchOptions } from './run.ts';
@@ -24,6 +25,8 @@ import { REAL_SPEC } from './sd3.ts';
 const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 export async function benchMemory(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
+  const weights = parseWeightFormat(o.weights, '--weights');
+  const dtype = weights === 'q8' ? 'f16, q8 weights' : 'f16';
   const depth = parseTask('depth').prompt;
   const seg = parseTask('segmentation').prompt;
   const spec: TinyModelSpec = { ...(o.quick ? DEMO_SPEC : REAL_SPEC), prompts: [depth, seg, ''] };
@@ -40,6 +43,7 @@ export async function benchMemory(gpu: Gpu, o: BenchOptions): Promise<BenchResul
       diceptionPath: join(dir, 'diception.safetensors'),
       promptCache: join(dir, 'prompts.safetensors'),
       precision: 'f16',
+      weights,
     });
     try {
       const vaeAndPoints = gpu.pool.liveBytes - before;
@@ -56,15 +60,21 @@ export async function benchMemory(gpu: Gpu, o: BenchOptions): Promise<BenchResul
         ['depth, 28 steps CFG 2', request(side, depth, none, 28, 2)],
         ['segmentation + 2 points, 1 step', request(side, seg, two, 1, 1)],
       ];
+      let transformer: number | undefined;
       for (const [what, r] of requests) {
         const run = await replayRun(gpu, pipe, r);
         // What stays allocated between requests: the weights (and anything a request leaked).
         const held = `held after the request ${MiB(run.liveBytes - before)} (VAE + points ${MiB(vaeAndPoints)})`;
         for (const s of run.stages) {
           const note = `${s.dispatches} dispatches; ${held}; ${model}; not executed`;
-          rows.push({ op: 'pipeline memory', variant: s.stage, shape: `${side}², ${what}`, dtype: 'f16', ms_median: 0, runs: 0, peak_bytes: s.peakBytes, note, adapter: gpu.caps.adapterName });
+          rows.push({ op: 'pipeline memory', variant: s.stage, shape: `${side}², ${what}`, dtype, ms_median: 0, runs: 0, peak_bytes: s.peakBytes, note, adapter: gpu.caps.adapterName });
         }
+        transformer ??= run.liveBytes - before - vaeAndPoints;
       }
+      // Uploaded by the first request and held from then on.
+      const q8 = pipe.q8Weights;
+      const note = `${q8 ? `${q8.linears} block linears in int8 (group ${q8.group}), the rest f16` : 'all f16'}; ${model}; not executed`;
+      rows.push({ op: 'pipeline memory', variant: 'transformer weights', shape: 'resident', dtype, ms_median: 0, runs: 0, peak_bytes: transformer, note, adapter: gpu.caps.adapterName });
     } finally {
       await pipe.dispose();
     }

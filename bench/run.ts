@@ -17,6 +17,8 @@ export interface BenchOptions {
   shape?: string;
   /** Write the header and all rows as one JSON array to this file. */
   out?: string;
+  /** memory: 'q8' loads the transformer's block linears in int8. */
+  weights?: string;
 }
 
 type Family = (gpu: Gpu, o: BenchOptions) => Promise<BenchResult[]>;
@@ -56,6 +58,7 @@ export async function bench(families: string, o: BenchOptions): Promise<void> {
       ended: new Date().toISOString(),
       families: names,
       quick: Boolean(o.quick),
+      ...(o.weights && o.weights !== 'f16' && { weights: o.weights }),
       adapter: gpu.caps.adapterName,
       f16: gpu.caps.f16,
       // The machine may be shared: the load average (1, 5, 15 min) says how much to trust the figures.

@@ -10,12 +10,15 @@
 // - SUBGROUP_MATRIX: the same staging, with the products done by cooperative matrices
 //   (chromium_experimental_subgroup_matrix) in the adapter's SM_M×SM_N×SM_K shape.
 // Exactly one of REGISTER, WGMEM, SUBGROUP_MATRIX is set.
+// Q8 (REGISTER and WGMEM, TRANS_B only): B is an 8-bit weight (kernels/q8.ts), dequantised as
+// it is loaded; the products and the f32 accumulation are those of the float path.
 // Bindings contract: shaders/README.md ("matmul").
 struct Params {
   M: u32, N: u32, K: u32, ldo: u32,          // band rows, band columns, depth, C row stride
   offA: u32, offB: u32, offO: u32, offR: u32, // element offsets of the bound ranges
   strideA: u32, strideB: u32, strideO: u32, n0: u32, // batch strides; first column of the band
   row0: u32, rowsPerSample: u32, gateStride: u32, gateOff: u32, // gate: per-sample rows
+  offS: u32,                                  // Q8: element offset of the bound scales
 }
 
 const TM = {{TM}}u;
@@ -33,6 +36,7 @@ fn loadA(i: u32) -> V4 {
 #endif
 }
 
+#if !Q8
 // B[k..k+3] for one output column: contiguous when TRANS_B, else strided by N.
 fn loadB(i: u32) -> V4 {
 #if VEC_B
@@ -46,7 +50,49 @@ fn loadB(i: u32) -> V4 {
 #endif
 #endif
 }
+#endif
 
+#if Q8
+const GROUP = {{GROUP}}u;
+// B[n, k..k+3] (k % 4 == 0) of an 8-bit weight: one u32 word of row n (rows are ceil(K/4)
+// words, zero-padded past K) times the scale of k's group (GROUP % 4 == 0: one scale per word).
+fn q8Load4(n: u32, k: u32) -> vec4<f32> {
+  let w = b_load(params.offB + n * ((params.K + 3u) >> 2u) + (k >> 2u));
+#if PACKED_4X8
+  let q = unpack4xI8(w);
+#else
+  // Each byte shifted to the top, then arithmetic shifts sign-extend it.
+  let q = vec4<i32>(bitcast<i32>(w << 24u), bitcast<i32>(w << 16u), bitcast<i32>(w << 8u), bitcast<i32>(w)) >> vec4<u32>(24u);
+#endif
+  return vec4<f32>(q) * scales_load(params.offS + n * ((params.K + GROUP - 1u) / GROUP) + k / GROUP);
+}
+#endif
+
+// B[k..k+3] of the column whose B[k = 0] is at index `col` (Q8: col is the weight's row n).
+fn loadBk(col: u32, k: u32) -> V4 {
+#if Q8
+  return V4(q8Load4(col, k));
+#else
+#if TRANS_B
+  return loadB(col + k);
+#else
+  return loadB(col + k * params.N);
+#endif
+#endif
+}
+
+// B[k] of that column (scalar loops: the naive kernel, the K % 4 tail).
+fn loadB1(col: u32, k: u32) -> f32 {
+#if Q8
+  return q8Load4(col, k & ~3u)[k & 3u];
+#else
+#if TRANS_B
+  return b_load(col + k);
+#else
+  return b_load(col + k * params.N);
+#endif
+#endif
+}
 
 fn finish(z: u32, m: u32, n: u32, acc: f32) {
   var v = acc;
@@ -89,26 +135,25 @@ fn main(
   for (var i = 0u; i < TM; i++) {
     rowA[i] = params.offA + z * params.strideA + min(m0 + i, params.M - 1u) * K;
   }
-  // Index of B[k = 0] for each column; the step along k is 1 (TRANS_B) or N.
+  // Index of B[k = 0] for each column (loadBk steps along k); for Q8 the column itself.
   var colB: array<u32, TN>;
   for (var j = 0u; j < TN; j++) {
     let n = min(n0 + j, params.N - 1u);
+#if Q8
+    colB[j] = n;
+#else
 #if TRANS_B
     colB[j] = params.offB + z * params.strideB + n * K;
 #else
     colB[j] = params.offB + z * params.strideB + n;
 #endif
-  }
-#if TRANS_B
-  let kstep = 1u;
-#else
-  let kstep = params.N;
 #endif
+  }
 
 #if NAIVE
   // The bench baseline: one output per invocation, scalar loads.
   var s = 0.0;
-  for (var k = 0u; k < K; k++) { s += a_load(rowA[0] + k) * b_load(colB[0] + k * kstep); }
+  for (var k = 0u; k < K; k++) { s += a_load(rowA[0] + k) * loadB1(colB[0], k); }
   if (n0 < params.N) { finish(z, m0, n0, s); }
 #else
   // acc0[i] holds columns n0..n0+3 of row i (acc1: n0+4..n0+7). A 4×4 block of B is a
@@ -125,10 +170,9 @@ fn main(
   for (var r = 0u; r < SGR; r++) { myRow[r] = rowA[min(lane + 8u * r, TM - 1u)]; }
 #endif
   for (var k = 0u; k < k4; k += 4u) {
-    let o = k * kstep;
-    let b0 = M4(loadB(colB[0] + o), loadB(colB[1] + o), loadB(colB[2] + o), loadB(colB[3] + o));
+    let b0 = M4(loadBk(colB[0], k), loadBk(colB[1], k), loadBk(colB[2], k), loadBk(colB[3], k));
 #if TN8
-    let b1 = M4(loadB(colB[4] + o), loadB(colB[5] + o), loadB(colB[6] + o), loadB(colB[7] + o));
+    let b1 = M4(loadBk(colB[4], k), loadBk(colB[5], k), loadBk(colB[6], k), loadBk(colB[7], k));
 #endif
 #if SUBGROUPS
     // Each lane loads its rows' vec4s and the subgroup shares them: SGR loads of A per lane
@@ -154,10 +198,9 @@ fn main(
   }
   // K % 4 tail (only without VEC_A/VEC_B, which require K % 4 == 0).
   for (var k = k4; k < K; k++) {
-    let o = k * kstep;
-    let b0 = vec4<f32>(b_load(colB[0] + o), b_load(colB[1] + o), b_load(colB[2] + o), b_load(colB[3] + o));
+    let b0 = vec4<f32>(loadB1(colB[0], k), loadB1(colB[1], k), loadB1(colB[2], k), loadB1(colB[3], k));
 #if TN8
-    let b1 = vec4<f32>(b_load(colB[4] + o), b_load(colB[5] + o), b_load(colB[6] + o), b_load(colB[7] + o));
+    let b1 = vec4<f32>(loadB1(colB[4], k), loadB1(colB[5], k), loadB1(colB[6], k), loadB1(colB[7], k));
 #endif
     for (var i = 0u; i < TM; i++) {
       let x = a_load(rowA[i] + k);
@@ -238,14 +281,19 @@ fn main(
     for (var e = li; e < BN * BK / 4u; e += INVOCATIONS) {
       let r = e / (BK / 4u);
       let kk = (e % (BK / 4u)) * 4u;
-      let row = baseB + min(n0 + r, params.N - 1u) * K;
       var v = vec4<f32>();
+#if Q8
+      // Words are zero past K: only whole words past the row's end need skipping.
+      if (k0 + kk < K) { v = q8Load4(min(n0 + r, params.N - 1u), k0 + kk); }
+#else
+      let row = baseB + min(n0 + r, params.N - 1u) * K;
 #if VEC_B
       if (k0 + kk < K) { v = b_load4((row + k0 + kk) >> 2u); }
 #else
       for (var c = 0u; c < 4u; c++) {
         if (k0 + kk + c < K) { v[c] = b_load(row + k0 + kk + c); }
       }
+#endif
 #endif
       for (var c = 0u; c < 4u; c++) { tileB[(kk + c) * (BN / 4u) + r / 4u][r % 4u] = {{MATH}}(v[c]); }
     }

@@ -134,7 +134,7 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
   if (metrics) written.push(metrics.path);
   const manifest = await writeManifest(savePath, jsonPath, entries.length, shard, samples.map((s) => ({ ...s, files: outputFiles(s) })));
   out.finish(
-    { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, outputs: written, manifest, timings, ...activationJson({ vaePrecision }), ...(metrics && { metrics: metrics.means }) },
+    { input: jsonPath, shard: `${shard.k}/${shard.n}`, samples: samples.length, skipped: samples.length - pending.length, weights: settings.weights, outputs: written, manifest, timings, ...activationJson({ vaePrecision }), ...(metrics && { metrics: metrics.means }) },
     [...(metrics?.lines ?? []), `Processed ${pending.length} images (${samples.length - pending.length} already done).`, `Results saved to: ${imagesDir}`, ...stageSummary(timings.flatMap((t) => t.timings))],
   );
 }

@@ -45,6 +45,7 @@ program
   .option('--budget-s <s>', '--compare: seconds of timing in all (rounds go on until spent, instead of --runs)')
   .option('--control', '--compare: add a copy of the first candidate; flags the run as too noisy if it is not judged the same')
   .option('--out <file>', 'write [header, ...rows] as JSON (date, adapter, load average)')
+  .option('--weights <w>', "memory: f16 or q8 (the transformer's block linears in int8)", 'f16')
   .action((family, o) => {
     if (o.compare && family) throw new Error(`bench: give a family or --compare, not both`);
     if (!o.compare && !family) throw new Error('bench: name a family (e.g. matmul, roofline, peers) or give --compare family=candidates');
@@ -71,13 +72,15 @@ program
   .description('compare every implemented module with the golden outputs in <fixture-dir>/golden')
   .option('--only <goldens>', 'comma-separated golden names')
   .option('--precision <p>', 'f32 or f16', 'f32')
+  .option('--weights <w>', "f16 or q8 (the transformer's block linears in int8, judged by wider per-output bounds)", 'f16')
   .option('--json', 'print JSON')
   .action((dir, o) => conformanceCommand(dir, o));
 
 program
   .command('convert <in> <out>')
   .description('rewrite a PyTorch checkpoint (e.g. DICEPTION_v1.pth) as .safetensors, keeping names and dtypes')
-  .action((i, o) => convert(i, o));
+  .option('--weights <w>', "f16 (as stored) or q8: the transformer's block linears as int8 + f16 scales, loaded without re-quantising", 'f16')
+  .action((i, out, o) => convert(i, out, o));
 
 // What --host exposes, said where the flag is offered.
 const HOST_HELP =
@@ -96,7 +99,8 @@ program
   .command('demo')
   .description('run the pipeline end to end on a generated tiny model and the bundled sample image')
   .option('--output_dir <dir>', 'output folder', 'outputs/demo')
-  .action((o) => demo({ outputDir: o.output_dir }, loadPipeline));
+  .option('--weights <w>', 'f16 or q8 (the transformer\'s block linears in int8)', 'f16')
+  .action((o) => demo({ outputDir: o.output_dir, weights: o.weights }, loadPipeline));
 
 program
   .command('embed-prompts')

@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Bump when DEMO_SPEC or the layout changes, so an old generated model is replaced. */
 const DEMO_VERSION = '1';
 
-export async function demo(o: { outputDir?: string }, loadPipeline: PipelineFactory): Promise<void> {
+export async function demo(o: { outputDir?: string; weights?: string }, loadPipeline: PipelineFactory): Promise<void> {
   const model = join(ROOT, 'out', 'demo-model');
   const stamp = join(model, 'demo-version');
   if (!existsSync(stamp) || (await readFile(stamp, 'utf8')) !== DEMO_VERSION) {
@@ -33,6 +33,7 @@ export async function demo(o: { outputDir?: string }, loadPipeline: PipelineFact
     promptCache: join(model, 'prompts.safetensors'),
     output_dir: outputDir,
     precision: 'f16',
+    weights: o.weights ?? 'f16',
   };
   console.log('depth, 2 steps with classifier-free guidance 2:');
   await infer({ ...common, task: 'depth', num_inference_steps: '2', guidance_scale: '2', save_npy: true }, loadPipeline, processStreams);

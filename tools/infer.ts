@@ -93,11 +93,14 @@ export async function infer(o: Record<string, string | boolean | undefined>, loa
   out.finish(
     {
       image: imagePath, prompt: task.prompt, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, outputs: written, timings: result.timings,
+      // A pre-quantised checkpoint is q8 whatever --weights said.
+      weights: result.q8Weights ? 'q8' : settings.weights,
       ...(result.f32Weights && { f32_weights: result.f32Weights }),
       ...activationJson(result),
+      ...(result.q8Weights && { q8_weights: q8Json(result.q8Weights) }),
       ...(profile && { profile: { timing: profiler!.mode, kernels: profile } }),
     },
-    [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...f32WeightLines(result.f32Weights), ...profileLines],
+    [...written.map((p) => `Result saved to: ${p}`), ...stageSummary(result.timings), ...f32WeightLines(result.f32Weights), ...q8WeightLines(result.q8Weights), ...profileLines],
   );
 }
 
@@ -122,6 +125,18 @@ export function finiteCheckLine(profile: KernelTime[], steps: number): string {
   const perStep = ms((l) => l === 'finite:step' || l === 'finite:advance') / steps;
   const all = ms((l) => l === 'finite' || l.startsWith('finite:'));
   return `finite-activation check: ${perStep.toFixed(3)} ms per denoising step; all its dispatches ${all.toFixed(2)} ms, ${((100 * all) / total).toFixed(2)}% of the GPU time above`;
+}
+
+/** The --json form (snake_case, like f32_weights). */
+function q8Json({ f16Bytes, ...rest }: NonNullable<PipelineResult['q8Weights']>) {
+  return { ...rest, f16_bytes: f16Bytes };
+}
+
+/** Says what the transformer held in 8 bits (--weights q8 or a pre-quantised checkpoint). */
+export function q8WeightLines(q8: PipelineResult['q8Weights']): string[] {
+  if (!q8) return [];
+  const how = q8.source === 'file' ? 'read pre-quantised from the checkpoint' : 'quantised at load';
+  return [`weights: ${q8.linears} transformer linears in int8 (group ${q8.group}, ${how}): ${(q8.bytes / 2 ** 20).toFixed(1)} MiB instead of ${(q8.f16Bytes / 2 ** 20).toFixed(1)} MiB in f16`];
 }
 
 function profilerMode(p: Profiler): string {

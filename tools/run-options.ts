@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_GUIDANCE, DEFAULT_STEPS, type PipelineOptions, type Precision } from '../src/model/pipeline-types.ts';
 import type { VaePrecision } from '../src/model/precision.ts';
+import { parseWeightFormat, type WeightFormat } from '../src/model/q8-weights.ts';
 
 export interface RunSettings {
   modelPath: string;
@@ -12,6 +13,7 @@ export interface RunSettings {
   seed: number;
   precision: Precision;
   vaePrecision: VaePrecision;
+  weights: WeightFormat;
   promptCache?: string;
   saveNpy: boolean;
   quiet: boolean;
@@ -32,6 +34,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--seed <n>', 'random seed', '42')
     .option('--precision <p>', 'f16 or f32', 'f16')
     .option('--vae-precision <p>', "the VAE's activations under f16: auto (f32 where vae/config.json says force_upcast and it fits), f16 or f32", 'auto')
+    .option('--weights <w>', "f16, or q8: the transformer's block linears in int8 (half its memory; a `convert --weights q8` checkpoint is always q8)", 'f16')
     .option('--prompt-cache <file>', 'prompt embeddings made by `diception embed-prompts` (prompts it holds skip the text encoders)')
     .option('--save_npy', 'also write the float depth / normal map as .npy (float16, original size)')
     .option('--quiet', 'print nothing but errors')
@@ -60,9 +63,10 @@ export function runSettings(o: RawOptions): RunSettings {
   if (precision !== 'f16' && precision !== 'f32') throw new Error(`--precision: '${precision}' is not f16 or f32`);
   const vaePrecision = String(o.vaePrecision ?? 'auto');
   if (vaePrecision !== 'auto' && vaePrecision !== 'f16' && vaePrecision !== 'f32') throw new Error(`--vae-precision: '${vaePrecision}' is not auto, f16 or f32`);
+  const weights = parseWeightFormat(o.weights, '--weights');
   if (o.promptCache) requirePath(String(o.promptCache), '--prompt-cache', false);
   return {
-    modelPath, diceptionPath, steps, guidance, seed, precision, vaePrecision,
+    modelPath, diceptionPath, steps, guidance, seed, precision, vaePrecision, weights,
     promptCache: o.promptCache ? String(o.promptCache) : undefined,
     saveNpy: Boolean(o.save_npy), quiet: Boolean(o.quiet), json: Boolean(o.json),
   };
@@ -70,6 +74,7 @@ export function runSettings(o: RawOptions): RunSettings {
 
 export function pipelineOptions(s: RunSettings, onProgress: PipelineOptions['onProgress']): PipelineOptions {
   return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, vaePrecision: s.vaePrecision, promptCache: s.promptCache, onProgress };
+  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, weights: s.weights, promptCache: s.promptCache, onProgress };
 }
 
 export function integer(text: string | boolean, flag: string, min: number, max: number): number {

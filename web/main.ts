@@ -1,6 +1,7 @@
 // The browser page: the same src/ as the CLI, bundled by esbuild (web/build.ts).
 import type { PredictResult, TaskSpec } from '../src/index.ts';
 import type { Precision } from '../src/model/pipeline-types.ts';
+import type { WeightFormat } from '../src/model/q8-weights.ts';
 import type { RgbImage } from '../src/model/preprocess.ts';
 import { COCO_CLASSES, MAX_POINTS, parseTask, TASK_NAMES } from '../src/model/tasks.ts';
 import { getDevice, type Gpu } from '../src/runtime/device.ts';
@@ -150,13 +151,13 @@ function onCanvasClick(ev: MouseEvent): void {
 const absUrl = (u: string) => new URL(u.trim(), location.href).href.replace(/\/$/, '');
 
 /** The chosen model source as the library's load options, and a key that changes with the choice. */
-function modelOptions(precision: Precision): { key: string; load: RunRequest['load'] } {
+function modelOptions(precision: Precision, weights: WeightFormat): { key: string; load: RunRequest['load'] } {
   if (modelSource() === 'url') {
     const sd3 = input('sd3-url').value.trim();
     const dice = input('diception-url').value.trim();
     if (!sd3 || !dice) throw new Error('Give the SD3 folder URL and the DICEPTION weights URL (or pick the files instead).');
     const cache = input('cache-url').value.trim();
-    const load = { sd3: absUrl(sd3), checkpoint: absUrl(dice), promptCache: cache ? absUrl(cache) : undefined, precision };
+    const load = { sd3: absUrl(sd3), checkpoint: absUrl(dice), promptCache: cache ? absUrl(cache) : undefined, precision, weights };
     return { key: JSON.stringify(load), load };
   }
   const dir = input('sd3-dir').files;
@@ -164,9 +165,9 @@ function modelOptions(precision: Precision): { key: string; load: RunRequest['lo
   if (!dir?.length || !dice) throw new Error('Pick the SD3-medium folder and the DICEPTION weights file (or give URLs instead).');
   const cache = input('cache-file').files?.[0];
   // A Map of paths: a File sent to the Worker loses its webkitRelativePath.
-  const load = { sd3: filesByPath(dir), checkpoint: dice, promptCache: cache, precision };
+  const load = { sd3: filesByPath(dir), checkpoint: dice, promptCache: cache, precision, weights };
   // Picked File objects identify a choice: a new pick (even of same-named files) reloads.
-  return { key: ['files', precision, dice.name, dice.lastModified, dice.size, dir.length, cache?.name, cache?.lastModified].join('|'), load };
+  return { key: ['files', precision, weights, dice.name, dice.lastModified, dice.size, dir.length, cache?.name, cache?.lastModified].join('|'), load };
 }
 
 /** One run in the Worker: progress as it comes, then the prediction (or the Worker's error). */
@@ -211,7 +212,7 @@ function readSettings() {
   if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new Error('Steps must be a whole number from 1 to 1000.');
   if (!(guidance >= 1)) throw new Error('Guidance must be ≥ 1 (1 turns classifier-free guidance off).');
   if (!Number.isInteger(seed) || seed < 0) throw new Error('Seed must be a whole number ≥ 0.');
-  return { spec, task, steps, guidance, seed, precision: select('precision').value as Precision };
+  return { spec, task, steps, guidance, seed, precision: select('precision').value as Precision, weights: select('weights').value as WeightFormat };
 }
 
 async function run(): Promise<void> {
@@ -219,7 +220,7 @@ async function run(): Promise<void> {
   if (!state.gpu) throw new Error('No WebGPU adapter: see the message at the top of the page.');
   if (!img) throw new Error('Pick an image first.');
   const s = readSettings();
-  const { key, load } = modelOptions(s.precision);
+  const { key, load } = modelOptions(s.precision, s.weights);
   $('progress').replaceChildren();
   setStatus('running', 'Loading the model (weights stream to the GPU one tensor at a time)…');
   const t0 = performance.now();
@@ -292,10 +293,10 @@ if (state.gpu) mountKernelLab($('kernel-lab'));
  * For the browser tests (test/browser/golden.test.ts): the fixture's pipeline golden run in this
  * page, on this adapter, with the model files fetched from `fixtureUrl`; plain arrays come back.
  */
-async function pipelineGolden(fixtureUrl: string, precision: Precision) {
+async function pipelineGolden(fixtureUrl: string, precision: Precision, weights: WeightFormat = 'f16') {
   if (!state.gpu) throw new Error('no WebGPU adapter');
   setPlatform(urlPlatform!);
-  const out = await runPipelineGolden(state.gpu, absUrl(fixtureUrl), precision);
+  const out = await runPipelineGolden(state.gpu, absUrl(fixtureUrl), precision, weights);
   return out.map((o) => ({ tensor: o.tensor, ours: Array.from(o.ours), expected: Array.from(o.expected) }));
 }
 Object.assign(globalThis, { diceptionPage: { pipelineGolden } });

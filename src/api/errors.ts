@@ -16,7 +16,7 @@ export class DiceptionError extends Error {
   }
 }
 
-/** An option out of range or misspelt: task, points, steps, guidance, seed, precision. */
+/** An option out of range or misspelt: task, points, steps, guidance, seed, precision, weights. */
 export class InvalidArgumentError extends DiceptionError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('INVALID_ARGUMENT', message, options);

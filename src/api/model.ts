@@ -8,12 +8,13 @@ import { DEFAULT_GUIDANCE, DEFAULT_STEPS, type Precision, type ProgressFn, type 
 import { taskMasks, type TaskMasks } from '../model/masks.ts';
 import { INFER_STYLE, toPrediction, type Prediction } from '../model/postprocess.ts';
 import { inferInput, type RgbImage } from '../model/preprocess.ts';
+import { parseWeightFormat, type WeightFormat } from '../model/q8-weights.ts';
 import { parseTask, yxPoints } from '../model/tasks.ts';
 import { getDevice, wrapDevice, type Capabilities, type Gpu } from '../runtime/device.ts';
 import { AbortError, asDiceptionError, DisposedError, ImageDecodeError, InvalidArgumentError, ModelFilesError } from './errors.ts';
 import { Sources, type ModelSource } from './sources.ts';
 
-export type { ModelSource, Precision, ProgressFn, StageTiming, RgbImage };
+export type { ModelSource, Precision, ProgressFn, StageTiming, RgbImage, WeightFormat };
 
 /** depth | normal | pose | segmentation | entity | semantic:<COCO class> (e.g. 'semantic:dining table'). */
 export type TaskSpec = 'depth' | 'normal' | 'pose' | 'segmentation' | 'entity' | `semantic:${string}`;
@@ -29,6 +30,8 @@ export interface LoadOptions {
   device?: GPUDevice;
   /** 'f16' (default; f32 activations where the adapter lacks shader-f16) or 'f32'. */
   precision?: Precision;
+  /** 'f16' (default: as published) or 'q8': the transformer's block linears in int8, about half its GPU memory. A `diception convert --weights q8` checkpoint is q8 either way. */
+  weights?: WeightFormat;
   /** Loading progress: stage 'load', done of total. */
   onProgress?: ProgressFn;
 }
@@ -193,6 +196,12 @@ export async function loadModel(o: LoadOptions, decode: ImageDecoder): Promise<D
   if (!o || o.sd3 === undefined || o.checkpoint === undefined) throw new InvalidArgumentError('loadDiception: give at least { sd3, checkpoint }');
   const precision = o.precision ?? 'f16';
   if (precision !== 'f16' && precision !== 'f32') throw new InvalidArgumentError(`precision: '${precision}' is not f16 or f32`);
+  let weights: WeightFormat;
+  try {
+    weights = parseWeightFormat(o.weights, 'weights');
+  } catch (e) {
+    throw asDiceptionError(e, InvalidArgumentError);
+  }
   let gpu: Gpu;
   try {
     gpu = o.device ? wrapDevice(o.device) : await getDevice();
@@ -206,6 +215,7 @@ export async function loadModel(o: LoadOptions, decode: ImageDecoder): Promise<D
       diceptionPath: await sources.file(o.checkpoint, 'checkpoint'),
       promptCache: o.promptCache === undefined ? undefined : await sources.file(o.promptCache, 'promptCache'),
       precision,
+      weights,
     };
     await checkAdapterFits(gpu.caps, options);
     const pipeline = await Diception.load(gpu, { ...options, onProgress: o.onProgress });

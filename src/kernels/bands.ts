@@ -3,7 +3,7 @@
 // first element; the shader adds the remaining element shift (a uniform), so bands may start
 // anywhere, whatever the row size or dtype.
 import type { Gpu } from '../runtime/device.ts';
-import { BYTES, type DType, type Tensor } from '../runtime/tensor.ts';
+import { BYTES, type DType, type StorageDType, type Tensor } from '../runtime/tensor.ts';
 import type { Chunk } from './types.ts';
 
 export interface Window {
@@ -16,7 +16,7 @@ export interface Window {
 const slack = (gpu: Gpu) => gpu.caps.minStorageOffsetAlignment + 16;
 
 /** Binds elements [start, start + count) of `t`. */
-export function bindingWindow(t: Tensor, start: number, count: number): Window {
+export function bindingWindow(t: Tensor<StorageDType>, start: number, count: number): Window {
   t.binding(); // throws on a disposed tensor
   const bytes = BYTES[t.dtype];
   const first = t.offset + start * bytes;

@@ -1,11 +1,15 @@
 // Matrix products: `linear` (x·Wᵀ with a fused bias/activation/gated-residual epilogue) and
 // batched `matmul`. Variants come from one template (shaders/matmul.wgsl); the registry picks
 // one. Operands above the storage-binding limit are split into bands of rows and columns.
+// `linear` also takes 8-bit weights (q8.ts), dequantised in the load path of the register and
+// workgroup-memory kernels (not the subgroup-matrix ones).
 import type { Capabilities, Gpu, SubgroupMatrixConfig } from '../runtime/device.ts';
-import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
+import { q8Groups, q8Words } from '../runtime/q8.ts';
+import { BYTES, empty, type DType, type StorageDType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/matmul.wgsl';
 import { ACTIVATION_WGSL } from './activation.ts';
 import { bindingWindow } from './bands.ts';
+import { isQ8, type LinearWeight } from './q8.ts';
 import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
 import { subgroupsOf, type Activation, type Chunk } from './types.ts';
 
@@ -124,7 +128,10 @@ interface Gate {
 interface Problem {
   op: string;
   a: Tensor;
-  b: Tensor;
+  /** The weight's words when q8 is set. */
+  b: Tensor<StorageDType>;
+  /** B is an 8-bit weight [N, K] (transB): its scales and group size. */
+  q8?: { scales: Tensor; group: number };
   out: Tensor;
   batch: number;
   M: number;
@@ -138,8 +145,11 @@ interface Problem {
 }
 
 
-/** y = act(x·Wᵀ + bias), then the optional gated residual. x [..., K], w [N, K] -> [..., N]. */
-export async function linear(gpu: Gpu, x: Tensor, w: Tensor, bias?: Tensor, o: LinearOptions = {}): Promise<Tensor> {
+/**
+ * y = act(x·Wᵀ + bias), then the optional gated residual. x [..., K], w [N, K] -> [..., N].
+ * w may be an 8-bit weight (Q8Weight): the products then use its dequantised values.
+ */
+export async function linear(gpu: Gpu, x: Tensor, w: LinearWeight, bias?: Tensor, o: LinearOptions = {}): Promise<Tensor> {
   const op = 'linear';
   if (w.shape.length !== 2) throw new Error(`${op}: weight must be [N, K], got [${w.shape}]`);
   const [N, K] = w.shape;
@@ -157,7 +167,8 @@ export async function linear(gpu: Gpu, x: Tensor, w: Tensor, bias?: Tensor, o: L
   await run(gpu, {
     op,
     a: x,
-    b: w,
+    b: isQ8(w) ? w.data : w,
+    q8: isQ8(w) ? { scales: w.scales, group: w.group } : undefined,
     out,
     batch: 1,
     M,
@@ -223,10 +234,11 @@ function bands(gpu: Gpu, p: Problem, v: MatmulVariant): Band[] {
   const maxWg = gpu.caps.maxWorkgroupsPerDim;
   // Room for the alignment slack and the 16-byte rounding of a binding window (bands.ts).
   const budget = gpu.caps.maxStorageBinding - gpu.caps.minStorageOffsetAlignment - 16;
-  const sz = (t: Tensor | undefined) => (t ? t.byteLength : 0);
+  const sz = (t: Tensor<StorageDType> | undefined) => (t ? t.byteLength : 0);
   const fits = Math.max(sz(p.a), sz(p.b), sz(p.out), sz(p.residual)) <= budget;
   const rowBytes = Math.max(K * BYTES[p.a.dtype], N * BYTES[p.out.dtype]);
-  const colBytes = K * BYTES[p.b.dtype];
+  // A q8 row's scales take fewer bytes than its words: bands of N rows split both alike.
+  const colBytes = p.q8 ? q8Words(K) * 4 : K * BYTES[p.b.dtype];
   if (rowBytes > budget || (p.transB && colBytes > budget)) {
     throw new Error(`${p.op}: one row of K=${K}, N=${N} exceeds the ${gpu.caps.maxStorageBinding}-byte binding limit`);
   }
@@ -261,7 +273,7 @@ function vecA(p: Problem, v: MatmulVariant): boolean {
   return v.vec && p.K % 4 === 0;
 }
 function vecB(p: Problem, v: MatmulVariant): boolean {
-  return v.vec && p.transB && p.K % 4 === 0;
+  return v.vec && p.transB && p.K % 4 === 0 && !p.q8;
 }
 
 function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
@@ -289,6 +301,9 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     ACT: p.act !== 'none',
     RESIDUAL: Boolean(p.residual),
     GATE: Boolean(p.gate),
+    Q8: Boolean(p.q8),
+    GROUP: p.q8?.group ?? 0,
+    PACKED_4X8: Boolean(p.q8) && gpu.caps.packed4x8,
   };
   if (p.act !== 'none') defines.ACT_FN = `act_${p.act}`;
   const m = v.subgroupMatrix && matrixConfig(gpu.caps, v.subgroupMatrix);
@@ -296,6 +311,7 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
   const bindings = [
     { name: 'a', dtype: p.a.dtype, vec: vecA(p, v) ? 4 : 1 },
     { name: 'b', dtype: p.b.dtype, vec: vecB(p, v) ? 4 : 1 },
+    ...(p.q8 ? [{ name: 'scales', dtype: p.q8.scales.dtype }] : []),
     ...(p.bias ? [{ name: 'bias', dtype: p.bias.dtype }] : []),
     ...(p.residual ? [{ name: 'residual', dtype: p.residual.dtype }] : []),
     ...(p.gate ? [{ name: 'gate', dtype: p.gate.tensor.dtype }] : []),
@@ -326,9 +342,13 @@ async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity
     const mb = Math.min(band.mb, maxRows - band.m0);
     const zRows = (band.zc - 1) * M + mb;
     const a = bindingWindow(p.a, band.z0 * M * K + band.m0 * K, zRows * K);
-    const b = p.transB
-      ? bindingWindow(p.b, band.z0 * N * K + band.n0 * K, ((band.zc - 1) * N + band.nb) * K)
-      : bindingWindow(p.b, band.z0 * K * N, band.zc * K * N);
+    const b = p.q8
+      ? bindingWindow(p.b, band.n0 * q8Words(K), band.nb * q8Words(K))
+      : p.transB
+        ? bindingWindow(p.b, band.z0 * N * K + band.n0 * K, ((band.zc - 1) * N + band.nb) * K)
+        : bindingWindow(p.b, band.z0 * K * N, band.zc * K * N);
+    const groups = p.q8 && q8Groups(K, p.q8.group);
+    const s = p.q8 && groups && bindingWindow(p.q8.scales, band.n0 * groups, band.nb * groups);
     const out = bindingWindow(p.out, band.z0 * M * N + band.m0 * N, zRows * N);
     const res = p.residual && bindingWindow(p.residual, band.m0 * N, mb * N);
     const g = p.gate;
@@ -337,21 +357,29 @@ async function record(gpu: Gpu, p: Problem, v: MatmulVariant, maxRows = Infinity
       a.shift, b.shift, out.shift, res?.shift ?? 0,
       M * K, N * K, M * N, band.n0,
       band.m0, g?.rowsPerSample ?? 1, g?.stride ?? 0, g?.offset ?? 0,
+      s ? s.shift : 0,
     ]);
     const bindings = [a.binding, b.binding];
+    if (s) bindings.push(s.binding);
     if (p.bias) bindings.push(p.bias.binding());
     if (res) bindings.push(res.binding);
     if (g) bindings.push(g.tensor.binding());
     bindings.push(out.binding);
     const [rows, cols] = blockOf(gpu.caps, v);
-    const groups: [number, number, number] = [Math.ceil(band.nb / cols), Math.ceil(mb / rows), band.zc];
-    gpu.recorder.dispatch(kernel, bindings, u, groups, `${p.op} ${v.name}`);
+    const grid: [number, number, number] = [Math.ceil(band.nb / cols), Math.ceil(mb / rows), band.zc];
+    gpu.recorder.dispatch(kernel, bindings, u, grid, `${p.op} ${v.name}`);
   }
 }
 
 function shapeClass(p: Problem): string {
   const rows = Math.min(2 ** Math.ceil(Math.log2(p.M)), 4096);
-  return `${p.transB ? 'nt' : 'nn'} ${p.a.dtype}.${p.b.dtype}->${p.out.dtype} M~${rows} N${p.N} K${p.K}`;
+  const b = p.q8 ? `q8g${p.q8.group}` : p.b.dtype;
+  return `${p.transB ? 'nt' : 'nn'} ${p.a.dtype}.${b}->${p.out.dtype} M~${rows} N${p.N} K${p.K}`;
+}
+
+/** Whether `v` can load the problem's B (the subgroup-matrix kernels have no q8 path). */
+function readsB(p: Problem, v: MatmulVariant): boolean {
+  return !p.q8 || !v.subgroupMatrix;
 }
 
 /** Rows used when timing variants: enough to fill the device, few enough to stay cheap. */
@@ -369,8 +397,10 @@ async function run(gpu: Gpu, p: Problem): Promise<void> {
       await gpu.sync(p.op);
       return performance.now() - t0;
     },
-    // f16 products are only for f16 operands: on f32 ones they would cost the f32 path its accuracy.
-    (cand) => !cand.f16Math || (p.a.dtype === 'f16' && p.b.dtype === 'f16'),
+    // f16 products are only for f16 operands: on f32 ones they would cost the f32 path its accuracy
+    // (q8 weights count as f16: 8 bits times an f16 scale). The subgroup-matrix kernels read no q8.
+    (cand) => (!cand.f16Math || (p.a.dtype === 'f16' && (p.b.dtype === 'f16' || Boolean(p.q8)))) && readsB(p, cand),
   );
+  if (!readsB(p, v)) throw new Error(`${p.op}: variant '${v.name}' cannot read 8-bit (q8) weights; use a register or workgroup-memory variant`);
   await record(gpu, p, v);
 }

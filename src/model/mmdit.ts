@@ -10,7 +10,8 @@ import { timestepEmbedding, timestepSinusoid } from '../kernels/embedding.ts';
 import { concatTokens, sliceTokens, unpatchify } from '../kernels/layout.ts';
 import { layerNorm } from '../kernels/norms.ts';
 import type { Chunk } from '../kernels/types.ts';
-import { applyLinear, LinearLoader, type Linear } from './linear-weights.ts';
+import { applyLinear, LinearLoader, type Linear, type Q8Summary } from './linear-weights.ts';
+import { isQ8TensorName, type WeightFormat } from './q8-weights.ts';
 import { checkParams } from '../runtime/model-folder.ts';
 import { transformerParams, type TransformerConfig } from './param-lists.ts';
 import { parseMMDiTConfig, type MMDiTConfig } from './mmdit-config.ts';
@@ -60,13 +61,15 @@ export class MMDiT {
   /**
    * Uploads the weights (`weights` is the transformer's state dict: the SD3 folder overlaid with
    * the .pth's `transformer.*`). `config` is transformer/config.json as parsed JSON.
+   * `format` 'q8' quantises the block linears at load (a pre-quantised file's are used as they are).
    */
-  static async load(gpu: Gpu, weights: WeightReader, config: Record<string, unknown>, precision: Precision): Promise<MMDiT> {
+  static async load(gpu: Gpu, weights: WeightReader, config: Record<string, unknown>, precision: Precision, format: WeightFormat = 'f16'): Promise<MMDiT> {
     const cfg = parseMMDiTConfig(config);
-    // One error listing every missing, unexpected or mis-shaped tensor before any upload.
-    checkParams(weights, transformerParams(config as unknown as TransformerConfig));
+    // One error listing every missing, unexpected or mis-shaped tensor before any upload
+    // (a pre-quantised file's int8 tensors are checked as their linear loads).
+    checkParams(weights, transformerParams(config as unknown as TransformerConfig), { ignore: isQ8TensorName });
     const dtypes = dtypesFor(gpu, precision);
-    const l = new LinearLoader(gpu, weights, dtypes.weight);
+    const l = new LinearLoader(gpu, weights, dtypes.weight, format);
     try {
       const C = cfg.hidden;
       const patchEmbed = await PatchEmbed.load(l, cfg);
@@ -263,6 +266,11 @@ export class MMDiT {
     if (pooled.shape.length !== 2 || pooled.shape[0] !== B || pooled.shape[1] !== pooledProjectionDim) {
       fail(`pooled must be [${B}, ${pooledProjectionDim}], got [${pooled.shape}]`);
     }
+  }
+
+  /** What this load holds in 8 bits (undefined: nothing). */
+  get q8(): Q8Summary | undefined {
+    return this.loader.q8;
   }
 
   dispose(): void {

@@ -3,6 +3,7 @@
 // The commands own decoding, resizing, point prompts, post-processing and files; the pipeline
 // owns everything between the [-1,1] input tensor and the [0,1] output image.
 import type { KeptF32 } from '../runtime/weights.ts';
+import type { Q8Summary, WeightFormat } from './q8-weights.ts';
 
 export type Precision = 'f16' | 'f32';
 
@@ -24,6 +25,8 @@ export interface PipelineOptions {
   precision: Precision;
   /** The VAE's activations: 'auto' (default) follows vae/config.json force_upcast (f32 when it fits). */
   vaePrecision?: 'auto' | 'f16' | 'f32';
+  /** 'q8': the transformer's block linears in 8 bits (default 'f16': as published). */
+  weights?: WeightFormat;
   /** A prompt-embedding cache file (--prompt-cache): prompts it holds skip the text encoders. */
   promptCache?: string;
   onProgress?: ProgressFn;
@@ -69,6 +72,8 @@ export interface PipelineResult {
   activationMaxAbs?: { encode: number; denoise: number; decode: number };
   /** Weights an f16 load kept in f32 because f16 cannot hold their values (absent when none). */
   f32Weights?: KeptF32[];
+  /** What the transformer holds in 8 bits (absent when nothing is). */
+  q8Weights?: Q8Summary;
 }
 
 export interface Pipeline {

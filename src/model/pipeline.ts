@@ -14,6 +14,7 @@ import { parseMMDiTConfig } from './mmdit-config.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
 import { PointEmbedder, withUnconditional } from './point-embedder.ts';
 import { dtypesFor, vaeActivations, type VaeActivations } from './precision.ts';
+import type { Q8Summary } from './q8-weights.ts';
 import { encodePrompts } from './prompt.ts';
 import { PromptCache } from './prompt-cache.ts';
 import { StepReplay } from './replay.ts';
@@ -108,9 +109,14 @@ export class Diception implements Pipeline {
     });
   }
 
+  /** What the transformer holds in 8 bits, once loaded (undefined: nothing, or not loaded yet). */
+  get q8Weights(): Q8Summary | undefined {
+    return this.mmdit?.q8;
+  }
+
   private async transformer(): Promise<MMDiT> {
     // The reader stays open: the MMDiT reads the rows of pos_embed that each latent size crops.
-    this.mmdit ??= await MMDiT.load(this.gpu, this.transformerWeights, this.transformerConfig, this.options.precision);
+    this.mmdit ??= await MMDiT.load(this.gpu, this.transformerWeights, this.transformerConfig, this.options.precision, this.options.weights);
     this.options.onProgress?.('load', 3, 3);
     return this.mmdit;
   }
@@ -299,7 +305,8 @@ export class Diception implements Pipeline {
       });
       const activationMaxAbs = await checks.verify();
       const f32Weights = tensorsKeptF32(gpu);
-      return { image01, timings, vaePrecision: this.vaePrecision, activationMaxAbs, ...(f32Weights.length && { f32Weights: [...f32Weights] }) };
+      const q8Weights = this.q8Weights;
+      return { image01, timings, vaePrecision: this.vaePrecision, activationMaxAbs, ...(f32Weights.length && { f32Weights: [...f32Weights] }), ...(q8Weights && { q8Weights: { ...q8Weights } }) };
     } finally {
       checks.dispose();
       if (owned.size) {

@@ -13,6 +13,8 @@ export interface Capabilities {
   /** `shader-f16`: f16 storage and math in shaders. Without it f16 weights stay packed in u32. */
   f16: boolean;
   subgroups: boolean;
+  /** WGSL language feature `packed_4x8_integer_dot_product` (unpack4xI8 and friends). */
+  packed4x8: boolean;
   subgroupMinSize: number;
   subgroupMaxSize: number;
   timestamps: boolean;
@@ -43,6 +45,8 @@ export interface DeviceOptions {
   disableF16?: boolean;
   /** Pretend `subgroups` is missing, to test the kernels' fallback reductions. */
   disableSubgroups?: boolean;
+  /** Pretend WGSL lacks `packed_4x8_integer_dot_product`, to test the q8 kernels' shift unpacking. */
+  disablePacked4x8?: boolean;
   /** Pretend a smaller storage binding limit (bytes), to test splitting and banding. */
   maxStorageBinding?: number;
   /** Pretend less workgroup memory (bytes), to test the tile geometry of small-memory adapters (and build test-sized tiles). */
@@ -180,6 +184,7 @@ export function wrapDevice(device: GPUDevice, opts: DeviceOptions & { adapterInf
     isFallback: Boolean(sub.isFallbackAdapter),
     f16: has('shader-f16'),
     subgroups: has('subgroups'),
+    packed4x8: !opts.disablePacked4x8 && Boolean(platform().gpu().wgslLanguageFeatures?.has('packed_4x8_integer_dot_product')),
     subgroupMinSize: sub.subgroupMinSize ?? 0,
     subgroupMaxSize: sub.subgroupMaxSize ?? 0,
     timestamps: has('timestamp-query'),

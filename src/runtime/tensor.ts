@@ -9,7 +9,10 @@ import { f16ArrayToF32, f32ArrayToF16 } from './f16.ts';
  */
 export type DType = 'f32' | 'f16';
 
-export const BYTES: Record<DType, number> = { f32: 4, f16: 2 };
+/** What a buffer may hold: a DType, or raw 32-bit words ('u32': packed int8 weights, see q8.ts). */
+export type StorageDType = DType | 'u32';
+
+export const BYTES: Record<StorageDType, number> = { f32: 4, f16: 2, u32: 4 };
 
 export function numel(shape: readonly number[]): number {
   let n = 1;
@@ -17,14 +20,15 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
-export class Tensor {
+/** `Tensor` holds float values; `Tensor<'u32'>` holds words that only kernels interpret. */
+export class Tensor<D extends StorageDType = DType> {
   private disposed = false;
 
   constructor(
     readonly gpu: Gpu,
     readonly buffer: GPUBuffer,
     readonly shape: readonly number[],
-    readonly dtype: DType,
+    readonly dtype: D,
     /** Byte offset of element 0 in `buffer` (a multiple of the storage offset alignment). */
     readonly offset = 0,
     /** Views share their parent's buffer and never release it. */
@@ -44,7 +48,7 @@ export class Tensor {
   }
 
   /** A view with another shape over the same elements (no copy). */
-  reshape(shape: readonly number[]): Tensor {
+  reshape(shape: readonly number[]): Tensor<D> {
     const n = numel(shape);
     if (n !== this.numel) throw new Error(`reshape: [${this.shape}] has ${this.numel} elements, [${shape}] has ${n}`);
     return new Tensor(this.gpu, this.buffer, shape, this.dtype, this.offset, false);
@@ -54,7 +58,7 @@ export class Tensor {
    * A view of `count` rows starting at row `start` along the first dimension (no copy). The
    * byte offset must meet the adapter's storage-offset alignment (256 bytes).
    */
-  rows(start: number, count: number): Tensor {
+  rows(start: number, count: number): Tensor<D> {
     const rowBytes = (this.numel / this.shape[0]) * BYTES[this.dtype];
     const offset = this.offset + start * rowBytes;
     if (offset % this.gpu.caps.minStorageOffsetAlignment !== 0) {
@@ -71,6 +75,7 @@ export class Tensor {
 
   /** Copies the tensor to the CPU as f32 values. Flushes recorded work first. */
   async read(): Promise<Float32Array> {
+    if (this.dtype === 'u32') throw new Error(`read: [${this.shape}] holds u32 words, not values`);
     const raw = await this.gpu.recorder.readBytes(this.buffer, this.offset, Math.ceil(this.byteLength / 4) * 4);
     if (this.dtype === 'f32') return new Float32Array(raw.buffer, raw.byteOffset, this.numel);
     return f16ArrayToF32(new Uint16Array(raw.buffer, raw.byteOffset, this.numel));
@@ -87,6 +92,15 @@ export class Tensor {
 export function empty(gpu: Gpu, shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
   const bytes = numel(shape) * BYTES[dtype];
   return new Tensor(gpu, gpu.pool.acquire(bytes, label ?? `[${shape}] ${dtype}`), shape, dtype);
+}
+
+/** Uploads 32-bit words (e.g. packed int8 weights) into a new u32 tensor. */
+export function fromWords(gpu: Gpu, data: Uint32Array, shape: readonly number[], label?: string): Tensor<'u32'> {
+  const n = numel(shape);
+  if (data.length !== n) throw new Error(`fromWords: ${data.length} words for shape [${shape}] (${n} elements)`);
+  const t = new Tensor(gpu, gpu.pool.acquire(data.byteLength, label ?? `[${shape}] u32`), shape, 'u32');
+  gpu.recorder.write(t.buffer, t.offset, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return t;
 }
 
 /**

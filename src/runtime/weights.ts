@@ -17,12 +17,15 @@ export interface WeightReader {
   entry(name: string): TensorEntry;
   /** Closes the files behind it (entries are unreadable afterwards). */
   close?(): Promise<void>;
+  /** The file's safetensors `__metadata__` (an overlay's: every layer's, later layers winning). */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** A reader over a fixed name -> entry map (what every container format resolves to). */
-export function mapReader(name: string, entries: ReadonlyMap<string, TensorEntry>, sources: readonly ByteSource[] = []): WeightReader {
+export function mapReader(name: string, entries: ReadonlyMap<string, TensorEntry>, sources: readonly ByteSource[] = [], metadata?: Record<string, string>): WeightReader {
   return {
     name,
+    metadata,
     names: () => [...entries.keys()],
     has: (n) => entries.has(n),
     entry: (n) => entries.get(n) ?? missing(name, n),
@@ -31,7 +34,7 @@ export function mapReader(name: string, entries: ReadonlyMap<string, TensorEntry
 }
 
 export function safetensorsReader(f: SafetensorsFile): WeightReader {
-  return mapReader(f.source.name, f.entries, [f.source]);
+  return mapReader(f.source.name, f.entries, [f.source], f.metadata);
 }
 
 function missing(where: string, name: string): never {
@@ -45,6 +48,7 @@ export function overlay(...readers: WeightReader[]): WeightReader {
   };
   return {
     name: readers.map((r) => r.name).join(' + '),
+    metadata: Object.assign({}, ...readers.map((r) => r.metadata)),
     names: () => [...new Set(readers.flatMap((r) => r.names()))],
     has: (n) => find(n) !== undefined,
     entry: (n) => (find(n) ?? missing(readers.map((r) => r.name).join(' + '), n)).entry(n),
@@ -56,6 +60,7 @@ export function overlay(...readers: WeightReader[]): WeightReader {
 export function prefixed(r: WeightReader, prefix: string): WeightReader {
   return {
     name: `${r.name}[${prefix}]`,
+    metadata: r.metadata,
     names: () => r.names().filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)),
     has: (n) => r.has(prefix + n),
     entry: (n) => r.entry(prefix + n),

@@ -74,6 +74,8 @@ describe('library API (Node)', () => {
     const files = await loadDiception({ sd3: tmpdir(), checkpoint: join(dir, 'diception.safetensors') }).catch((e) => e);
     expect(files).toBeInstanceOf(ModelFilesError);
     expect(files.message).toMatch(/not a diffusers model folder \(no model_index.json\)/);
+    const weights = await loadDiception({ sd3: dir, checkpoint: join(dir, 'diception.safetensors'), weights: 'int4' as 'q8' }).catch((e) => e);
+    expect([weights.code, weights.message]).toEqual(['INVALID_ARGUMENT', "weights: 'int4' is not f16 or q8"]);
   });
 
   it('runs on a GPUDevice the caller made, and leaves it usable after dispose', async () => {

@@ -168,8 +168,9 @@ describeChromium('web page (Chromium, SwiftShader WebGPU)', () => {
       await page.screenshot({ path: join(repo, 'out/web-screenshot.png'), fullPage: true });
 
       // In the same page (compiled shaders are reused): depth from files picked on disk, with
-      // the folder picker, read through Blob slices.
+      // the folder picker, read through Blob slices, and 8-bit transformer weights.
       await page.selectOption('#task', 'depth');
+      await page.selectOption('#weights', 'q8');
       await page.check('input[name=source][value=files]');
       await page.setInputFiles('#sd3-dir', join(tmp, 'tiny'));
       await page.setInputFiles('#diception-file', join(tmp, 'tiny/diception.safetensors'));

@@ -31,7 +31,7 @@ describe('infer with the fake pipeline', () => {
       .toEqual({ batch: 1, prompts: ['[[image2depth]]'], steps: 28, guidance: 2, seeds: [42] });
     expect([...req.pointLabels]).toEqual([0, 0, 0, 0, 0]);
     expectSame(req.images, inferInput(pixels), 'pipeline input');
-    expect(fake.state.options[0]).toMatchObject({ precision: 'f16', pretrainedModelPath: expect.stringContaining('sd3') });
+    expect(fake.state.options[0]).toMatchObject({ precision: 'f16', weights: 'f16', pretrainedModelPath: expect.stringContaining('sd3') });
     expect(fake.state.disposed).toBe(1);
 
     expect(readdirSync(out)).toEqual(['result_in.png']);
@@ -49,18 +49,18 @@ describe('infer with the fake pipeline', () => {
     }
   });
 
-  it('segmentation with --points, --fast, --seed, --precision f32 and --json', async () => {
+  it('segmentation with --points, --fast, --seed, --precision f32, --weights q8 and --json', async () => {
     const { out, base } = await setup();
     const fake = fakePipeline();
     const args = base.filter((a) => a !== '--quiet');
-    const { out: stdout } = await runCli([...args, '--task', 'segmentation', '--points', '0.25,0.75;1,0', '--fast', '--seed', '7', '--precision', 'f32', '--json'], fake.factory);
+    const { out: stdout } = await runCli([...args, '--task', 'segmentation', '--points', '0.25,0.75;1,0', '--fast', '--seed', '7', '--precision', 'f32', '--weights', 'q8', '--json'], fake.factory);
     const [req] = fake.state.requests;
     expect({ prompts: req.prompts, steps: req.steps, guidance: req.guidance, seeds: req.seeds }).toEqual({ prompts: ['[[image2segmentation]]'], steps: 1, guidance: 1, seeds: [7] });
     expect([...req.points]).toEqual([0.75, 0.25, 0, 1, 0, 0, 0, 0, 0, 0]);
     expect([...req.pointLabels]).toEqual([1, 1, 0, 0, 0]);
-    expect(fake.state.options[0].precision).toBe('f32');
+    expect(fake.state.options[0]).toMatchObject({ precision: 'f32', weights: 'q8' });
     const summary = JSON.parse(stdout);
-    expect(summary).toMatchObject({ prompt: '[[image2segmentation]]', steps: 1, guidance: 1, seed: 7, outputs: [join(out, 'result_in.png')], timings: [{ stage: 'denoise', ms: 1 }] });
+    expect(summary).toMatchObject({ weights: 'q8', prompt: '[[image2segmentation]]', steps: 1, guidance: 1, seed: 7, outputs: [join(out, 'result_in.png')], timings: [{ stage: 'denoise', ms: 1 }] });
   });
 
   it('normal: the prediction panel is the prediction; --save_npy writes [3,H,W] float16', async () => {
@@ -103,6 +103,7 @@ describe('infer errors: one line naming the flag, nothing loaded, no files left'
     ['bad guidance', ['--guidance_scale', 'lots'], /^--guidance_scale: 'lots' is not a number/],
     ['bad seed', ['--seed', '-3'], /^--seed: '-3' is not a whole number/],
     ['bad precision', ['--precision', 'bf16'], /^--precision: 'bf16' is not f16 or f32/],
+    ['bad weights', ['--weights', 'int4'], /^--weights: 'int4' is not f16 or q8/],
   ];
   for (const [name, extra, message] of cases) {
     it(name, async () => {

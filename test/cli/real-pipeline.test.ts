@@ -6,9 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allPrompts } from '../../src/model/tasks.ts';
 import { loadPipeline } from '../../tools/pipeline-loader.ts';
 import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
+import { writeSmallModel } from '../api/small-model.ts';
+import { relL2 } from '../helpers.ts';
 import { parseNpy } from '../model/npy.ts';
 import { runCli } from './fake-pipeline.ts';
 import { readPixels, removeTempDirs, tempDir, writeImage } from './files.ts';
+
+/** rel_l2 of the q8 depth map against f16's on the random small model (7.9e-4 measured 2026-12-01; the test prints it). */
+const Q8_DEMO_BOUND = 1e-2;
 
 let dir: string;
 let model: string[];
@@ -32,6 +37,31 @@ describe('the real pipeline on a tiny random model', () => {
     const npy = parseNpy(readFileSync(join(out, 'result_photo.npy')));
     expect(npy.shape).toEqual([120, 200]);
     expect(npy.values.every((v: number) => Number.isFinite(v) && v >= 0 && v <= 1)).toBe(true);
+  });
+
+  it('infer --weights q8 (the demo pipeline, small model): says which linears were int8; depth finite and close to f16', async () => {
+    // The demo model with a narrow VAE (test/api/small-model.ts): the transformer is the same.
+    const small = join(dir, 'small');
+    await writeSmallModel(small);
+    const image = join(dir, 'q8.png');
+    await writeImage(image, 64, 48);
+    const run = async (weights: string) => {
+      const out = join(dir, `q8-${weights}`);
+      const files = ['--sd3', small, '--diception_path', join(small, 'diception.safetensors'), '--prompt-cache', join(small, 'prompts.safetensors')];
+      const { out: stdout } = await runCli(['infer', '--image', image, '--fast', '--save_npy', '--output_dir', out, '--weights', weights, '--json', ...files], loadPipeline);
+      return { summary: JSON.parse(stdout), depth: parseNpy(readFileSync(join(out, 'result_q8.npy'))).values as Float32Array };
+    };
+    const f16 = await run('f16');
+    const q8 = await run('q8');
+    expect(f16.summary).toMatchObject({ weights: 'f16' });
+    expect(f16.summary.q8_weights).toBeUndefined();
+    // 2 blocks: 14 linears, and 11 in the last (context_pre_only) one.
+    expect(q8.summary).toMatchObject({ weights: 'q8', q8_weights: { linears: 25, group: 64, source: 'load' } });
+    expect(q8.summary.q8_weights.bytes).toBeLessThan(0.6 * q8.summary.q8_weights.f16_bytes);
+    expect(q8.depth.every(Number.isFinite)).toBe(true);
+    const err = relL2(q8.depth, f16.depth);
+    console.log(`depth map, q8 against f16 weights (random small model, 1 step): rel_l2 ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(Q8_DEMO_BOUND);
   });
 
   it('batch: two tasks in one GPU batch, resumable', async () => {

@@ -5,12 +5,36 @@ import { getDevice, type DeviceOptions } from '../../src/runtime/device.ts';
 import { openWeights, readF32, readJson } from '../../src/runtime/weights.ts';
 import { runners } from './runners.ts';
 import type { GoldenContext, Precision } from './types.ts';
+import { parseWeightFormat, type WeightFormat } from '../../src/model/q8-weights.ts';
 
 export const TOLERANCE: Record<Precision, number> = { f32: 1e-4, f16: 1e-2 };
+
+/**
+ * `--weights q8`: the rel_l2 bound of each golden output the int8 block linears reach; the rest
+ * (temb comes before any block; the scheduler, VAE and text goldens never touch the transformer)
+ * keep the precision's. The transformer output's is issue 21's; the others leave 2-4× the error
+ * measured on the tiny fixture (README "8-bit weights": 2.8e-3 to 5.4e-3 in f32).
+ */
+export const Q8_TOLERANCE: Readonly<Record<string, number>> = {
+  'transformer/output': 3e-2,
+  'transformer/block0_hidden': 1e-2,
+  'transformer/block0_context': 1e-2,
+  'pipeline/latents_A': 2e-2,
+  'pipeline/image_A': 1e-2,
+  'pipeline/latents_B': 2e-2,
+  'pipeline/image_B': 1e-2,
+};
+
+export function tolerance(precision: Precision, weights: WeightFormat, golden: string, tensor: string): number {
+  const q8 = weights === 'q8' ? Q8_TOLERANCE[`${golden}/${tensor}`] : undefined;
+  return Math.max(TOLERANCE[precision], q8 ?? 0);
+}
 
 export interface ConformanceOptions {
   only?: string[];
   precision?: Precision;
+  /** 'q8': the transformer's block linears in int8, judged by Q8_TOLERANCE. */
+  weights?: WeightFormat;
   json?: boolean;
   /** Device capability overrides (tests run the packed-f16 path with disableF16). */
   device?: DeviceOptions;
@@ -43,7 +67,7 @@ export function compare(ours: ArrayLike<number>, golden: ArrayLike<number>): { m
 
 export async function conformance(dir: string, o: ConformanceOptions = {}): Promise<Line[]> {
   const precision = o.precision ?? 'f32';
-  const tol = TOLERANCE[precision];
+  const weights = o.weights ?? 'f16';
   const manifest = await readJson<{ goldens: Record<string, GoldenContext['manifest']> }>(join(dir, 'golden', 'manifest.json'));
   if (!manifest.goldens) throw new Error(`${join(dir, 'golden', 'manifest.json')}: no "goldens" object`);
   const gpu = await getDevice(o.device);
@@ -56,7 +80,7 @@ export async function conformance(dir: string, o: ConformanceOptions = {}): Prom
       continue;
     }
     const path = join(dir, 'golden', entry.file);
-    const ctx: GoldenContext = { dir, gpu, precision, manifest: entry };
+    const ctx: GoldenContext = { dir, gpu, precision, weights, manifest: entry };
     if (entry.file.endsWith('.json')) ctx.json = await readJson(path);
     else ctx.golden = await openWeights(path);
     try {
@@ -67,6 +91,7 @@ export async function conformance(dir: string, o: ConformanceOptions = {}): Prom
           const same = out.ours.length === expected.length && Array.from(expected).every((v, i) => v === out.ours[i]);
           lines.push({ golden: name, tensor: out.tensor, status: same ? 'PASS' : 'FAIL', tol: 0, ...compare(out.ours, expected), ...note });
         } else {
+          const tol = tolerance(precision, weights, name, out.tensor);
           const c = compare(out.ours, expected);
           lines.push({ golden: name, tensor: out.tensor, status: c.rel_l2 <= tol ? 'PASS' : 'FAIL', tol, ...c, ...note });
         }
@@ -96,11 +121,12 @@ export function summary(lines: Line[]): { passed: number; failed: number; missin
 }
 
 /** The CLI action: prints one line per tensor and a summary; exit code 1 on any FAIL. */
-export async function conformanceCommand(dir: string, o: { only?: string; precision?: string; json?: boolean }): Promise<void> {
+export async function conformanceCommand(dir: string, o: { only?: string; precision?: string; weights?: string; json?: boolean }): Promise<void> {
   if (o.precision && o.precision !== 'f32' && o.precision !== 'f16') throw new Error(`--precision must be f32 or f16, got '${o.precision}'`);
-  const lines = await conformance(dir, { only: o.only?.split(','), precision: o.precision as Precision | undefined });
+  const weights = parseWeightFormat(o.weights, '--weights');
+  const lines = await conformance(dir, { only: o.only?.split(','), precision: o.precision as Precision | undefined, weights });
   const s = summary(lines);
-  if (o.json) console.log(JSON.stringify({ precision: o.precision ?? 'f32', lines, ...s }, null, 2));
+  if (o.json) console.log(JSON.stringify({ precision: o.precision ?? 'f32', weights, lines, ...s }, null, 2));
   else {
     for (const l of lines) console.log(formatLine(l));
     console.log(`conformance: ${s.passed} passed, ${s.failed} failed, ${s.missing} missing`);

@@ -8,6 +8,7 @@ import { fromArray, type Tensor } from '../../src/runtime/tensor.ts';
 import { closeOnError, openWeights, readF32 } from '../../src/runtime/weights.ts';
 import { Diception } from '../../src/model/pipeline.ts';
 import type { Precision } from '../../src/model/pipeline-types.ts';
+import type { WeightFormat } from '../../src/model/q8-weights.ts';
 
 export interface GoldenOutput {
   tensor: string;
@@ -16,13 +17,13 @@ export interface GoldenOutput {
 }
 
 /** The two runs of golden/pipeline.safetensors: A (guidance 2, 2 steps) and B (guidance 1, 1 step). */
-export async function runPipelineGolden(gpu: Gpu, fixtureDir: string, precision: Precision): Promise<GoldenOutput[]> {
+export async function runPipelineGolden(gpu: Gpu, fixtureDir: string, precision: Precision, weights: WeightFormat = 'f16'): Promise<GoldenOutput[]> {
   const p = platform();
   const golden = await openWeights(p.join(fixtureDir, 'golden', 'pipeline.safetensors'));
   const values = (name: string) => readF32(golden.entry(name));
   const tensor = async (name: string): Promise<Tensor> => fromArray(gpu, await values(name), golden.entry(name).shape);
   const pth = (await p.exists(p.join(fixtureDir, 'diception.pth'))) ? 'diception.pth' : 'diception.safetensors';
-  const pipe = await closeOnError(golden, () => Diception.load(gpu, { pretrainedModelPath: fixtureDir, diceptionPath: p.join(fixtureDir, pth), precision }));
+  const pipe = await closeOnError(golden, () => Diception.load(gpu, { pretrainedModelPath: fixtureDir, diceptionPath: p.join(fixtureDir, pth), precision, weights }));
   const out: GoldenOutput[] = [];
   const owned: Tensor[] = [];
   const t = async (name: string) => {

@@ -1,6 +1,7 @@
 // The contract between the conformance command and one golden's runner.
 import type { Gpu } from '../../src/runtime/device.ts';
 import type { WeightReader } from '../../src/runtime/weights.ts';
+import type { WeightFormat } from '../../src/model/q8-weights.ts';
 
 export type Precision = 'f32' | 'f16';
 
@@ -9,6 +10,8 @@ export interface GoldenContext {
   dir: string;
   gpu: Gpu;
   precision: Precision;
+  /** 'q8': the transformer's block linears in int8 (the transformer and pipeline goldens); default f16. */
+  weights?: WeightFormat;
   /** golden/<file> when it is a safetensors file. */
   golden?: WeightReader;
   /** golden/<file> parsed when it is JSON. */
