@@ -235,7 +235,7 @@ async function vae(c: SectionContext): Promise<Record<string, unknown>> {
 }
 
 /** The items both sides time, for the PyTorch script. */
-function torchWork(w: Work) {
+export function torchWork(w: Work) {
   const m = w.mmdit;
   return { linears: w.linears, attention: w.attention, mmdit: { ...m, keys: { 1: mmditKey(1), 2: mmditKey(2) } } };
 }
