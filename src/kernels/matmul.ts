@@ -75,7 +75,8 @@ function subgroupMatrix(name: string, component: 'f16' | 'f32'): MatmulVariant {
   const f16Math = component === 'f16';
   const fits = (c: Capabilities) => {
     const m = matrixConfig(c, component);
-    if (!m || !c.subgroups || (f16Math && !c.f16)) return false;
+    // The workgroup is 4 subgroups of the largest size: unknown size, no variant.
+    if (!m || !c.subgroups || !c.subgroupMaxSize || (f16Math && !c.f16)) return false;
     const wg = 4 * c.subgroupMaxSize;
     const bytes = 8 * m.K * (m.M + m.N) * (f16Math ? 2 : 4) + 16 * m.M * m.N * 4;
     return wg <= c.maxInvocations && wg <= c.maxWorkgroupSizeX && bytes <= c.maxWorkgroupStorage;

@@ -91,6 +91,8 @@ describe('subgroup-matrix variant choice', () => {
     expect(f16v.supports(caps([f16x16]))).toBe(true);
     expect(f32v.supports(caps([f16x16]))).toBe(false);
     expect(f16v.supports({ ...caps([f16x16]), f16: false })).toBe(false);
+    expect(f16v.supports({ ...caps([f16x16]), subgroupMaxSize: 0 })).toBe(false);
+    expect(f16v.supports({ ...caps([f16x16]), maxWorkgroupStorage: 16384 })).toBe(false); // 24 KiB of slices and results
   });
 
   it('uses the builtins, not the stand-ins, on an adapter with the feature', () => {
