@@ -7,9 +7,9 @@
 //   clamped on load (no branch in the K loop) and skipped on store.
 // - WGMEM (GPU-style): a workgroup computes a BM×BN block of C, staging BK-deep slices of A and
 //   B in workgroup memory between barriers; each invocation accumulates TM×TN outputs.
-// - SUBGROUP_MATRIX: the same staging, with the products done by cooperative matrices
+// - SM_KERNEL: the same staging, with the products done by cooperative matrices
 //   (chromium_experimental_subgroup_matrix) in the adapter's SM_M×SM_N×SM_K shape.
-// Exactly one of REGISTER, WGMEM, SUBGROUP_MATRIX is set.
+// Exactly one of REGISTER, WGMEM, SM_KERNEL is set.
 // Q8 (REGISTER and WGMEM, TRANS_B only): B is an 8-bit weight (kernels/q8.ts), dequantised as
 // it is loaded; the products and the f32 accumulation are those of the float path.
 // Bindings contract: shaders/README.md ("matmul").
@@ -339,12 +339,17 @@ fn main(
 }
 #endif
 
-#if SUBGROUP_MATRIX
+#if SM_KERNEL
 // Four subgroups in a 2×2 grid, each accumulating RM×RN result matrices of SM_M×SM_N: a block
-// of BM×BN. A and B slices are staged as row-major SM_T arrays (what subgroupMatrixLoad reads),
-// the results go through workgroup memory so the epilogue runs per element. The workgroup has
+// of BM×BN. A slices are staged as row-major BM×BK, B slices as row-major BK×BN, or with
+// TRANS_B as column-major (B's rows are K-contiguous, so staging reads them coalesced); the
+// results go through workgroup memory so the epilogue runs per element. The workgroup has
 // 4·SG_MAX invocations (x must be a multiple of the largest subgroup size); where subgroups are
 // smaller, subgroups past the fourth only help staging.
+// The cooperative-matrix operations sit behind Left/Right/Result and loadLeft, loadRight, mma,
+// storeResult: SUBGROUP_MATRIX maps them to the chromium_experimental_subgroup_matrix builtins;
+// without it each invocation is its own "subgroup" and holds whole matrices in private arrays
+// with the builtins' semantics, so the tiling runs (and is tested) on adapters without them.
 const SMM = {{SM_M}}u;
 const SMN = {{SM_N}}u;
 const SMK = {{SM_K}}u;
@@ -359,13 +364,97 @@ var<workgroup> sliceA: array<T, BM * BK>;
 var<workgroup> sliceB: array<T, BK * BN>;
 var<workgroup> block: array<f32, BM * BN>;
 
-@compute @workgroup_size({{WG}})
+#if SUBGROUP_MATRIX
+alias Left = subgroup_matrix_left<T, SMK, SMM>;
+alias Right = subgroup_matrix_right<T, SMN, SMK>;
+alias Result = subgroup_matrix_result<f32, SMN, SMM>;
+
+// The matrix at element `offset` of sliceA, rows `stride` elements apart.
 @diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
+fn loadLeft(offset: u32, stride: u32) -> Left {
+  return subgroupMatrixLoad<Left, row_major>(&sliceA, offset, stride);
+}
+
+// The matrix at element `offset` of sliceB: rows (or with TRANS_B columns) `stride` apart.
+@diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
+fn loadRight(offset: u32, stride: u32) -> Right {
+#if TRANS_B
+  return subgroupMatrixLoad<Right, col_major>(&sliceB, offset, stride);
+#else
+  return subgroupMatrixLoad<Right, row_major>(&sliceB, offset, stride);
+#endif
+}
+
+@diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
+fn mma(l: Left, r: Right, acc: Result) -> Result {
+  return subgroupMatrixMultiplyAccumulate(l, r, acc);
+}
+
+// Row-major into `block` at element `offset`, rows `stride` apart.
+@diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
+fn storeResult(offset: u32, v: Result, stride: u32) {
+  subgroupMatrixStore<row_major>(&block, offset, v, stride);
+}
+#else
+// Whole matrices, row-major: [r * columns + c].
+alias Left = array<T, SMM * SMK>;
+alias Right = array<T, SMK * SMN>;
+alias Result = array<f32, SMM * SMN>;
+
+fn loadLeft(offset: u32, stride: u32) -> Left {
+  var l: Left;
+  for (var r = 0u; r < SMM; r++) {
+    for (var c = 0u; c < SMK; c++) { l[r * SMK + c] = sliceA[offset + r * stride + c]; }
+  }
+  return l;
+}
+
+fn loadRight(offset: u32, stride: u32) -> Right {
+  var m: Right;
+  for (var r = 0u; r < SMK; r++) {
+    for (var c = 0u; c < SMN; c++) {
+#if TRANS_B
+      m[r * SMN + c] = sliceB[offset + c * stride + r];
+#else
+      m[r * SMN + c] = sliceB[offset + r * stride + c];
+#endif
+    }
+  }
+  return m;
+}
+
+// Products of T components, exact in f32 (also for f16), summed in the f32 result.
+fn mma(l: Left, r: Right, acc: Result) -> Result {
+  var o = acc;
+  for (var i = 0u; i < SMM; i++) {
+    for (var j = 0u; j < SMN; j++) {
+      for (var k = 0u; k < SMK; k++) { o[i * SMN + j] += f32(l[i * SMK + k]) * f32(r[k * SMN + j]); }
+    }
+  }
+  return o;
+}
+
+fn storeResult(offset: u32, v: Result, stride: u32) {
+  for (var r = 0u; r < SMM; r++) {
+    for (var c = 0u; c < SMN; c++) { block[offset + r * stride + c] = v[r * SMN + c]; }
+  }
+}
+#endif
+
+@compute @workgroup_size({{WG}})
+#if SUBGROUP_MATRIX
+@diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
+#endif
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
+#if SUBGROUP_MATRIX
   @builtin(subgroup_id) sg: u32,
+#endif
 ) {
+#if !SUBGROUP_MATRIX
+  let sg = li;
+#endif
   let z = wg.z;
   let m0 = wg.y * BM;
   let n0 = wg.x * BN;
@@ -374,7 +463,7 @@ fn main(
   let baseB = params.offB + z * params.strideB;
   let sy = sg / 2u;
   let sx = sg % 2u;
-  var acc: array<subgroup_matrix_result<f32, SMN, SMM>, RM * RN>;
+  var acc: array<Result, RM * RN>;
   for (var k0 = 0u; k0 < K; k0 += BK) {
     for (var e = li; e < BM * BK; e += INVOCATIONS) {
       let k = k0 + e % BK;
@@ -383,12 +472,16 @@ fn main(
       sliceA[e] = T(v);
     }
     for (var e = li; e < BK * BN; e += INVOCATIONS) {
+#if TRANS_B
+      // Column-major: element e is B[n0 + e / BK, k0 + e % BK].
+      let k = k0 + e % BK;
+      let n = min(n0 + e / BK, params.N - 1u);
+      var v = 0.0;
+      if (k < K) { v = b_load(baseB + n * K + k); }
+#else
       let k = k0 + e / BN;
       let n = min(n0 + e % BN, params.N - 1u);
       var v = 0.0;
-#if TRANS_B
-      if (k < K) { v = b_load(baseB + n * K + k); }
-#else
       if (k < K) { v = b_load(baseB + k * params.N + n); }
 #endif
       sliceB[e] = T(v);
@@ -396,13 +489,17 @@ fn main(
     workgroupBarrier();
     if (sg < 4u) {
       for (var kk = 0u; kk < BK; kk += SMK) {
-        var right: array<subgroup_matrix_right<T, SMN, SMK>, RN>;
+        var right: array<Right, RN>;
         for (var j = 0u; j < RN; j++) {
-          right[j] = subgroupMatrixLoad<subgroup_matrix_right<T, SMN, SMK>>(&sliceB, kk * BN + (sx * RN + j) * SMN, false, BN);
+#if TRANS_B
+          right[j] = loadRight((sx * RN + j) * SMN * BK + kk, BK);
+#else
+          right[j] = loadRight(kk * BN + (sx * RN + j) * SMN, BN);
+#endif
         }
         for (var i = 0u; i < RM; i++) {
-          let left = subgroupMatrixLoad<subgroup_matrix_left<T, SMK, SMM>>(&sliceA, (sy * RM + i) * SMM * BK + kk, false, BK);
-          for (var j = 0u; j < RN; j++) { acc[i * RN + j] = subgroupMatrixMultiplyAccumulate(left, right[j], acc[i * RN + j]); }
+          let left = loadLeft((sy * RM + i) * SMM * BK + kk, BK);
+          for (var j = 0u; j < RN; j++) { acc[i * RN + j] = mma(left, right[j], acc[i * RN + j]); }
         }
       }
     }
@@ -411,7 +508,7 @@ fn main(
   if (sg < 4u) {
     for (var i = 0u; i < RM; i++) {
       for (var j = 0u; j < RN; j++) {
-        subgroupMatrixStore(&block, (sy * RM + i) * SMM * BN + (sx * RN + j) * SMN, acc[i * RN + j], false, BN);
+        storeResult((sy * RM + i) * SMM * BN + (sx * RN + j) * SMN, acc[i * RN + j], BN);
       }
     }
   }

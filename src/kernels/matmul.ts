@@ -59,12 +59,28 @@ function matrixConfig(c: Capabilities, component: 'f16' | 'f32'): SubgroupMatrix
   return c.subgroupMatrixConfigs.find((m) => m.componentType === component && m.resultComponentType === 'f32');
 }
 
+const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
+
+/**
+ * The SM_KERNEL defines: the first adapter shape for `component`, 4 subgroups of the largest
+ * size. The builtins (SUBGROUP_MATRIX) where the device has the feature, which is whenever the
+ * adapter lists configs; else the shader's plain-WGSL stand-ins, which tests run with the
+ * configs of a pretend adapter.
+ */
+export function subgroupMatrixDefines(gpu: Pick<Gpu, 'caps' | 'device'>, component: 'f16' | 'f32'): Record<string, string | number | boolean> {
+  const m = matrixConfig(gpu.caps, component);
+  if (!m) throw new Error(`matmul: the adapter lists no ${component} subgroup-matrix shape with f32 results`);
+  const builtins = gpu.device.features.has(SUBGROUP_MATRIX_FEATURE);
+  return { SM_KERNEL: true, SUBGROUP_MATRIX: builtins, SM_M: m.M, SM_N: m.N, SM_K: m.K, SM_T: m.componentType, WG: 4 * gpu.caps.subgroupMaxSize };
+}
+
 /** A cooperative-matrix variant: 2×2 subgroups of 2×2 result matrices, 2·K-deep slices. */
 function subgroupMatrix(name: string, component: 'f16' | 'f32'): MatmulVariant {
   const f16Math = component === 'f16';
   const fits = (c: Capabilities) => {
     const m = matrixConfig(c, component);
-    if (!m || !c.subgroups || (f16Math && !c.f16)) return false;
+    // The workgroup is 4 subgroups of the largest size: unknown size, no variant.
+    if (!m || !c.subgroups || !c.subgroupMaxSize || (f16Math && !c.f16)) return false;
     const wg = 4 * c.subgroupMaxSize;
     const bytes = 8 * m.K * (m.M + m.N) * (f16Math ? 2 : 4) + 16 * m.M * m.N * 4;
     return wg <= c.maxInvocations && wg <= c.maxWorkgroupSizeX && bytes <= c.maxWorkgroupStorage;
@@ -97,7 +113,8 @@ export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', (<Matmu
   tiled('wgmem-128x64', 128, 64, 8, 4),
   tiled('wgmem-128x128', 128, 128, 8, 8),
   tiled('wgmem-64x64-f16', 64, 64, 4, 4, true),
-  // Only where the adapter lists subgroupMatrixConfigs (no adapter here does: untested so far).
+  // Only where the adapter lists subgroupMatrixConfigs (tests run them on pretend configs, with
+  // the shader's stand-ins for the builtins).
   subgroupMatrix('subgroup-matrix-f16', 'f16'),
   subgroupMatrix('subgroup-matrix', 'f32'),
 ]).map((v) => ({ workgroupMemory: false, ...v })));
@@ -306,8 +323,7 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     PACKED_4X8: Boolean(p.q8) && gpu.caps.packed4x8,
   };
   if (p.act !== 'none') defines.ACT_FN = `act_${p.act}`;
-  const m = v.subgroupMatrix && matrixConfig(gpu.caps, v.subgroupMatrix);
-  if (m) Object.assign(defines, { SUBGROUP_MATRIX: true, SM_M: m.M, SM_N: m.N, SM_K: m.K, SM_T: m.componentType, WG: 4 * gpu.caps.subgroupMaxSize });
+  if (v.subgroupMatrix) Object.assign(defines, subgroupMatrixDefines(gpu, v.subgroupMatrix));
   const bindings = [
     { name: 'a', dtype: p.a.dtype, vec: vecA(p, v) ? 4 : 1 },
     { name: 'b', dtype: p.b.dtype, vec: vecB(p, v) ? 4 : 1 },

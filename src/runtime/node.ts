@@ -75,7 +75,9 @@ export const nodePlatform: Platform = {
     if (!dawn) {
       process.env.XDG_RUNTIME_DIR ??= '/tmp';
       // Dawn rounds timestamps to ~100 µs unless told otherwise; the profiler needs real ones.
-      dawn = create(['disable-dawn-features=timestamp_quantization']) as GPU;
+      // allow_unsafe_apis: Dawn lists experimental features (chromium-experimental-subgroup-matrix,
+      // for the cooperative-matrix matmul) only with it.
+      dawn = create(['disable-dawn-features=timestamp_quantization', 'enable-dawn-features=allow_unsafe_apis']) as GPU;
     }
     return dawn;
   },

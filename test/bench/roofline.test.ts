@@ -1,8 +1,11 @@
 // The roofline's FMA loop computes what its FLOP count assumes: every variant shape (accumulators,
 // vec4 or scalar, fma() or a*b+c, unroll, workgroup size) against a CPU reference of the same
-// recurrence, on a thread count that is no multiple of the workgroup.
-import { expect, it } from 'vitest';
-import { dispatchFma, flopsPerTrip, variantName, type FmaVariant } from '../../bench/roofline.ts';
+// recurrence, on a thread count that is no multiple of the workgroup. Each figure comes from a
+// run grown to span MIN_SPAN_MS on the adapter's best clock.
+import { describe, expect, it } from 'vitest';
+import { dispatchFma, flopsPerTrip, fmaSize, MIN_SPAN_MS, roofline, timeGrown, variantName, type FmaVariant } from '../../bench/roofline.ts';
+import type { KernelTimer } from '../../src/kernels/kernel-timer.ts';
+import { timestampsWork } from '../../src/runtime/profiler.ts';
 import { empty } from '../../src/runtime/tensor.ts';
 import { device, expectClose } from '../helpers.ts';
 
@@ -39,4 +42,60 @@ it.each(cases.map((v) => [variantName(v), v] as const))('%s matches the CPU refe
 it('counts 2 FLOPs per accumulator lane per unrolled step', () => {
   expect(flopsPerTrip({ acc: 4, width: 4, fma: true, unroll: 4, workgroup: 64 })).toBe(128);
   expect(flopsPerTrip({ acc: 3, width: 1, fma: false, unroll: 2, workgroup: 64 })).toBe(12);
+});
+
+describe('timed spans', () => {
+  /** A clock on which `work` takes work / rate ms, counting its calls. */
+  const fakeTimer = (rate: number) => {
+    const calls: number[] = [];
+    const timer: KernelTimer = {
+      clock: 'gpu-timestamps',
+      async time(run) {
+        await run();
+        return calls[calls.length - 1] / rate;
+      },
+    };
+    return { timer, calls, run: async (w: number) => void calls.push(w) };
+  };
+
+  it('grows the work until one run spans the minimum, then takes the median of 5 at that size', async () => {
+    // An H200-like rate: the first try (2^30 FLOPs) takes ~0.016 ms.
+    const f = fakeTimer(67e9);
+    const t = await timeGrown(f.timer, 2 ** 30, f.run, () => false);
+    expect(t.work / 67e9).toBeGreaterThanOrEqual(MIN_SPAN_MS);
+    expect(t.ms).toBeCloseTo(t.work / 67e9);
+    expect(f.calls.slice(-5)).toEqual(Array(5).fill(t.work));
+    expect(f.calls.length).toBeLessThan(1 + 8 + 5);
+  });
+
+  it('stops growing where the size is capped, and does not grow a long enough run', async () => {
+    const capped = fakeTimer(1e12);
+    expect((await timeGrown(capped.timer, 1, capped.run, (w) => w >= 100)).work).toBeGreaterThanOrEqual(100);
+    const slow = fakeTimer(1);
+    expect(await timeGrown(slow.timer, 60, slow.run, () => false)).toEqual({ work: 60, ms: 60 });
+    expect(slow.calls).toHaveLength(7); // a discarded first run, the probe, 5 samples
+  });
+
+  it('lays FMA work out as threads first, then loop trips, then dispatches, keeping the FLOPs', () => {
+    const v: FmaVariant = { acc: 4, width: 4, fma: true, unroll: 4, workgroup: 64 };
+    expect(fmaSize(v, 2 ** 30)).toEqual({ threads: 2 ** 14, iters: 512, dispatches: 1 });
+    expect(fmaSize(v, 2 ** 36)).toEqual({ threads: 2 ** 20, iters: 512, dispatches: 1 });
+    for (const flops of [2 ** 40, 2 ** 46, 3e15]) {
+      const s = fmaSize(v, flops);
+      expect(s.threads).toBe(2 ** 20);
+      expect(s.iters).toBeLessThanOrEqual(2 ** 16);
+      expect((s.threads * s.iters * s.dispatches * flopsPerTrip(v)) / flops).toBeCloseTo(1, 1);
+    }
+  });
+
+  it('measures the peaks on this adapter over spans of at least the minimum (lavapipe: wall clock)', async () => {
+    const gpu = await device();
+    const r = await roofline(gpu);
+    expect(r.clock).toBe(gpu.caps.timestamps && (await timestampsWork(gpu)) ? 'gpu-timestamps' : 'wall-clock');
+    expect(r.fmaMs).toBeGreaterThanOrEqual(MIN_SPAN_MS * 0.5); // the median may dip below the growth run
+    expect(r.copyMs).toBeGreaterThanOrEqual(MIN_SPAN_MS * 0.5);
+    const b = r.best;
+    expect(r.gflops).toBeCloseTo((b.threads * b.iters * b.dispatches * flopsPerTrip(b.variant)) / (b.ms * 1e6));
+    expect(r.gbps).toBeCloseTo((2 * r.copyBytes * r.copyDispatches) / (r.copyMs * 1e6));
+  });
 });

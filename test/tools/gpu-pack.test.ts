@@ -58,7 +58,7 @@ describe('tools/gpu-pack.sh and run.sh --quick', () => {
     const s = report.sections;
     expect(report.quick).toBe(true);
     const statuses = (s.summary.statuses ?? {}) as Record<string, string>;
-    for (const name of ['adapter', 'conformance-f32', 'conformance-f16', 'matmul', 'mmdit-step-cfg', 'mmdit-step', 'attention', 'conv', 'vae']) {
+    for (const name of ['adapter', 'subgroup-matrix', 'conformance-f32', 'conformance-f16', 'matmul', 'mmdit-step-cfg', 'mmdit-step', 'attention', 'conv', 'vae']) {
       expect(`${name}: ${s[name]?.status} ${s[name]?.error ?? ''}`).toBe(`${name}: ok `);
       expect(statuses[name]).toBe('ok');
     }
@@ -67,6 +67,10 @@ describe('tools/gpu-pack.sh and run.sh --quick', () => {
     expect(s.summary.status).toBe('ok');
 
     expect((s.adapter.roofline as { gflops: number }).gflops).toBeGreaterThan(0);
+    // Lavapipe lists no subgroup-matrix shapes: --quick checks the kernel's stand-ins on a pretend one.
+    expect(s['subgroup-matrix'].builtins).toBe(false);
+    expect((s['subgroup-matrix'].rows as { ok: boolean }[]).map((r) => r.ok)).toEqual([true, true]);
+    expect((s.adapter.roofline as { fma_ms: number }).fma_ms).toBeGreaterThan(0);
     expect((s.adapter.features as string[]).length).toBeGreaterThan(0);
     for (const p of ['f32', 'f16']) {
       const c = s[`conformance-${p}`];

@@ -6,11 +6,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { benchAttention } from '../../bench/attention.ts';
 import { flopsRow, round, timeRuns } from '../../bench/harness.ts';
 import { benchMMDiT } from '../../bench/mmdit.ts';
-import { roofline } from '../../bench/roofline.ts';
+import { roofline, variantName } from '../../bench/roofline.ts';
 import { benchConvs, benchE2e, randomVae } from '../../bench/vae.ts';
-import { linear } from '../../src/kernels/matmul.ts';
-import { tunedChoices } from '../../src/kernels/registry.ts';
-import { getDevice, type Gpu } from '../../src/runtime/device.ts';
+import { linear, matmul as matmulOp, MATMUL_VARIANTS } from '../../src/kernels/matmul.ts';
+import { tunedChoices, withKernel } from '../../src/kernels/registry.ts';
+import { getDevice, Gpu } from '../../src/runtime/device.ts';
 import { Rng } from '../../src/runtime/random.ts';
 import { fromArray, type DType } from '../../src/runtime/tensor.ts';
 import { conformance, summary } from '../conformance/index.ts';
@@ -63,9 +63,63 @@ async function adapter(): Promise<Record<string, unknown>> {
     // The device asks for every optional feature the engine uses and the adapter's real limits.
     features: [...gpu.device.features].sort(),
     limits: dict(gpu.device.limits),
-    // fma_ms and copy_ms say whether the microbenchmarks ran long enough to fill this GPU.
-    roofline: { gflops: round(r.gflops), gbps: round(r.gbps), fma_ms: round(r.fmaMs), copy_ms: round(r.copyMs) },
+    // The timed runs grow to ≥ 50 ms (fma_ms, copy_ms); clock: GPU timestamps or the wall clock.
+    roofline: {
+      gflops: round(r.gflops),
+      gbps: round(r.gbps),
+      fma_ms: round(r.fmaMs),
+      copy_ms: round(r.copyMs),
+      clock: r.clock,
+      fma_run: { variant: variantName(r.best.variant), threads: r.best.threads, iters: r.best.iters, dispatches: r.best.dispatches },
+      copy_run: { bytes: r.copyBytes, dispatches: r.copyDispatches },
+    },
   };
+}
+
+/** The register-blocked variant CI checks against the CPU reference everywhere: the oracle below. */
+const ORACLE = 'tiled-8x4';
+
+/**
+ * The cooperative-matrix matmul variants, first run on hardware here: each against ORACLE on
+ * the same inputs (awkward shapes: off every block, one row with a long K, B not transposed).
+ * Without adapter shapes, --quick runs the kernel's plain-WGSL stand-ins on a pretend shape (so
+ * this code is known to work); the full run then skips.
+ */
+async function subgroupMatrix(c: SectionContext): Promise<Record<string, unknown>> {
+  const base = await getDevice();
+  const real = base.caps.subgroupMatrixConfigs.length > 0;
+  if (!real && !c.quick) return { status: 'skipped', reason: 'the adapter lists no subgroupMatrixConfigs' };
+  const pretend = { componentType: 'f32', resultComponentType: 'f32', M: 2, N: 3, K: 4 };
+  const gpu = real ? base : new Gpu(base.device, { ...base.caps, subgroups: true, subgroupMaxSize: Math.max(4, base.caps.subgroupMaxSize), subgroupMatrixConfigs: [pretend] });
+  const cases: [number, number, number, boolean][] = c.quick ? [[9, 7, 13, true]] : [[70, 68, 100, true], [1, 45, 1030, true], [70, 68, 36, false]];
+  const rows: Record<string, unknown>[] = [];
+  for (const v of MATMUL_VARIANTS.filter((x) => x.subgroupMatrix && x.supports(gpu.caps))) {
+    for (const dtype of v.subgroupMatrix === 'f16' ? (['f16'] as DType[]) : DTYPES) {
+      for (const [M, N, K, transB] of cases) {
+        const key = `${v.name} ${M}x${N}x${K} transB=${transB}`;
+        try {
+          const a = fromArray(gpu, new Rng(1).uniformArray(M * K, -1, 1), [M, K], dtype);
+          const b = fromArray(gpu, new Rng(2).uniformArray(N * K, -1, 1), transB ? [N, K] : [K, N], dtype);
+          const product = (name: string) => withKernel(gpu, 'matmul', name, undefined, async () => (await matmulOp(gpu, a, b, { transB, outDtype: 'f32' })).read());
+          const [got, want] = [await product(v.name), await product(ORACLE)];
+          let diff = 0;
+          got.forEach((g, i) => (diff = Math.max(diff, Math.abs(g - want[i]))));
+          // f16 products round each operand to 11 bits; f32 sums drift by ~√K ulps.
+          const tol = v.subgroupMatrix === 'f16' || dtype === 'f16' ? 2e-3 * Math.sqrt(K) : 1e-5 * Math.sqrt(K);
+          rows.push({ key, dtype, max_abs_diff: diff, tolerance: tol, ok: diff <= tol });
+          a.dispose();
+          b.dispose();
+        } catch (e) {
+          rows.push({ key, dtype, error: firstLine(e) });
+        }
+        c.log(`${key} ${dtype}: ${JSON.stringify(rows[rows.length - 1])}`);
+        c.save({ rows });
+      }
+    }
+  }
+  const bad = rows.filter((r) => r.ok !== true);
+  if (bad.length) throw new Error(`${bad.length} of ${rows.length} checks differ from ${ORACLE} or failed: ${JSON.stringify(bad[0])}`);
+  return { configs: gpu.caps.subgroupMatrixConfigs, builtins: real, oracle: ORACLE, rows };
 }
 
 function conformanceSection(precision: 'f32' | 'f16'): Section {
@@ -181,7 +235,7 @@ async function vae(c: SectionContext): Promise<Record<string, unknown>> {
 }
 
 /** The items both sides time, for the PyTorch script. */
-function torchWork(w: Work) {
+export function torchWork(w: Work) {
   const m = w.mmdit;
   return { linears: w.linears, attention: w.attention, mmdit: { ...m, keys: { 1: mmditKey(1), 2: mmditKey(2) } } };
 }
@@ -239,6 +293,7 @@ async function summarize(c: SectionContext): Promise<Record<string, unknown>> {
 
 export const SECTIONS: Record<string, { run: Section; seconds: number; quickSeconds: number }> = {
   adapter: { run: adapter, seconds: 30, quickSeconds: 60 },
+  'subgroup-matrix': { run: subgroupMatrix, seconds: 30, quickSeconds: 90 },
   'conformance-f32': { run: conformanceSection('f32'), seconds: 45, quickSeconds: 90 },
   'conformance-f16': { run: conformanceSection('f16'), seconds: 45, quickSeconds: 90 },
   torch: { run: torch, seconds: 90, quickSeconds: 30 },
