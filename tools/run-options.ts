@@ -73,8 +73,7 @@ export function runSettings(o: RawOptions): RunSettings {
 }
 
 export function pipelineOptions(s: RunSettings, onProgress: PipelineOptions['onProgress']): PipelineOptions {
-  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, vaePrecision: s.vaePrecision, promptCache: s.promptCache, onProgress };
-  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, weights: s.weights, promptCache: s.promptCache, onProgress };
+  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, vaePrecision: s.vaePrecision, weights: s.weights, promptCache: s.promptCache, onProgress };
 }
 
 export function integer(text: string | boolean, flag: string, min: number, max: number): number {

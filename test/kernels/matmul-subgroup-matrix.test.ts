@@ -77,7 +77,7 @@ describe.each(PRECISIONS)('subgroup-matrix variants, builtins stood in for ($nam
 describe('subgroup-matrix variant choice', () => {
   const caps = (configs: SubgroupMatrixConfig[]): Capabilities => ({
     adapterName: 'pretend GPU', vendor: 'nvidia', architecture: '', isFallback: false, f16: true, subgroups: true,
-    subgroupMinSize: 32, subgroupMaxSize: 32, timestamps: true, maxStorageBinding: 2 ** 31, maxBufferSize: 2 ** 31,
+    subgroupMinSize: 32, subgroupMaxSize: 32, timestamps: true, packed4x8: true, maxStorageBinding: 2 ** 31, maxBufferSize: 2 ** 31,
     maxWorkgroupStorage: 32768, maxInvocations: 1024, maxWorkgroupSizeX: 1024, maxWorkgroupsPerDim: 65535,
     maxStorageBuffersPerStage: 10, minStorageOffsetAlignment: 256, subgroupMatrixConfigs: configs,
   });
