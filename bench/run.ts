@@ -35,6 +35,7 @@ const FAMILIES: Record<string, () => Promise<Family>> = {
   pipeline: async () => (await import('./pipeline.ts')).benchPipeline,
   encode: async () => (await import('./pipeline.ts')).benchEncode,
   memory: async () => (await import('./memory.ts')).benchMemory,
+  serve: async () => (await import('./serve.ts')).benchServe,
 };
 
 export async function bench(families: string, o: BenchOptions): Promise<void> {
