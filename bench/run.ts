@@ -38,6 +38,7 @@ const FAMILIES: Record<string, () => Promise<Family>> = {
   encode: async () => (await import('./pipeline.ts')).benchEncode,
   memory: async () => (await import('./memory.ts')).benchMemory,
   finite: async () => (await import('./finite.ts')).benchFinite,
+  serve: async () => (await import('./serve.ts')).benchServe,
 };
 
 export async function bench(families: string, o: BenchOptions): Promise<void> {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { getDevice } from '../../src/runtime/device.ts';
 import { fakePipeline } from '../cli/fake-pipeline.ts';
 import { expectSame } from '../cli/files.ts';
-import { parsePrometheus, pixels, post, pngBytes, startServer } from './server.ts';
+import { loadClients, parsePrometheus, pixels, post, pngBytes, startServer } from './server.ts';
 
 const servers: { close(): Promise<void> }[] = [];
 afterAll(() => Promise.all(servers.map((s) => s.close())));
@@ -14,8 +14,6 @@ async function server(...args: Parameters<typeof startServer>) {
   servers.push(s);
   return s;
 }
-
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 describe('serve under load', () => {
   it('200 requests from 16 clients: all answered, batched, each identical to its one-request answer', async () => {
@@ -32,28 +30,18 @@ describe('serve under load', () => {
     expect(fake.state.requests.map((r) => r.batch)).toEqual([1, 1, 1, 1]);
     fake.state.requests.length = 0;
 
-    let next = 0;
-    const latencies: number[] = [];
-    const statuses: number[] = [];
-    const client = async () => {
-      for (let i = next++; i < 200; i = next++) {
-        const t0 = performance.now();
-        const r = await post(s.url, images[i % 4], `task=normal&seed=${i}`);
-        statuses.push(r.status);
-        latencies.push(performance.now() - t0);
-        if (r.status === 200) expectSame(await pixels(await r.arrayBuffer()), solo[i % 4], `request ${i}`);
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, client));
-    expect(statuses.filter((c) => c !== 200 && c !== 429)).toEqual([]);
+    const load = await loadClients(200, 16, async (i) => {
+      const r = await post(s.url, images[i % 4], `task=normal&seed=${i}`);
+      if (r.status === 200) expectSame(await pixels(await r.arrayBuffer()), solo[i % 4], `request ${i}`);
+      return { status: r.status };
+    });
+    expect(load.statuses.filter((c) => c !== 200 && c !== 429)).toEqual([]);
     const sizes = fake.state.requests.map((r) => r.batch);
-    expect(sizes.reduce((a, b) => a + b, 0)).toBe(statuses.filter((c) => c === 200).length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(load.statuses.filter((c) => c === 200).length);
     expect(Math.max(...sizes)).toBeGreaterThan(1);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(4);
     expect(fake.state.requests.flatMap((r) => r.seeds).sort((a, b) => a - b)).toEqual([...Array(200).keys()]);
-    const sorted = latencies.sort((a, b) => a - b);
-    const histogram = Object.fromEntries([1, 2, 3, 4].map((n) => [n, sizes.filter((b) => b === n).length]));
-    console.log(`serve load (fake pipeline, 15 ms per call): 200 requests, 16 clients, ${statuses.filter((c) => c === 429).length} x 429; p50 ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms; batches by size ${JSON.stringify(histogram)}`);
+    console.log(`serve load (fake pipeline, 15 ms per call): ${load.summary}; batch sizes ${JSON.stringify(sizes)}`);
   });
 });
 

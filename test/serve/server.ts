@@ -1,5 +1,6 @@
 // Starts the serve API in this process on a free loopback port, and small client helpers.
 import sharp from 'sharp';
+export { loadClients, pngBytes } from '../../bench/serve.ts';
 import type { Pipeline, PipelineFactory } from '../../src/model/pipeline-types.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { buildApp, type AppOptions } from '../../tools/serve-api/app.ts';
@@ -11,13 +12,6 @@ export async function startServer(factory: PipelineFactory, o: ServerOptions = {
   const server = await buildApp({ maxQueue: 64, maxBatch: 4, batchWindowMs: 10, maxBodyMb: 10, defaults: { steps: 1, guidance: 1, seed: 42 }, ...o, pipeline });
   const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
   return { ...server, url };
-}
-
-/** A small PNG whose colours depend on `variant`, so responses can be told apart. */
-export async function pngBytes(width: number, height: number, variant = 0): Promise<Uint8Array> {
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) data.set([(i * 7 + variant * 40) % 256, (variant * 90) % 256, (i * 3) % 256], i * 3);
-  return new Uint8Array(await sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer());
 }
 
 export async function post(url: string, body: Uint8Array | FormData, query = '', type = 'image/png', signal?: AbortSignal) {
@@ -44,3 +38,4 @@ export function parsePrometheus(text: string): { name: string; labels: Record<st
   }
   return samples;
 }
+
