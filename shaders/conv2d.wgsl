@@ -16,6 +16,9 @@
 // Nearest upsampling by 2^up is fused into the read: the taps index the upsampled frame
 // [inH·2^up, inW·2^up] (where padding applies, as for interpolate→conv) and read the stored
 // pixel (iy >> up, ix >> up), so the upsampled map is never materialised.
+// IN_NORM: the input is GroupNorm+SiLU'd as it is read: silu(x·nrm[b, 0, ci] + nrm[b, 1, ci])
+// with nrm [B, 2, cin] (f32) from groupnorm.wgsl's FINAL pass, on real inputs only (the
+// padding stays 0, as for a conv after the activation), so the normalised map is never stored.
 // VEC_IN (NHWC, cin % 4 == 0) reads 4 input channels at once; VEC_OUT (NHWC, cout % 4 == 0)
 // writes vec4s. Bands: the wrapper binds windows of the operands; *Base are the elements
 // between a tensor's start and its window's start, q0 the band's first output pixel.
@@ -58,6 +61,20 @@ fn finish(b: u32, q: u32, co4: u32, acc: vec4<f32>) {
   }
 #endif
 }
+
+#if IN_NORM
+fn silu4(y: vec4<f32>) -> vec4<f32> { return y / (1.0 + exp(-y)); }
+// Input channels ci..ci+3 of batch b, normalised and activated (VEC_IN).
+fn norm4(b: u32, ci: u32, x: vec4<f32>) -> vec4<f32> {
+  let row = b * 2u * params.cin + ci;
+  return silu4(x * nrm_load4(row >> 2u) + nrm_load4((row + params.cin) >> 2u));
+}
+fn norm1(b: u32, ci: u32, x: f32) -> f32 {
+  let row = b * 2u * params.cin + ci;
+  let y = x * nrm_load(row) + nrm_load(row + params.cin);
+  return y / (1.0 + exp(-y));
+}
+#endif
 
 #if !WGMEM
 const SGL: u32 = {{SGL}}u; // weight vec4s each lane loads for the subgroup (4·TN / 8, at least 1)
@@ -124,6 +141,9 @@ fn main(
 #if IN_AFFINE
             x = x * params.inScale + params.inShift;
 #endif
+#if IN_NORM
+            x = norm4(b, ci, x);
+#endif
             for (var t = 0u; t < TN; t++) {
               acc[p * TN + t] += x.x * w[t] + x.y * w[TN + t] + x.z * w[2u * TN + t] + x.w * w[3u * TN + t];
             }
@@ -141,6 +161,9 @@ fn main(
             var x = x_load(at[p] + ci * params.ciStride);
 #if IN_AFFINE
             x = x * params.inScale + params.inShift;
+#endif
+#if IN_NORM
+            x = norm1(b, ci, x);
 #endif
             for (var t = 0u; t < TN; t++) {
               acc[p * TN + t] += x * w[t];
@@ -201,6 +224,9 @@ fn patch4(b: u32, q: u32, k: u32) -> vec4<f32> {
 #if IN_AFFINE
       v = v * params.inScale + params.inShift;
 #endif
+#if IN_NORM
+      v = norm4(b, k % params.cin, v);
+#endif
     }
   }
 #else
@@ -212,6 +238,9 @@ fn patch4(b: u32, q: u32, k: u32) -> vec4<f32> {
       v[c] = x_load(at + (kc % params.cin) * params.ciStride);
 #if IN_AFFINE
       v[c] = v[c] * params.inScale + params.inShift;
+#endif
+#if IN_NORM
+      v[c] = norm1(b, kc % params.cin, v[c]);
 #endif
     }
   }

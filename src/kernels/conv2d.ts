@@ -110,6 +110,12 @@ export interface Conv2dOptions {
   residual?: Tensor;
   /** x·scale + shift applied to the real inputs (padding stays 0), e.g. un-scaling a latent. */
   inAffine?: [number, number];
+  /**
+   * GroupNorm+SiLU applied to the real inputs as they are read (padding stays 0, as for a conv
+   * after the activation): the [B, 2, cin] affine from `groupNormAffine(x)`. The normalised map
+   * is never written. NHWC input only.
+   */
+  inNorm?: Tensor;
   /** clamp(v·scale + shift, lo, hi) applied last. */
   outAffine?: [number, number];
   clamp?: [number, number];
@@ -152,12 +158,18 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
     throw new Error(`conv2d: residual is [${res.shape}], expected the output shape [${outShape}]`);
   }
 
+  const nrm = o.inNorm;
+  if (nrm) {
+    if (inL !== 'nhwc' || o.inAffine) throw new Error('conv2d: inNorm needs an NHWC input and no inAffine');
+    if (nrm.numel !== B * 2 * cin || nrm.dtype !== 'f32') throw new Error(`conv2d: inNorm must be f32 [${B}, 2, ${cin}] (groupNormAffine of the input), got ${nrm.dtype} [${nrm.shape}]`);
+  }
   const vecIn = inL === 'nhwc' && cin % 4 === 0;
   const vecOut = outL === 'nhwc' && c.cout % 4 === 0;
   const bindings = [
     { name: 'x', dtype: x.dtype, vec: vecIn ? (4 as const) : (1 as const) },
     { name: 'w', dtype: c.w.dtype, vec: 4 as const },
     { name: 'bias', dtype: c.bias.dtype, vec: 4 as const },
+    ...(nrm ? [{ name: 'nrm', dtype: 'f32' as const, vec: vecIn ? (4 as const) : (1 as const) }] : []),
     ...(res ? [{ name: 'res', dtype: res.dtype, vec: vecOut ? (4 as const) : (1 as const) }] : []),
     { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: vecOut ? (4 as const) : (1 as const) },
   ];
@@ -173,7 +185,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
       file: k.file,
       bindings,
       uniforms: true,
-      defines: { ...defines, VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
+      defines: { ...defines, VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine), IN_NORM: Boolean(nrm) },
     });
   };
   const out = empty(gpu, outShape, outDtype);
@@ -242,11 +254,11 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
       u32[12] = xw.base;
       u32[13] = ow.base;
       u32[14] = rw ? rw.base : 0;
-      const bindings = [xw.binding, c.w, c.bias, ...(rw ? [rw.binding] : []), ow.binding];
+      const bindings = [xw.binding, c.w, c.bias, ...(nrm ? [nrm] : []), ...(rw ? [rw.binding] : []), ow.binding];
       gpu.recorder.dispatch(kernel, bindings, u, [Math.ceil(pixels / pixelsPerGroup), yGroups, batches], `conv2d ${v.name}`);
     }
   };
-  const shapeClass = `${inL}->${outL} ${x.dtype}.${c.w.dtype}->${outDtype} ${c.kh}x${c.kw}/${stride} up${up} ${cin}->${c.cout} px~${2 ** Math.ceil(Math.log2(outH * outW))}`;
+  const shapeClass = `${inL}->${outL} ${x.dtype}.${c.w.dtype}->${outDtype} ${c.kh}x${c.kw}/${stride} up${up} ${cin}->${c.cout}${nrm ? ' norm' : ''} px~${2 ** Math.ceil(Math.log2(outH * outW))}`;
   const v = await chooseVariant<Conv2dVariant>(gpu, 'conv2d', shapeClass, async (cand) => {
     await gpu.sync('conv2d');
     const t0 = performance.now();

@@ -3,8 +3,8 @@
 // into the conv after it) and a mid block with single-head spatial self-attention. Activations
 // are channels-last (NHWC) inside, so every full-resolution map can be processed in row bands
 // within the binding limit; images and latents at the API are NCHW like upstream's.
-import { conv2d, disposeConv2d, loadConv2d, type Conv2dWeight } from '../kernels/conv2d.ts';
-import { groupNorm, type GroupNormParams } from '../kernels/groupnorm.ts';
+import { conv2d, disposeConv2d, loadConv2d, type Conv2dOptions, type Conv2dWeight } from '../kernels/conv2d.ts';
+import { groupNorm, groupNormAffine, type GroupNormParams } from '../kernels/groupnorm.ts';
 import { linear } from '../kernels/matmul.ts';
 import { attention } from '../kernels/attention.ts';
 import { vaeParams } from './param-lists.ts';
@@ -70,6 +70,14 @@ function disposeNorm(n: GroupNormParams): void {
   n.beta.dispose();
 }
 
+/** conv(silu(groupNorm(x))) with the norm and SiLU applied as the conv reads x (x is kept). */
+async function normConv(gpu: Gpu, x: Tensor, norm: GroupNormParams, conv: Conv2dWeight, o: Conv2dOptions = {}): Promise<Tensor> {
+  const aff = await groupNormAffine(gpu, x, norm);
+  const y = await conv2d(gpu, x, conv, { ...o, inNorm: aff });
+  aff.dispose();
+  return y;
+}
+
 /** ResnetBlock2D: x + conv2(silu(norm2(conv1(silu(norm1(x)))))), a 1×1 conv on x when channels change. */
 class ResnetBlock {
   private constructor(
@@ -86,20 +94,20 @@ class ResnetBlock {
   }
 
   /**
-   * Consumes x. Norms run in place where their input is not needed again, so at most three
-   * maps are alive (x or the shortcut, conv1's input and output): at 768² these are the
-   * decoder's largest allocations.
+   * Consumes x. GroupNorm+SiLU is applied by the convs as they read their input (only the
+   * statistics pass runs on its own; dropout is a no-op at inference), so no normalised map is
+   * stored: at most three maps are alive (x, the shortcut, conv1's output, or x, conv1's output
+   * and conv2's): at 768² these are the decoder's largest allocations.
    */
   async forward(gpu: Gpu, x: Tensor): Promise<Tensor> {
-    // A 1×1 shortcut (channels change) runs first, so x itself is then free to normalise in place.
     const skip = this.shortcut ? await conv2d(gpu, x, this.shortcut) : x;
-    const h = await groupNorm(gpu, x, this.norm1, { silu: true, inPlace: skip !== x });
-    const t = await conv2d(gpu, h, this.conv1);
-    h.dispose();
-    // x (another width than every later map) is gone: nothing later can reuse its buffer.
-    if (skip !== x) releaseCache(gpu);
-    await groupNorm(gpu, t, this.norm2, { silu: true, inPlace: true });
-    const out = await conv2d(gpu, t, this.conv2, { residual: skip });
+    const t = await normConv(gpu, x, this.norm1, this.conv1);
+    if (skip !== x) {
+      x.dispose();
+      // x (another width than every later map) is gone: nothing later can reuse its buffer.
+      releaseCache(gpu);
+    }
+    const out = await normConv(gpu, t, this.norm2, this.conv2, { residual: skip });
     t.dispose();
     skip.dispose();
     return out;
@@ -269,9 +277,8 @@ export class Vae {
       releaseCache(gpu);
     }
     h = await enc.mid.forward(gpu, h);
-    const n = await groupNorm(gpu, h, enc.normOut, { silu: true, inPlace: true });
-    const moments = await conv2d(gpu, n, enc.convOut, { outLayout: 'nchw', outDtype: 'f32' });
-    n.dispose();
+    const moments = await normConv(gpu, h, enc.normOut, enc.convOut, { outLayout: 'nchw', outDtype: 'f32' });
+    h.dispose();
     // Splitting [B, 2L, h, w] into mean and logvar is a small copy: done on the CPU.
     const [B, , hh, ww] = moments.shape;
     const L = config.latent_channels;
@@ -323,14 +330,13 @@ export class Vae {
       }
       releaseCache(gpu);
     }
-    const n = await groupNorm(gpu, h, dec.normOut, { silu: true, inPlace: true });
     const image01 = (o.output ?? 'image01') === 'image01';
-    const out = await conv2d(gpu, n, dec.convOut, {
+    const out = await normConv(gpu, h, dec.normOut, dec.convOut, {
       outLayout: 'nchw',
       outDtype: 'f32',
       ...(image01 ? { outAffine: [0.5, 0.5] as [number, number], clamp: [0, 1] as [number, number] } : {}),
     });
-    n.dispose();
+    h.dispose();
     return out;
   }
 
