@@ -34,6 +34,12 @@ struct Params {
   kh: u32, kw: u32, stride: i32, _pad3: u32,
 }
 
+#if RES_IN_PLACE
+// The residual is the output itself: each element is read, then written, by one invocation.
+fn res_load(i: u32) -> f32 { return out_load(i); }
+fn res_load4(j: u32) -> vec4<f32> { return out_load4(j); }
+#endif
+
 const TM: u32 = {{TM}}u;
 const TN: u32 = {{TN}}u;
 

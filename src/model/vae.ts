@@ -96,8 +96,9 @@ class ResnetBlock {
   /**
    * Consumes x. GroupNorm+SiLU is applied by the convs as they read their input (only the
    * statistics pass runs on its own; dropout is a no-op at inference), so no normalised map is
-   * stored: at most three maps are alive (x, the shortcut, conv1's output, or x, conv1's output
-   * and conv2's): at 768² these are the decoder's largest allocations.
+   * stored, and conv2 writes over its residual: without a shortcut two maps are alive (x and
+   * conv1's output), with one three (x, the shortcut and conv1's output: at 768² the decoder's
+   * largest allocations).
    */
   async forward(gpu: Gpu, x: Tensor): Promise<Tensor> {
     const skip = this.shortcut ? await conv2d(gpu, x, this.shortcut) : x;
@@ -107,9 +108,8 @@ class ResnetBlock {
       // x (another width than every later map) is gone: nothing later can reuse its buffer.
       releaseCache(gpu);
     }
-    const out = await normConv(gpu, t, this.norm2, this.conv2, { residual: skip });
+    const out = await normConv(gpu, t, this.norm2, this.conv2, { residual: skip, residualInPlace: true });
     t.dispose();
-    skip.dispose();
     return out;
   }
 
