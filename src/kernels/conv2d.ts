@@ -1,5 +1,6 @@
-// 2-D convolution (implicit GEMM) with fused bias, optional residual add, input affine, output
-// affine+clamp and nearest 2× upsampling of the input. Activations are NHWC (channels-last),
+// 2-D convolution (implicit GEMM) with fused bias, optional residual add (or written over the
+// residual), input affine or GroupNorm+SiLU of the input, output affine+clamp and nearest 2×
+// upsampling of the input. Activations are NHWC (channels-last),
 // so a band of rows is one contiguous range: tensors above the binding limit are processed in
 // row bands. NCHW operands (an image in, an image out) are bound whole, so they must fit one
 // binding. Variants (family 'conv2d', shaders/conv2d.wgsl) are picked by the registry.
