@@ -69,17 +69,18 @@ fn finish(b: u32, q: u32, co4: u32, acc: vec4<f32>) {
 }
 
 #if IN_NORM
+// Scale and shift of input channels ci..ci+3 (VEC_IN) or ci of batch b: loaded once per channel
+// step, applied to every pixel's load (x·scale + shift, then SiLU).
+fn normAt4(b: u32, ci: u32) -> array<vec4<f32>, 2> {
+  let row = b * 2u * params.cin + ci;
+  return array<vec4<f32>, 2>(nrm_load4(row >> 2u), nrm_load4((row + params.cin) >> 2u));
+}
+fn normAt1(b: u32, ci: u32) -> vec2<f32> {
+  let row = b * 2u * params.cin + ci;
+  return vec2<f32>(nrm_load(row), nrm_load(row + params.cin));
+}
 fn silu4(y: vec4<f32>) -> vec4<f32> { return y / (1.0 + exp(-y)); }
-// Input channels ci..ci+3 of batch b, normalised and activated (VEC_IN).
-fn norm4(b: u32, ci: u32, x: vec4<f32>) -> vec4<f32> {
-  let row = b * 2u * params.cin + ci;
-  return silu4(x * nrm_load4(row >> 2u) + nrm_load4((row + params.cin) >> 2u));
-}
-fn norm1(b: u32, ci: u32, x: f32) -> f32 {
-  let row = b * 2u * params.cin + ci;
-  let y = x * nrm_load(row) + nrm_load(row + params.cin);
-  return y / (1.0 + exp(-y));
-}
+fn silu1(y: f32) -> f32 { return y / (1.0 + exp(-y)); }
 #endif
 
 #if !WGMEM
@@ -141,6 +142,9 @@ fn main(
           }
         }
 #endif
+#if IN_NORM
+        let nf = normAt4(b, ci);
+#endif
         for (var p = 0u; p < TM; p++) {
           if (ok[p]) {
             var x = x_load4((at[p] + ci) >> 2u);
@@ -148,7 +152,7 @@ fn main(
             x = x * params.inScale + params.inShift;
 #endif
 #if IN_NORM
-            x = norm4(b, ci, x);
+            x = silu4(x * nf[0] + nf[1]);
 #endif
             for (var t = 0u; t < TN; t++) {
               acc[p * TN + t] += x.x * w[t] + x.y * w[TN + t] + x.z * w[2u * TN + t] + x.w * w[3u * TN + t];
@@ -162,6 +166,9 @@ fn main(
         for (var t = 0u; t < TN; t++) {
           w[t] = w_load4((wrow + ci) * params.coutPad4 + co4 + t);
         }
+#if IN_NORM
+        let nf = normAt1(b, ci);
+#endif
         for (var p = 0u; p < TM; p++) {
           if (ok[p]) {
             var x = x_load(at[p] + ci * params.ciStride);
@@ -169,7 +176,7 @@ fn main(
             x = x * params.inScale + params.inShift;
 #endif
 #if IN_NORM
-            x = norm1(b, ci, x);
+            x = silu1(x * nf.x + nf.y);
 #endif
             for (var t = 0u; t < TN; t++) {
               acc[p * TN + t] += x * w[t];
@@ -231,7 +238,8 @@ fn patch4(b: u32, q: u32, k: u32) -> vec4<f32> {
       v = v * params.inScale + params.inShift;
 #endif
 #if IN_NORM
-      v = norm4(b, k % params.cin, v);
+      let nf = normAt4(b, k % params.cin);
+      v = silu4(v * nf[0] + nf[1]);
 #endif
     }
   }
@@ -246,7 +254,8 @@ fn patch4(b: u32, q: u32, k: u32) -> vec4<f32> {
       v[c] = v[c] * params.inScale + params.inShift;
 #endif
 #if IN_NORM
-      v[c] = norm1(b, kc % params.cin, v[c]);
+      let nf = normAt1(b, kc % params.cin);
+      v[c] = silu1(v[c] * nf.x + nf.y);
 #endif
     }
   }
