@@ -3,7 +3,7 @@
 // into the conv after it) and a mid block with single-head spatial self-attention. Activations
 // are channels-last (NHWC) inside, so every full-resolution map can be processed in row bands
 // within the binding limit; images and latents at the API are NCHW like upstream's.
-import { conv2d, disposeConv2d, loadConv2d, type Conv2dOptions, type Conv2dWeight } from '../kernels/conv2d.ts';
+import { conv2d, disposeConv2d, loadConv2d, type Conv2dWeight } from '../kernels/conv2d.ts';
 import { groupNorm, groupNormAffine, type GroupNormParams } from '../kernels/groupnorm.ts';
 import { linear } from '../kernels/matmul.ts';
 import { attention } from '../kernels/attention.ts';
@@ -71,9 +71,9 @@ function disposeNorm(n: GroupNormParams): void {
 }
 
 /** conv(silu(groupNorm(x))) with the norm and SiLU applied as the conv reads x (x is kept). */
-async function normConv(gpu: Gpu, x: Tensor, norm: GroupNormParams, conv: Conv2dWeight, o: Conv2dOptions = {}): Promise<Tensor> {
+async function normConv(gpu: Gpu, x: Tensor, norm: GroupNormParams, conv: Conv2dWeight): Promise<Tensor> {
   const aff = await groupNormAffine(gpu, x, norm);
-  const y = await conv2d(gpu, x, conv, { ...o, inNorm: aff });
+  const y = await conv2d(gpu, x, conv, { inNorm: aff });
   aff.dispose();
   return y;
 }
@@ -94,21 +94,28 @@ class ResnetBlock {
   }
 
   /**
-   * Consumes x. GroupNorm+SiLU is applied by the convs as they read their input (only the
-   * statistics pass runs on its own; dropout is a no-op at inference), so no normalised map is
-   * stored, and conv2 writes over its residual: without a shortcut two maps are alive (x and
-   * conv1's output), with one three (x, the shortcut and conv1's output: at 768² the decoder's
-   * largest allocations).
+   * Consumes x. A normalised map never gets a buffer of its own: where x is still needed (it is
+   * the residual) conv1 applies GroupNorm+SiLU as it reads x; elsewhere the norm runs in place
+   * (on CPU adapters the fused read costs more than the pass: it recomputes SiLU per tap and
+   * per output-channel group). conv2 writes over its residual, so without a shortcut two maps
+   * are alive (x and conv1's output), with one three (x, the shortcut and conv1's output: at
+   * 768² the decoder's largest allocations). Dropout is a no-op at inference.
    */
   async forward(gpu: Gpu, x: Tensor): Promise<Tensor> {
-    const skip = this.shortcut ? await conv2d(gpu, x, this.shortcut) : x;
-    const t = await normConv(gpu, x, this.norm1, this.conv1);
-    if (skip !== x) {
+    let t: Tensor;
+    let skip = x;
+    if (this.shortcut) {
+      // The 1×1 shortcut runs first, so x itself is then free to normalise in place.
+      skip = await conv2d(gpu, x, this.shortcut);
+      t = await conv2d(gpu, await groupNorm(gpu, x, this.norm1, { silu: true, inPlace: true }), this.conv1);
       x.dispose();
       // x (another width than every later map) is gone: nothing later can reuse its buffer.
       releaseCache(gpu);
+    } else {
+      t = await normConv(gpu, x, this.norm1, this.conv1);
     }
-    const out = await normConv(gpu, t, this.norm2, this.conv2, { residual: skip, residualInPlace: true });
+    await groupNorm(gpu, t, this.norm2, { silu: true, inPlace: true });
+    const out = await conv2d(gpu, t, this.conv2, { residual: skip, residualInPlace: true });
     t.dispose();
     return out;
   }
@@ -277,8 +284,9 @@ export class Vae {
       releaseCache(gpu);
     }
     h = await enc.mid.forward(gpu, h);
-    const moments = await normConv(gpu, h, enc.normOut, enc.convOut, { outLayout: 'nchw', outDtype: 'f32' });
-    h.dispose();
+    const n = await groupNorm(gpu, h, enc.normOut, { silu: true, inPlace: true });
+    const moments = await conv2d(gpu, n, enc.convOut, { outLayout: 'nchw', outDtype: 'f32' });
+    n.dispose();
     // Splitting [B, 2L, h, w] into mean and logvar is a small copy: done on the CPU.
     const [B, , hh, ww] = moments.shape;
     const L = config.latent_channels;
@@ -330,13 +338,14 @@ export class Vae {
       }
       releaseCache(gpu);
     }
+    const n = await groupNorm(gpu, h, dec.normOut, { silu: true, inPlace: true });
     const image01 = (o.output ?? 'image01') === 'image01';
-    const out = await normConv(gpu, h, dec.normOut, dec.convOut, {
+    const out = await conv2d(gpu, n, dec.convOut, {
       outLayout: 'nchw',
       outDtype: 'f32',
       ...(image01 ? { outAffine: [0.5, 0.5] as [number, number], clamp: [0, 1] as [number, number] } : {}),
     });
-    h.dispose();
+    n.dispose();
     return out;
   }
 
