@@ -7,6 +7,7 @@ import { conv2d, disposeConv2d, loadConv2d, type Conv2dWeight } from '../kernels
 import { groupNorm, groupNormAffine, type GroupNormParams } from '../kernels/groupnorm.ts';
 import { linear } from '../kernels/matmul.ts';
 import { attention } from '../kernels/attention.ts';
+import { cpuAdapter } from '../kernels/choice.ts';
 import { vaeParams } from './param-lists.ts';
 import type { Gpu } from '../runtime/device.ts';
 import { checkParams, componentWeights } from '../runtime/model-folder.ts';
@@ -70,6 +71,24 @@ function disposeNorm(n: GroupNormParams): void {
   n.beta.dispose();
 }
 
+const fusion = new WeakMap<Gpu, boolean>();
+
+/**
+ * Whether resnets apply GroupNorm+SiLU in conv1's read where x is still needed (one map fewer
+ * alive) instead of normalising into a map of its own. Default: not on CPU adapters, where the
+ * fused conv measured 1.4-1.6× the separate pass + conv (bench/results/2026-12-01-vae-lavapipe.json:
+ * it recomputes SiLU per tap and output-channel group), and the decode's peak (the shortcut
+ * resnet) is the same either way. `on` undefined restores the default.
+ */
+export function setNormFusion(gpu: Gpu, on: boolean | undefined): void {
+  if (on === undefined) fusion.delete(gpu);
+  else fusion.set(gpu, on);
+}
+
+function fusesNorm(gpu: Gpu): boolean {
+  return fusion.get(gpu) ?? !cpuAdapter(gpu);
+}
+
 /** conv(silu(groupNorm(x))) with the norm and SiLU applied as the conv reads x (x is kept). */
 async function normConv(gpu: Gpu, x: Tensor, norm: GroupNormParams, conv: Conv2dWeight): Promise<Tensor> {
   const aff = await groupNormAffine(gpu, x, norm);
@@ -94,12 +113,11 @@ class ResnetBlock {
   }
 
   /**
-   * Consumes x. A normalised map never gets a buffer of its own: where x is still needed (it is
-   * the residual) conv1 applies GroupNorm+SiLU as it reads x; elsewhere the norm runs in place
-   * (on CPU adapters the fused read costs more than the pass: it recomputes SiLU per tap and
-   * per output-channel group). conv2 writes over its residual, so without a shortcut two maps
-   * are alive (x and conv1's output), with one three (x, the shortcut and conv1's output: at
-   * 768² the decoder's largest allocations). Dropout is a no-op at inference.
+   * Consumes x. Norms run in place where their input is not needed again; where x is (it is
+   * the residual) conv1 applies GroupNorm+SiLU as it reads x when `fusesNorm`, else the norm
+   * writes a map of its own. conv2 writes over its residual, so at most three maps are alive
+   * (x, the shortcut and conv1's output: at 768² the decoder's largest allocations), and two in
+   * a resnet without a shortcut with fusion. Dropout is a no-op at inference.
    */
   async forward(gpu: Gpu, x: Tensor): Promise<Tensor> {
     let t: Tensor;
@@ -111,8 +129,12 @@ class ResnetBlock {
       x.dispose();
       // x (another width than every later map) is gone: nothing later can reuse its buffer.
       releaseCache(gpu);
-    } else {
+    } else if (fusesNorm(gpu)) {
       t = await normConv(gpu, x, this.norm1, this.conv1);
+    } else {
+      const h = await groupNorm(gpu, x, this.norm1, { silu: true });
+      t = await conv2d(gpu, h, this.conv1);
+      h.dispose();
     }
     await groupNorm(gpu, t, this.norm2, { silu: true, inPlace: true });
     const out = await conv2d(gpu, t, this.conv2, { residual: skip, residualInPlace: true });
