@@ -99,7 +99,8 @@ async function normConvRow(gpu: Gpu, x: Tensor, w: Conv2dWeight, rounds: number)
   return { separateMs: +med(samples[0]).toFixed(1), fusedMs: +med(samples[1]).toFixed(1), fusedOverSeparate: +r.ratio.toFixed(3), ci: [+r.lo.toFixed(3), +r.hi.toFixed(3)], verdict: r.verdict, rounds: samples[0].length };
 }
 
-export async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number, normRounds = 6) {
+/** normRounds > 0: also the GroupNorm+SiLU rows (separate pass against fused), in that many rounds. */
+export async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number, normRounds = 0) {
   const shapes = [
     [96, 512],
     [192, 512],
@@ -180,7 +181,7 @@ export async function benchVae(gpu: Gpu, o: VaeBenchOptions = {}) {
   const result = {
     adapter: gpu.caps.adapterName,
     maxStorageBinding: gpu.caps.maxStorageBinding,
-    convs: await benchConvs(gpu, dtypes, o.convFlops ?? 2e9),
+    convs: await benchConvs(gpu, dtypes, o.convFlops ?? 2e9, 6),
     runs: [] as Record<string, unknown>[],
   };
   for (const dtype of dtypes) {
