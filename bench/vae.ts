@@ -3,14 +3,19 @@
 //  - conv:   3×3 conv GFLOP/s at the decoder's four resolutions (96², 192², 384², 768² with
 //            512, 512, 256, 128 channels), timed on a full-width strip of rows (same per-pixel
 //            work; a whole 768² map takes minutes on a CPU adapter);
+//  - norm+conv: at the same strips, GroupNorm+SiLU as its own pass then the conv, against the
+//            conv applying them as it reads (inNorm), in interleaved rounds (ratio with a 95%
+//            interval: the time a resnet's fused conv1 costs or saves on this adapter);
 //  - memory: peak GPU memory (gpu.pool.peakBytes, weights included) of a 768² encode and decode,
 //            from the real allocation sequence with kernel execution skipped: every dispatch's
 //            bindings are still checked against the binding limit, so this also proves the
 //            full-size run fits e.g. lavapipe's 128 MiB;
 //  - e2e:    encode and decode executed at 64², or (--full) at 768², timed once after a
 //            warm-up at 64² (so compilation is not counted).
-import { conv2d, disposeConv2d, prepareConv2d } from '../src/kernels/conv2d.ts';
-import { Vae, type VaeConfig } from '../src/model/vae.ts';
+import { conv2d, disposeConv2d, prepareConv2d, type Conv2dWeight } from '../src/kernels/conv2d.ts';
+import { groupNorm, groupNormAffine, type GroupNormParams } from '../src/kernels/groupnorm.ts';
+import { interleavedRounds, ratioCI } from '../src/kernels/timing-stats.ts';
+import { setNormFusion, Vae, type VaeConfig } from '../src/model/vae.ts';
 import { vaeParams } from '../src/model/param-lists.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { f32ArrayToF16 } from '../src/runtime/f16.ts';
@@ -60,7 +65,42 @@ async function medianMs(gpu: Gpu, runs: number, f: () => Promise<Tensor | void>)
   return times[Math.floor(times.length / 2)];
 }
 
-export async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number) {
+/** GroupNorm+SiLU then conv: a separate (in place) pass against the conv's fused read, interleaved. */
+async function normConvRow(gpu: Gpu, x: Tensor, w: Conv2dWeight, rounds: number) {
+  const c = x.shape[3];
+  const p: GroupNormParams = { gamma: fromArray(gpu, new Float32Array(c).fill(1), [c]), beta: fromArray(gpu, new Float32Array(c), [c]), groups: SD3_VAE.norm_num_groups, eps: 1e-6 };
+  // The separate pass normalises in place, as the VAE does, a fresh map of x's shape made untimed.
+  const copy = () => fromArray(gpu, new Rng(2).uniformArray(x.numel), x.shape, x.dtype);
+  const runs = [
+    async (h: Tensor) => (await conv2d(gpu, await groupNorm(gpu, h, p, { silu: true, inPlace: true }), w)).dispose(),
+    async () => {
+      const aff = await groupNormAffine(gpu, x, p);
+      (await conv2d(gpu, x, w, { inNorm: aff })).dispose();
+      aff.dispose();
+    },
+  ];
+  const samples = await interleavedRounds(
+    2,
+    async (i) => {
+      const h = copy();
+      await gpu.sync('bench');
+      const t0 = performance.now();
+      await runs[i](h);
+      await gpu.sync('bench');
+      h.dispose();
+      return performance.now() - t0;
+    },
+    { rounds, warmup: 1 },
+  );
+  p.gamma.dispose();
+  p.beta.dispose();
+  const med = (a: number[]) => [...a].sort((u, v) => u - v)[Math.floor(a.length / 2)];
+  const r = ratioCI(samples[0], samples[1]);
+  return { separateMs: +med(samples[0]).toFixed(1), fusedMs: +med(samples[1]).toFixed(1), fusedOverSeparate: +r.ratio.toFixed(3), ci: [+r.lo.toFixed(3), +r.hi.toFixed(3)], verdict: r.verdict, rounds: samples[0].length };
+}
+
+/** normRounds > 0: also the GroupNorm+SiLU rows (separate pass against fused), in that many rounds. */
+export async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number, normRounds = 0) {
   const shapes = [
     [96, 512],
     [192, 512],
@@ -76,7 +116,8 @@ export async function benchConvs(gpu: Gpu, dtypes: DType[], flops: number) {
       const w = prepareConv2d(gpu, rng.uniformArray(c * c * 9, -0.02, 0.02), [c, c, 3, 3], new Float32Array(c), dtype);
       const x = fromArray(gpu, rng.uniformArray(h * side * c), [1, h, side, c], dtype);
       const ms = await medianMs(gpu, 2, () => conv2d(gpu, x, w));
-      rows.push({ op: 'conv2d 3x3', resolution: `${side}²`, channels: `${c}->${c}`, strip: `${h}x${side}`, dtype, ms: +ms.toFixed(1), gflops: +((perRow * h) / ms / 1e6).toFixed(2) });
+      const norm = normRounds > 0 ? await normConvRow(gpu, x, w, normRounds) : undefined;
+      rows.push({ op: 'conv2d 3x3', resolution: `${side}²`, channels: `${c}->${c}`, strip: `${h}x${side}`, dtype, ms: +ms.toFixed(1), gflops: +((perRow * h) / ms / 1e6).toFixed(2), norm });
       x.dispose();
       disposeConv2d(w);
     }
@@ -140,14 +181,18 @@ export async function benchVae(gpu: Gpu, o: VaeBenchOptions = {}) {
   const result = {
     adapter: gpu.caps.adapterName,
     maxStorageBinding: gpu.caps.maxStorageBinding,
-    convs: await benchConvs(gpu, dtypes, o.convFlops ?? 2e9),
+    convs: await benchConvs(gpu, dtypes, o.convFlops ?? 2e9, 6),
     runs: [] as Record<string, unknown>[],
   };
   for (const dtype of dtypes) {
     const vae = await randomVae(gpu, SD3_VAE, dtype);
     const memory = await benchMemory(gpu, vae, o.size ?? 768);
+    // The same with GroupNorm+SiLU fused into the resnets' conv1 (the default off CPU adapters).
+    setNormFusion(gpu, true);
+    const fused = await benchMemory(gpu, vae, o.size ?? 768);
+    setNormFusion(gpu, undefined);
     const e2e = await benchE2e(gpu, vae, o.e2eSize ?? 64);
-    result.runs.push({ precision: dtype, activations: vae.act, memorySize: `${o.size ?? 768}x${o.size ?? 768}`, ...memory, e2e });
+    result.runs.push({ precision: dtype, activations: vae.act, memorySize: `${o.size ?? 768}x${o.size ?? 768}`, ...memory, fused, e2e });
     vae.dispose();
     gpu.pool.trim();
   }

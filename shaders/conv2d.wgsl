@@ -16,6 +16,9 @@
 // Nearest upsampling by 2^up is fused into the read: the taps index the upsampled frame
 // [inH·2^up, inW·2^up] (where padding applies, as for interpolate→conv) and read the stored
 // pixel (iy >> up, ix >> up), so the upsampled map is never materialised.
+// IN_NORM: the input is GroupNorm+SiLU'd as it is read: silu(x·nrm[b, 0, ci] + nrm[b, 1, ci])
+// with nrm [B, 2, cin] (f32) from groupnorm.wgsl's FINAL pass, on real inputs only (the
+// padding stays 0, as for a conv after the activation), so the normalised map is never stored.
 // VEC_IN (NHWC, cin % 4 == 0) reads 4 input channels at once; VEC_OUT (NHWC, cout % 4 == 0)
 // writes vec4s. Bands: the wrapper binds windows of the operands; *Base are the elements
 // between a tensor's start and its window's start, q0 the band's first output pixel.
@@ -30,6 +33,12 @@ struct Params {
   lo: f32, hi: f32, _pad1: u32, _pad2: u32,
   kh: u32, kw: u32, stride: i32, _pad3: u32,
 }
+
+#if RES_IN_PLACE
+// The residual is the output itself: each element is read, then written, by one invocation.
+fn res_load(i: u32) -> f32 { return out_load(i); }
+fn res_load4(j: u32) -> vec4<f32> { return out_load4(j); }
+#endif
 
 const TM: u32 = {{TM}}u;
 const TN: u32 = {{TN}}u;
@@ -58,6 +67,21 @@ fn finish(b: u32, q: u32, co4: u32, acc: vec4<f32>) {
   }
 #endif
 }
+
+#if IN_NORM
+// Scale and shift of input channels ci..ci+3 (VEC_IN) or ci of batch b: loaded once per channel
+// step, applied to every pixel's load (x·scale + shift, then SiLU).
+fn normAt4(b: u32, ci: u32) -> array<vec4<f32>, 2> {
+  let row = b * 2u * params.cin + ci;
+  return array<vec4<f32>, 2>(nrm_load4(row >> 2u), nrm_load4((row + params.cin) >> 2u));
+}
+fn normAt1(b: u32, ci: u32) -> vec2<f32> {
+  let row = b * 2u * params.cin + ci;
+  return vec2<f32>(nrm_load(row), nrm_load(row + params.cin));
+}
+fn silu4(y: vec4<f32>) -> vec4<f32> { return y / (1.0 + exp(-y)); }
+fn silu1(y: f32) -> f32 { return y / (1.0 + exp(-y)); }
+#endif
 
 #if !WGMEM
 const SGL: u32 = {{SGL}}u; // weight vec4s each lane loads for the subgroup (4·TN / 8, at least 1)
@@ -118,11 +142,17 @@ fn main(
           }
         }
 #endif
+#if IN_NORM
+        let nf = normAt4(b, ci);
+#endif
         for (var p = 0u; p < TM; p++) {
           if (ok[p]) {
             var x = x_load4((at[p] + ci) >> 2u);
 #if IN_AFFINE
             x = x * params.inScale + params.inShift;
+#endif
+#if IN_NORM
+            x = silu4(x * nf[0] + nf[1]);
 #endif
             for (var t = 0u; t < TN; t++) {
               acc[p * TN + t] += x.x * w[t] + x.y * w[TN + t] + x.z * w[2u * TN + t] + x.w * w[3u * TN + t];
@@ -136,11 +166,17 @@ fn main(
         for (var t = 0u; t < TN; t++) {
           w[t] = w_load4((wrow + ci) * params.coutPad4 + co4 + t);
         }
+#if IN_NORM
+        let nf = normAt1(b, ci);
+#endif
         for (var p = 0u; p < TM; p++) {
           if (ok[p]) {
             var x = x_load(at[p] + ci * params.ciStride);
 #if IN_AFFINE
             x = x * params.inScale + params.inShift;
+#endif
+#if IN_NORM
+            x = silu1(x * nf.x + nf.y);
 #endif
             for (var t = 0u; t < TN; t++) {
               acc[p * TN + t] += x * w[t];
@@ -201,6 +237,10 @@ fn patch4(b: u32, q: u32, k: u32) -> vec4<f32> {
 #if IN_AFFINE
       v = v * params.inScale + params.inShift;
 #endif
+#if IN_NORM
+      let nf = normAt4(b, k % params.cin);
+      v = silu4(v * nf[0] + nf[1]);
+#endif
     }
   }
 #else
@@ -212,6 +252,10 @@ fn patch4(b: u32, q: u32, k: u32) -> vec4<f32> {
       v[c] = x_load(at + (kc % params.cin) * params.ciStride);
 #if IN_AFFINE
       v[c] = v[c] * params.inScale + params.inShift;
+#endif
+#if IN_NORM
+      let nf = normAt1(b, kc % params.cin);
+      v[c] = silu1(v[c] * nf.x + nf.y);
 #endif
     }
   }

@@ -2,8 +2,11 @@
 // so that tensors above the binding limit can be processed in bands of pixels:
 //   STATS: per (batch, group, chunk of CHUNK pixels) the partial count, mean and M2 (Welford),
 //          merged in the workgroup (Chan et al.), written to part[(b·G + g)·nPart + chunk].
-//   FINAL: per (batch, group) merges its nPart partials into mean and 1/sqrt(var + eps).
-//   APPLY: out = (x − mean)·rstd·gamma[c] + beta[c], then SiLU when SILU is set; IN_PLACE:
+//   FINAL: per (batch, group) merges its nPart partials into mean and rstd = 1/sqrt(var + eps)
+//          and writes the per-channel affine it amounts to, aff[b, 0, c] = rstd·gamma[c] and
+//          aff[b, 1, c] = beta[c] − mean·rstd·gamma[c] ([B, 2, C], f32). A consumer that applies
+//          it on load (conv2d's IN_NORM) needs nothing else.
+//   APPLY: out = x·aff[b, 0, c] + aff[b, 1, c], then SiLU when SILU is set; IN_PLACE:
 //          x is `out` itself (each element is read, then written, by the same invocation).
 // Mean/M2 merging instead of Σx, Σx² keeps the variance accurate when |mean| ≫ std.
 struct Params {
@@ -88,9 +91,13 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg:
     m = merge(m, Moments(part_load(at), part_load(at + 1u), part_load(at + 2u)));
   }
   let r = reduce(t, m);
-  if (t == 0u) {
-    stats_store(bg * 2u, r.mean);
-    stats_store(bg * 2u + 1u, inverseSqrt(r.m2 / r.n + params.eps));
+  let rstd = inverseSqrt(r.m2 / r.n + params.eps);
+  let row = wg.y * 2u * params.c;
+  for (var k = t; k < params.cg; k += WG) {
+    let c = wg.x * params.cg + k;
+    let scale = rstd * gamma_load(c);
+    aff_store(row + c, scale);
+    aff_store(row + params.c + c, beta_load(c) - r.mean * scale);
   }
 }
 #endif
@@ -103,8 +110,8 @@ fn x_load4(j: u32) -> vec4<f32> { return out_load4(j); }
 
 fn norm(e: u32, x: f32) -> f32 {
   let c = e % params.c;
-  let bg = (e / (params.pixels * params.c)) * params.groups + c / params.cg;
-  let y = (x - stats_load(bg * 2u)) * stats_load(bg * 2u + 1u) * gamma_load(c) + beta_load(c);
+  let row = (e / (params.pixels * params.c)) * 2u * params.c;
+  let y = x * aff_load(row + c) + aff_load(row + params.c + c);
 #if SILU
   return y / (1.0 + exp(-y));
 #else

@@ -1,5 +1,6 @@
-// 2-D convolution (implicit GEMM) with fused bias, optional residual add, input affine, output
-// affine+clamp and nearest 2× upsampling of the input. Activations are NHWC (channels-last),
+// 2-D convolution (implicit GEMM) with fused bias, optional residual add (or written over the
+// residual), input affine or GroupNorm+SiLU of the input, output affine+clamp and nearest 2×
+// upsampling of the input. Activations are NHWC (channels-last),
 // so a band of rows is one contiguous range: tensors above the binding limit are processed in
 // row bands. NCHW operands (an image in, an image out) are bound whole, so they must fit one
 // binding. Variants (family 'conv2d', shaders/conv2d.wgsl) are picked by the registry.
@@ -108,8 +109,19 @@ export interface Conv2dOptions {
   outLayout?: Layout;
   /** Added to the output (same shape and layout as the output). */
   residual?: Tensor;
+  /**
+   * Write the output over `residual` and return it (no third map alive: x, the conv's input
+   * and the output). The caller must not need the residual's values afterwards.
+   */
+  residualInPlace?: boolean;
   /** x·scale + shift applied to the real inputs (padding stays 0), e.g. un-scaling a latent. */
   inAffine?: [number, number];
+  /**
+   * GroupNorm+SiLU applied to the real inputs as they are read (padding stays 0, as for a conv
+   * after the activation): the [B, 2, cin] affine from `groupNormAffine(x)`. The normalised map
+   * is never written. NHWC input only.
+   */
+  inNorm?: Tensor;
   /** clamp(v·scale + shift, lo, hi) applied last. */
   outAffine?: [number, number];
   clamp?: [number, number];
@@ -146,22 +158,34 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   const outW = convOutSize(up * inW, c.kw, stride, padL, padR);
   if (outH < 1 || outW < 1) throw new Error(`conv2d: input ${up * inH}×${up * inW} is smaller than the ${c.kh}×${c.kw} kernel`);
   const outShape = outL === 'nhwc' ? [B, outH, outW, c.cout] : [B, c.cout, outH, outW];
-  const outDtype = o.outDtype ?? writable(gpu, x.dtype);
   const res = o.residual;
+  const inPlace = Boolean(o.residualInPlace);
+  if (inPlace && !res) throw new Error('conv2d: residualInPlace needs a residual');
+  const outDtype = o.outDtype ?? (inPlace && res ? res.dtype : writable(gpu, x.dtype));
   if (res && (res.shape.length !== 4 || res.shape.some((d, i) => d !== outShape[i]))) {
     throw new Error(`conv2d: residual is [${res.shape}], expected the output shape [${outShape}]`);
   }
+  if (inPlace && res && (res.dtype !== outDtype || writable(gpu, res.dtype) !== res.dtype)) {
+    throw new Error(`conv2d: residualInPlace needs a residual writable as the output dtype ${outDtype}, got ${res.dtype}`);
+  }
 
+  const nrm = o.inNorm;
+  if (nrm) {
+    if (inL !== 'nhwc' || o.inAffine) throw new Error('conv2d: inNorm needs an NHWC input and no inAffine');
+    if (nrm.numel !== B * 2 * cin || nrm.dtype !== 'f32') throw new Error(`conv2d: inNorm must be f32 [${B}, 2, ${cin}] (groupNormAffine of the input), got ${nrm.dtype} [${nrm.shape}]`);
+  }
   const vecIn = inL === 'nhwc' && cin % 4 === 0;
   const vecOut = outL === 'nhwc' && c.cout % 4 === 0;
-  const bindings = [
+  // ip: the residual is read from the output (in place); else from its own binding.
+  const bindingsOf = (ip: boolean) => [
     { name: 'x', dtype: x.dtype, vec: vecIn ? (4 as const) : (1 as const) },
     { name: 'w', dtype: c.w.dtype, vec: 4 as const },
     { name: 'bias', dtype: c.bias.dtype, vec: 4 as const },
-    ...(res ? [{ name: 'res', dtype: res.dtype, vec: vecOut ? (4 as const) : (1 as const) }] : []),
+    ...(nrm ? [{ name: 'nrm', dtype: 'f32' as const, vec: vecIn ? (4 as const) : (1 as const) }] : []),
+    ...(res && !ip ? [{ name: 'res', dtype: res.dtype, vec: vecOut ? (4 as const) : (1 as const) }] : []),
     { name: 'out', dtype: outDtype, access: 'read_write' as const, vec: vecOut ? (4 as const) : (1 as const) },
   ];
-  const kernelOf = (v: Conv2dVariant) => {
+  const kernelOf = (v: Conv2dVariant, ip: boolean) => {
     const t = v.tile;
     const defines: Record<string, number | boolean> = t
       ? { WGMEM: true, BM: t.bm, BN: t.bn, BK: t.bk, TM: 4, TN: 1, WG_X: t.bn / 4, WG_Y: t.bm / 4 }
@@ -171,12 +195,12 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
       name: 'conv2d',
       source: k.source,
       file: k.file,
-      bindings,
+      bindings: bindingsOf(ip),
       uniforms: true,
-      defines: { ...defines, VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), IN_AFFINE: Boolean(o.inAffine) },
+      defines: { ...defines, VEC_IN: vecIn, VEC_OUT: vecOut, RESIDUAL: Boolean(res), RES_IN_PLACE: ip, IN_AFFINE: Boolean(o.inAffine), IN_NORM: Boolean(nrm) },
     });
   };
-  const out = empty(gpu, outShape, outDtype);
+  const out = inPlace && res ? res : empty(gpu, outShape, outDtype);
 
   const inRow = inW * cin; // elements per input row (NHWC)
   const outRow = outW * c.cout;
@@ -228,32 +252,36 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   // The shaders index from the tensor's start minus `base` (the elements before the window).
   const outWindow = (t: Tensor, b0: number, batches: number, oy0: number, rows: number) =>
     outL === 'nhwc' ? baseWindow(t, (b0 * outH + oy0) * outRow, batches * rows * outRow) : baseWindow(t, 0, t.numel);
-  const record = async (v: Conv2dVariant) => {
-    const kernel = await kernelOf(v);
+  // dst: the output (the residual itself when ip).
+  const record = async (v: Conv2dVariant, dst: Tensor, ip: boolean) => {
+    const kernel = await kernelOf(v, ip);
     const [pixelsPerGroup, yGroups] = v.tile ? [v.tile.bm, Math.ceil(c.coutPad / v.tile.bn)] : [tmOf(c) * WORKGROUP, c.coutPad / 4 / c.tn];
     for (const { b0, batches, oy0, rows, xs, xn } of plan) {
       const xw = inL === 'nhwc' ? baseWindow(x, xs, xn) : baseWindow(x, 0, x.numel);
-      const ow = outWindow(out, b0, batches, oy0, rows);
-      const rw = res && outWindow(res, b0, batches, oy0, rows);
+      const ow = outWindow(dst, b0, batches, oy0, rows);
+      const rw = res && !ip ? outWindow(res, b0, batches, oy0, rows) : undefined;
       const pixels = rows * outW;
       u32[7] = pixels;
       u32[8] = oy0 * outW;
       u32[9] = b0;
       u32[12] = xw.base;
       u32[13] = ow.base;
-      u32[14] = rw ? rw.base : 0;
-      const bindings = [xw.binding, c.w, c.bias, ...(rw ? [rw.binding] : []), ow.binding];
+      u32[14] = rw ? rw.base : ip ? ow.base : 0;
+      const bindings = [xw.binding, c.w, c.bias, ...(nrm ? [nrm] : []), ...(rw ? [rw.binding] : []), ow.binding];
       gpu.recorder.dispatch(kernel, bindings, u, [Math.ceil(pixels / pixelsPerGroup), yGroups, batches], `conv2d ${v.name}`);
     }
   };
-  const shapeClass = `${inL}->${outL} ${x.dtype}.${c.w.dtype}->${outDtype} ${c.kh}x${c.kw}/${stride} up${up} ${cin}->${c.cout} px~${2 ** Math.ceil(Math.log2(outH * outW))}`;
+  const shapeClass = `${inL}->${outL} ${x.dtype}.${c.w.dtype}->${outDtype} ${c.kh}x${c.kw}/${stride} up${up} ${cin}->${c.cout}${nrm ? ' norm' : ''} px~${2 ** Math.ceil(Math.log2(outH * outW))}`;
+  // Autotuning times an in-place call out of place (repeating it would add the residual again).
   const v = await chooseVariant<Conv2dVariant>(gpu, 'conv2d', shapeClass, async (cand) => {
+    const scratch = inPlace ? empty(gpu, outShape, outDtype) : out;
     await gpu.sync('conv2d');
     const t0 = performance.now();
-    await record(cand);
+    await record(cand, scratch, false);
     await gpu.sync('conv2d');
+    if (scratch !== out) scratch.dispose();
     return performance.now() - t0;
   });
-  await record(v);
+  await record(v, out, inPlace);
   return out;
 }

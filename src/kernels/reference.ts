@@ -168,6 +168,22 @@ export function groupNormStats(x: ArrayLike<number>, B: number, P: number, C: nu
   return { mean, rstd };
 }
 
+/** GroupNorm of x [B, P, C] (channels last) with gamma/beta, then SiLU when `silu`. */
+export function groupNormRef(x: ArrayLike<number>, B: number, P: number, C: number, G: number, gamma: ArrayLike<number>, beta: ArrayLike<number>, eps: number, silu: boolean): Float32Array {
+  const out = new Float32Array(x.length);
+  const cg = C / G;
+  const { mean, rstd } = groupNormStats(x, B, P, C, G, eps);
+  for (let b = 0; b < B; b++)
+    for (let p = 0; p < P; p++)
+      for (let c = 0; c < C; c++) {
+        const i = (b * P + p) * C + c;
+        const g = b * G + Math.floor(c / cg);
+        const y = (x[i] - mean[g]) * rstd[g] * gamma[c] + beta[c];
+        out[i] = silu ? y / (1 + Math.exp(-y)) : y;
+      }
+  return out;
+}
+
 export interface ConvRef {
   H: number;
   W: number;

@@ -4,9 +4,10 @@
 // are channels-last (NHWC) inside, so every full-resolution map can be processed in row bands
 // within the binding limit; images and latents at the API are NCHW like upstream's.
 import { conv2d, disposeConv2d, loadConv2d, type Conv2dWeight } from '../kernels/conv2d.ts';
-import { groupNorm, type GroupNormParams } from '../kernels/groupnorm.ts';
+import { groupNorm, groupNormAffine, type GroupNormParams } from '../kernels/groupnorm.ts';
 import { linear } from '../kernels/matmul.ts';
 import { attention } from '../kernels/attention.ts';
+import { cpuAdapter } from '../kernels/choice.ts';
 import { vaeParams } from './param-lists.ts';
 import type { Gpu } from '../runtime/device.ts';
 import { checkParams, componentWeights } from '../runtime/model-folder.ts';
@@ -70,6 +71,32 @@ function disposeNorm(n: GroupNormParams): void {
   n.beta.dispose();
 }
 
+const fusion = new WeakMap<Gpu, boolean>();
+
+/**
+ * Whether resnets apply GroupNorm+SiLU in conv1's read where x is still needed (one map fewer
+ * alive) instead of normalising into a map of its own. Default: not on CPU adapters, where the
+ * fused conv measured 1.4-1.6× the separate pass + conv (bench/results/2026-12-01-vae-lavapipe.json:
+ * it recomputes SiLU per tap and output-channel group), and the decode's peak (the shortcut
+ * resnet) is the same either way. `on` undefined restores the default.
+ */
+export function setNormFusion(gpu: Gpu, on: boolean | undefined): void {
+  if (on === undefined) fusion.delete(gpu);
+  else fusion.set(gpu, on);
+}
+
+function fusesNorm(gpu: Gpu): boolean {
+  return fusion.get(gpu) ?? !cpuAdapter(gpu);
+}
+
+/** conv(silu(groupNorm(x))) with the norm and SiLU applied as the conv reads x (x is kept). */
+async function normConv(gpu: Gpu, x: Tensor, norm: GroupNormParams, conv: Conv2dWeight): Promise<Tensor> {
+  const aff = await groupNormAffine(gpu, x, norm);
+  const y = await conv2d(gpu, x, conv, { inNorm: aff });
+  aff.dispose();
+  return y;
+}
+
 /** ResnetBlock2D: x + conv2(silu(norm2(conv1(silu(norm1(x)))))), a 1×1 conv on x when channels change. */
 class ResnetBlock {
   private constructor(
@@ -86,22 +113,32 @@ class ResnetBlock {
   }
 
   /**
-   * Consumes x. Norms run in place where their input is not needed again, so at most three
-   * maps are alive (x or the shortcut, conv1's input and output): at 768² these are the
-   * decoder's largest allocations.
+   * Consumes x. Norms run in place where their input is not needed again; where x is (it is
+   * the residual) conv1 applies GroupNorm+SiLU as it reads x when `fusesNorm`, else the norm
+   * writes a map of its own. conv2 writes over its residual, so at most three maps are alive
+   * (x, the shortcut and conv1's output: at 768² the decoder's largest allocations), and two in
+   * a resnet without a shortcut with fusion. Dropout is a no-op at inference.
    */
   async forward(gpu: Gpu, x: Tensor): Promise<Tensor> {
-    // A 1×1 shortcut (channels change) runs first, so x itself is then free to normalise in place.
-    const skip = this.shortcut ? await conv2d(gpu, x, this.shortcut) : x;
-    const h = await groupNorm(gpu, x, this.norm1, { silu: true, inPlace: skip !== x });
-    const t = await conv2d(gpu, h, this.conv1);
-    h.dispose();
-    // x (another width than every later map) is gone: nothing later can reuse its buffer.
-    if (skip !== x) releaseCache(gpu);
+    let t: Tensor;
+    let skip = x;
+    if (this.shortcut) {
+      // The 1×1 shortcut runs first, so x itself is then free to normalise in place.
+      skip = await conv2d(gpu, x, this.shortcut);
+      t = await conv2d(gpu, await groupNorm(gpu, x, this.norm1, { silu: true, inPlace: true }), this.conv1);
+      x.dispose();
+      // x (another width than every later map) is gone: nothing later can reuse its buffer.
+      releaseCache(gpu);
+    } else if (fusesNorm(gpu)) {
+      t = await normConv(gpu, x, this.norm1, this.conv1);
+    } else {
+      const h = await groupNorm(gpu, x, this.norm1, { silu: true });
+      t = await conv2d(gpu, h, this.conv1);
+      h.dispose();
+    }
     await groupNorm(gpu, t, this.norm2, { silu: true, inPlace: true });
-    const out = await conv2d(gpu, t, this.conv2, { residual: skip });
+    const out = await conv2d(gpu, t, this.conv2, { residual: skip, residualInPlace: true });
     t.dispose();
-    skip.dispose();
     return out;
   }
 

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2d, CONV2D_VARIANTS, convOutSize, prepareConv2d, type Conv2dOptions } from '../../src/kernels/conv2d.ts';
+import { groupNormAffine } from '../../src/kernels/groupnorm.ts';
+import { groupNormRef } from '../../src/kernels/reference.ts';
 import { setAutotune, setKernelChoice } from '../../src/kernels/registry.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
@@ -26,9 +28,13 @@ interface Case {
   inLayout?: 'nhwc' | 'nchw';
   outLayout?: 'nhwc' | 'nchw';
   residual?: boolean;
+  /** The output is written over the residual (`residualInPlace`). */
+  inPlace?: boolean;
   inAffine?: [number, number];
   outAffine?: [number, number];
   clamp?: [number, number];
+  /** GroupNorm (this many groups) + SiLU fused into the input read (`inNorm`). */
+  normGroups?: number;
 }
 
 /** Output height and width of a case (upsampling first). */
@@ -104,6 +110,12 @@ const CASES: (Case & { banded?: boolean })[] = [
   // cin > 4·cout: the input window, not the output, limits the band.
   { name: 'banded in up2 3x3 41x23 cin20 cout4', B: 1, H: 41, W: 23, cin: 20, cout: 4, k: 3, upsample: 2, banded: true },
   { name: 'banded up2 3x3 odd channels 41x19 cin5 cout6', B: 1, H: 41, W: 19, cin: 5, cout: 6, k: 3, upsample: 2, banded: true },
+  // GroupNorm+SiLU fused into the read (the VAE's resnets and conv_out): vec4 and scalar input
+  // channels, groups of 3 channels (not a multiple of a vec4), batch 2, bands, NCHW output.
+  // The residual written over in place, as the VAE's second conv of a resnet does.
+  { name: 'norm 3x3 B2 5x7 cin12 G4 cout10 +residual in place', B: 2, H: 5, W: 7, cin: 12, cout: 10, k: 3, normGroups: 4, residual: true, inPlace: true },
+  { name: 'banded norm 3x3 B2 48x24 cin8 G2 cout12 +residual in place', B: 2, H: 48, W: 24, cin: 8, cout: 12, k: 3, normGroups: 2, residual: true, inPlace: true, banded: true },
+  { name: 'norm odd channels, nchw out 3x3 7x9 cin6 G3 cout3 affine+clamp', B: 1, H: 7, W: 9, cin: 6, cout: 3, k: 3, normGroups: 3, outLayout: 'nchw', outAffine: [0.5, 0.5], clamp: [0, 1] },
 ];
 
 async function runCase(c: Case & { banded?: boolean }, dtype: 'f32' | 'f16', opts: object, seed = 1) {
@@ -119,13 +131,25 @@ async function runCase(c: Case & { banded?: boolean }, dtype: 'f32' | 'f16', opt
   const res = c.residual ? round(rand(c.B * c.cout * Ho * Wo, seed + 3)) : undefined;
   const cw = prepareConv2d(gpu, w, [c.cout, c.cin, c.k, c.k], bias, dtype);
   const o: Conv2dOptions = { stride: c.stride, upsample: c.upsample, pad: c.pad, inLayout: c.inLayout, outLayout: c.outLayout, inAffine: c.inAffine, outAffine: c.outAffine, clamp: c.clamp };
-  if (res) o.residual = fromArray(gpu, res, outShape, dtype);
+  // In place, the residual is in the output's dtype (packed f16 cannot be written).
+  if (res) o.residual = fromArray(gpu, res, outShape, c.inPlace ? outDtype : dtype);
+  o.residualInPlace = c.inPlace;
+  const xt = fromArray(gpu, x, inShape, dtype);
+  // The reference convolves the normalised, activated input (its padding stays 0 as well).
+  let xRef = x;
+  if (c.normGroups) {
+    const gamma = round(rand(c.cin, seed + 4, 0.5, 1.5));
+    const beta = round(rand(c.cin, seed + 5));
+    o.inNorm = await groupNormAffine(gpu, xt, { gamma: fromArray(gpu, gamma, [c.cin], dtype), beta: fromArray(gpu, beta, [c.cin], dtype), groups: c.normGroups, eps: 1e-6 });
+    xRef = groupNormRef(x, c.B, c.H * c.W, c.cin, c.normGroups, gamma, beta, 1e-6, true);
+  }
   // The banded cases must really exceed the limit (else they would test nothing new).
   if (c.banded) expect(Math.max(c.B * c.H * c.W * c.cin * (dtype === 'f16' ? 2 : 4), c.B * Ho * Wo * c.cout * (outDtype === 'f16' ? 2 : 4))).toBeGreaterThan(LIMIT);
-  const y = await conv2d(gpu, fromArray(gpu, x, inShape, dtype), cw, { ...o, outDtype });
+  const y = await conv2d(gpu, xt, cw, { ...o, outDtype });
   expect(y.shape).toEqual(outShape);
+  expect(y === o.residual).toBe(Boolean(c.inPlace));
   const tol = outDtype === 'f16' ? { atol: 3e-3, rtol: 3e-3 } : { atol: 2e-5, rtol: 1e-5 };
-  expectClose(await y.read(), refConv(c, x, w, bias, res), { ...tol, label: c.name });
+  expectClose(await y.read(), refConv(c, xRef, w, bias, res), { ...tol, label: c.name });
 }
 
 // Every variant on cases that reach each of its code paths: scalar and vec4 input and output,
@@ -141,6 +165,8 @@ const VARIANT_CASES = [
   'banded in, nchw out 3x3 48x48 cin8 cout3 clamp',
   'banded 3x3 s1 B2 48x24 cin8 cout12 +residual',
   'up2 3x3 1 row 1x13 cin4 cout8 +residual',
+  'norm 3x3 B2 5x7 cin12 G4 cout10 +residual in place',
+  'norm odd channels, nchw out 3x3 7x9 cin6 G3 cout3 affine+clamp',
 ].map((name) => CASES.find((c) => c.name === name)!);
 const F16_VARIANT_CASES = [VARIANT_CASES[2], VARIANT_CASES[4]];
 
@@ -164,6 +190,20 @@ describe.each(PRECISIONS)('conv2d ($name)', ({ dtype, opts }) => {
     const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
     const cw = prepareConv2d(gpu, rand(4 * 5 * 9), [4, 5, 3, 3], undefined, dtype);
     await expect(conv2d(gpu, fromArray(gpu, rand(2 * 2 * 4), [1, 2, 2, 4], dtype), cw)).rejects.toThrow(/4 channels, the weight expects 5/);
+  });
+
+  it('rejects inNorm on an NCHW input, or one of another shape', async () => {
+    const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    const cw = prepareConv2d(gpu, rand(4 * 4 * 9), [4, 4, 3, 3], undefined, dtype);
+    const x = fromArray(gpu, rand(2 * 2 * 4), [1, 4, 2, 2], dtype);
+    await expect(conv2d(gpu, x, cw, { inLayout: 'nchw', inNorm: fromArray(gpu, rand(8), [1, 2, 4]) })).rejects.toThrow(/inNorm needs an NHWC input/);
+    await expect(conv2d(gpu, x.reshape([1, 2, 2, 4]), cw, { inNorm: fromArray(gpu, rand(4), [1, 1, 4]) })).rejects.toThrow(/inNorm must be f32 \[1, 2, 4\]/);
+  });
+
+  it('rejects residualInPlace without a residual', async () => {
+    const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    const cw = prepareConv2d(gpu, rand(4 * 4 * 9), [4, 4, 3, 3], undefined, dtype);
+    await expect(conv2d(gpu, fromArray(gpu, rand(16), [1, 2, 2, 4], dtype), cw, { residualInPlace: true })).rejects.toThrow(/residualInPlace needs a residual/);
   });
 
   it('rejects an upsampling factor other than 1 or 2', async () => {

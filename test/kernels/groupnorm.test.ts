@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { groupNorm } from '../../src/kernels/groupnorm.ts';
-import { groupNormStats } from '../../src/kernels/reference.ts';
+import { groupNorm, groupNormAffine } from '../../src/kernels/groupnorm.ts';
+import { groupNormRef, groupNormStats } from '../../src/kernels/reference.ts';
 import { roundF16 } from '../../src/runtime/f16.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
 import { device, expectClose, PRECISIONS, rand } from '../helpers.ts';
 import { forEachVariant } from './variants.ts';
-
-/** GroupNorm over x[B, P, C] (channels last), biased variance as torch, optional SiLU. */
-function refGroupNorm(x: Float32Array, B: number, P: number, C: number, G: number, gamma: Float32Array, beta: Float32Array, eps: number, silu: boolean): Float32Array {
-  const out = new Float32Array(x.length);
-  const cg = C / G;
-  const { mean, rstd } = groupNormStats(x, B, P, C, G, eps);
-  for (let b = 0; b < B; b++)
-    for (let p = 0; p < P; p++)
-      for (let c = 0; c < C; c++) {
-        const i = (b * P + p) * C + c;
-        const g = b * G + Math.floor(c / cg);
-        const y = (x[i] - mean[g]) * rstd[g] * gamma[c] + beta[c];
-        out[i] = silu ? y / (1 + Math.exp(-y)) : y;
-      }
-  return out;
-}
 
 // Under a 16 KiB binding limit the small cases fit one binding and the `banded` ones run in
 // pixel bands (stats chunks smaller than the default, windows at aligned offsets).
@@ -62,8 +46,31 @@ describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
       );
       expect(y === xt).toBe(inPlace);
       const tol = outDtype === 'f16' ? { atol: 3e-3, rtol: 3e-3 } : { atol: 2e-5, rtol: 1e-5 };
-      expectClose(await y.read(), refGroupNorm(x, B, n / (B * C), C, c.G, gamma, beta, 1e-6, c.silu), { ...tol, label: `${variant}: ${c.name}` });
+      expectClose(await y.read(), groupNormRef(x, B, n / (B * C), C, c.G, gamma, beta, 1e-6, c.silu), { ...tol, label: `${variant}: ${c.name}` });
     });
+  });
+
+  // The affine conv2d's inNorm applies: scales rstd·gamma and shifts beta − mean·rstd·gamma per (batch, channel).
+  it.each([CASES[1], CASES[4]].map((c) => [c.name, c] as const))('affine of %s', async (_, c) => {
+    const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
+    const [B] = c.shape;
+    const C = c.shape[c.shape.length - 1];
+    const n = c.shape.reduce((a, b) => a * b, 1);
+    const round = (a: Float32Array) => (dtype === 'f16' ? roundF16(a) : a);
+    const x = round(rand(n, 3).map((v) => v * 2 + (c.shift ?? 0)));
+    const gamma = round(rand(C, 4, 0.5, 1.5));
+    const beta = round(rand(C, 5));
+    const aff = await groupNormAffine(gpu, fromArray(gpu, x, c.shape, dtype), { gamma: fromArray(gpu, gamma, [C], dtype), beta: fromArray(gpu, beta, [C], dtype), groups: c.G, eps: 1e-6 });
+    expect(aff.shape).toEqual([B, 2, C]);
+    const { mean, rstd } = groupNormStats(x, B, n / (B * C), C, c.G, 1e-6);
+    const want = new Float32Array(B * 2 * C);
+    for (let b = 0; b < B; b++)
+      for (let ch = 0; ch < C; ch++) {
+        const g = b * c.G + Math.floor(ch / (C / c.G));
+        want[b * 2 * C + ch] = rstd[g] * gamma[ch];
+        want[b * 2 * C + C + ch] = beta[ch] - mean[g] * rstd[g] * gamma[ch];
+      }
+    expectClose(await aff.read(), want, { atol: 1e-5, rtol: 1e-4, label: c.name });
   });
 
   it('refuses in place when the output dtype differs from x', async () => {
