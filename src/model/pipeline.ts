@@ -100,7 +100,7 @@ export class Diception implements Pipeline {
       const scheduler = parseSchedulerConfig(await readJson(c.scheduler.config!), c.scheduler.config);
       cache = o.promptCache ? await PromptCache.open(o.promptCache) : undefined;
       const vaeConfig = await readJson<VaeConfig>(platform().join(c.vae.dir, 'config.json'));
-      const vaePrecision = vaeActivations(gpu, o.precision, vaeConfig, parseMMDiTConfig(transformerConfig), o.vaePrecision);
+      const vaePrecision = vaeActivations(gpu, o.precision, vaeConfig, parseMMDiTConfig(transformerConfig), o.vaePrecision, o.weights);
       const vae = await Vae.load(gpu, c.vae.dir, o.precision, vaePrecision.act);
       progress('load', 1, 3);
       const points = await PointEmbedder.load(gpu, dice, o.precision);

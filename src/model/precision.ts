@@ -4,6 +4,7 @@ import type { DType } from '../runtime/tensor.ts';
 import { largestActivations } from './adapter-fit.ts';
 import type { MMDiTConfig } from './mmdit-config.ts';
 import type { VaeConfig } from './param-lists.ts';
+import type { WeightFormat } from './q8-weights.ts';
 import { MODEL_SIZE, type Precision } from './pipeline-types.ts';
 
 /** f32: everything f32. f16: f16 weights; f16 activations where the adapter has shader-f16. */
@@ -37,14 +38,17 @@ export interface VaeActivations {
  * The VAE's activation dtype. SD3's vae/config.json says `force_upcast: true` (diffusers runs
  * that VAE in f32: its activations overflow f16), so under f16 precision it gets f32
  * activations (its weights stay f16) when one 768² feature map of them fits a GPU buffer;
- * `--vae-precision f16` keeps the f16 path.
+ * `--vae-precision f16` keeps the f16 path. `--weights q8` is the low-memory configuration: f32
+ * activations would add ~0.6 GB to the decode's peak at 768², so there the VAE stays f16 (an
+ * overflow is still caught by the finite-activation check, whose message names the flag).
  */
-export function vaeActivations(gpu: Gpu, precision: Precision, config: VaeConfig, mmdit: MMDiTConfig, requested: VaePrecision = 'auto'): VaeActivations {
+export function vaeActivations(gpu: Gpu, precision: Precision, config: VaeConfig, mmdit: MMDiTConfig, requested: VaePrecision = 'auto', weights: WeightFormat = 'f16'): VaeActivations {
   if (!['auto', 'f16', 'f32'].includes(requested)) throw new Error(`--vae-precision: '${String(requested)}' is not auto, f16 or f32`);
   const act = dtypesFor(gpu, precision).act;
   if (act === 'f32') return { act, reason: precision === 'f32' ? '--precision f32' : 'this adapter lacks shader-f16' };
   if (requested !== 'auto') return { act: requested, reason: `--vae-precision ${requested}` };
   if (!config.force_upcast) return { act: 'f16', reason: 'f16 precision (vae/config.json does not ask for force_upcast)' };
+  if (weights === 'q8') return { act: 'f16', reason: '--weights q8 keeps the VAE in f16 to save memory (--vae-precision f32 honours force_upcast)' };
   const [map] = largestActivations(config, mmdit, 1, MODEL_SIZE, false, { vae: 4, mmdit: 2 });
   if (map.bytes > gpu.caps.maxBufferSize) {
     return { act: 'f16', reason: `vae/config.json asks for force_upcast, but one f32 feature map at ${MODEL_SIZE}² (${(map.bytes / 2 ** 20).toFixed(0)} MiB) is above this adapter's largest buffer` };

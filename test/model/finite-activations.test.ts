@@ -132,14 +132,18 @@ describe('vaeActivations: the VAE activation dtype and why', () => {
   const sd3 = { ...DEMO_SPEC.vae, block_out_channels: [128, 256, 512, 512], force_upcast: true };
   it.each([
     ['f16', true, sd3, 'auto', undefined, { act: 'f32', reason: 'vae/config.json force_upcast: true' }],
+    ['f16', true, sd3, 'auto', 'q8', { act: 'f16', reason: '--weights q8 keeps the VAE in f16 to save memory (--vae-precision f32 honours force_upcast)' }],
+    ['f16', true, sd3, 'f32', 'q8', { act: 'f32', reason: '--vae-precision f32' }],
     ['f16', true, sd3, 'f16', undefined, { act: 'f16', reason: '--vae-precision f16' }],
     ['f16', true, { ...sd3, force_upcast: false }, 'auto', undefined, { act: 'f16', reason: 'f16 precision (vae/config.json does not ask for force_upcast)' }],
     ['f32', true, sd3, 'f16', undefined, { act: 'f32', reason: '--precision f32' }],
     ['f16', false, sd3, 'auto', undefined, { act: 'f32', reason: 'this adapter lacks shader-f16' }],
     // 256 channels × 768² × 4 bytes = 576 MiB: above a 512 MiB buffer.
     ['f16', true, sd3, 'auto', 2 ** 29, { act: 'f16', reason: "vae/config.json asks for force_upcast, but one f32 feature map at 768² (576 MiB) is above this adapter's largest buffer" }],
-  ] as const)('precision %s, shader-f16 %s, %j, --vae-precision %s, maxBufferSize %s', (precision, f16, config, requested, max, want) => {
-    expect(vaeActivations(gpu(f16, max), precision, config, mmdit, requested)).toEqual(want);
+  ] as const)('precision %s, shader-f16 %s, %j, --vae-precision %s, %s', (precision, f16, config, requested, extra, want) => {
+    // extra: the --weights format, or the adapter's maxBufferSize
+    const [max, weights] = typeof extra === 'string' ? [undefined, extra] : [extra, undefined];
+    expect(vaeActivations(gpu(f16, max), precision, config, mmdit, requested, weights)).toEqual(want);
   });
 });
 
