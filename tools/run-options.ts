@@ -11,6 +11,8 @@ export interface RunSettings {
   seed: number;
   precision: Precision;
   promptCache?: string;
+  /** --max-gpu-memory in bytes. */
+  maxGpuMemory?: number;
   saveNpy: boolean;
   quiet: boolean;
   json: boolean;
@@ -30,6 +32,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--seed <n>', 'random seed', '42')
     .option('--precision <p>', 'f16 or f32', 'f16')
     .option('--prompt-cache <file>', 'prompt embeddings made by `diception embed-prompts` (prompts it holds skip the text encoders)')
+    .option('--max-gpu-memory <GiB>', 'GPU memory a request may use; a batch estimated above it is refused before any work, naming the batch that fits (default: 75% of RAM on a CPU adapter; on a GPU, whose total WebGPU does not report, only the per-buffer limit)')
     .option('--save_npy', 'also write the float depth / normal map as .npy (float16, original size)')
     .option('--quiet', 'print nothing but errors')
     .option('--json', 'print a JSON summary on stdout instead of progress bars');
@@ -59,12 +62,13 @@ export function runSettings(o: RawOptions): RunSettings {
   return {
     modelPath, diceptionPath, steps, guidance, seed, precision,
     promptCache: o.promptCache ? String(o.promptCache) : undefined,
+    maxGpuMemory: o.maxGpuMemory === undefined ? undefined : Math.round(number(o.maxGpuMemory, '--max-gpu-memory', 2 ** -10, 2 ** 20) * 2 ** 30),
     saveNpy: Boolean(o.save_npy), quiet: Boolean(o.quiet), json: Boolean(o.json),
   };
 }
 
 export function pipelineOptions(s: RunSettings, onProgress: PipelineOptions['onProgress']): PipelineOptions {
-  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, promptCache: s.promptCache, onProgress };
+  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, promptCache: s.promptCache, maxGpuMemory: s.maxGpuMemory, onProgress };
 }
 
 export function integer(text: string | boolean, flag: string, min: number, max: number): number {

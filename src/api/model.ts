@@ -29,6 +29,11 @@ export interface LoadOptions {
   device?: GPUDevice;
   /** 'f16' (default; f32 activations where the adapter lacks shader-f16) or 'f32'. */
   precision?: Precision;
+  /**
+   * GPU memory a prediction may use, in bytes: one estimated above it is refused before any work
+   * (GpuError). Default: 75% of RAM on a CPU adapter; none on a GPU, whose total WebGPU does not report.
+   */
+  maxGpuMemory?: number;
   /** Loading progress: stage 'load', done of total. */
   onProgress?: ProgressFn;
 }
@@ -191,6 +196,7 @@ export async function loadModel(o: LoadOptions, decode: ImageDecoder): Promise<D
   if (!o || o.sd3 === undefined || o.checkpoint === undefined) throw new InvalidArgumentError('loadDiception: give at least { sd3, checkpoint }');
   const precision = o.precision ?? 'f16';
   if (precision !== 'f16' && precision !== 'f32') throw new InvalidArgumentError(`precision: '${precision}' is not f16 or f32`);
+  if (o.maxGpuMemory !== undefined && !(o.maxGpuMemory > 0)) throw new InvalidArgumentError(`maxGpuMemory: '${o.maxGpuMemory}' is not a positive number of bytes`);
   let gpu: Gpu;
   try {
     gpu = o.device ? wrapDevice(o.device) : await getDevice();
@@ -204,6 +210,7 @@ export async function loadModel(o: LoadOptions, decode: ImageDecoder): Promise<D
       diceptionPath: await sources.file(o.checkpoint, 'checkpoint'),
       promptCache: o.promptCache === undefined ? undefined : await sources.file(o.promptCache, 'promptCache'),
       precision,
+      maxGpuMemory: o.maxGpuMemory,
     };
     await checkAdapterFits(gpu.caps, options);
     const pipeline = await Diception.load(gpu, { ...options, onProgress: o.onProgress });

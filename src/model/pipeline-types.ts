@@ -3,6 +3,7 @@
 // The commands own decoding, resizing, point prompts, post-processing and files; the pipeline
 // owns everything between the [-1,1] input tensor and the [0,1] output image.
 import type { KeptF32 } from '../runtime/weights.ts';
+import type { RequestShape } from './preflight.ts';
 
 export type Precision = 'f16' | 'f32';
 
@@ -24,6 +25,8 @@ export interface PipelineOptions {
   precision: Precision;
   /** A prompt-embedding cache file (--prompt-cache): prompts it holds skip the text encoders. */
   promptCache?: string;
+  /** GPU memory a request may use, in bytes (--max-gpu-memory); default: see preflight.ts memoryBudget. */
+  maxGpuMemory?: number;
   onProgress?: ProgressFn;
 }
 
@@ -67,6 +70,8 @@ export interface PipelineResult {
 
 export interface Pipeline {
   run(request: PipelineRequest): Promise<PipelineResult>;
+  /** Throws a MemoryRefusal when a request of this shape cannot fit the adapter (run() checks it first too). */
+  preflight?(request: RequestShape): void;
   /** Frees GPU memory; the commands call it once when done (also after an error). */
   dispose(): void | Promise<void>;
 }

@@ -4,6 +4,7 @@
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyRequest } from 'fastify';
 import type { Pipeline, StageTiming } from '../../src/model/pipeline-types.ts';
+import { MemoryRefusal } from '../../src/model/preflight.ts';
 import { inferInput } from '../../src/model/preprocess.ts';
 import { COCO_CLASSES, MAX_POINTS, TASK_NAMES } from '../../src/model/tasks.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
@@ -76,6 +77,8 @@ export async function buildApp(o: AppOptions) {
     if (err.statusCode === 413) return reply.code(413).send({ error: `the body is over --max-body-mb ${o.maxBodyMb} (${bodyLimit} bytes)`, code: 'body_too_large' });
     if (err.statusCode === 415) return reply.code(415).send({ error: `Content-Type '${req.headers['content-type'] ?? ''}' is not accepted; send the image as image/* or multipart/form-data`, code: 'unsupported_media_type' });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: firstLine(err), code: (err.code ?? 'bad_request').toLowerCase() });
+    // A batch the adapter cannot hold (preflight.ts): the server's capacity, not the request, is short.
+    if (err instanceof MemoryRefusal) return reply.code(503).send({ error: firstLine(err), code: 'insufficient_gpu_memory' });
     if (/device lost/i.test(err.message)) state.lost = firstLine(err);
     return reply.code(500).send({ error: firstLine(err), code: 'internal' });
   });
