@@ -7,7 +7,7 @@ import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { rangeSafeDtype, readF32, type WeightReader } from '../runtime/weights.ts';
 import source from '../../shaders/conv2d.wgsl';
-import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
+import { bandItems, checkIndexable, maxWindowElems, writable, baseWindow } from './bands.ts';
 import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
 import { subgroupsOf } from './types.ts';
 
@@ -151,6 +151,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   if (res && (res.shape.length !== 4 || res.shape.some((d, i) => d !== outShape[i]))) {
     throw new Error(`conv2d: residual is [${res.shape}], expected the output shape [${outShape}]`);
   }
+  checkIndexable('conv2d', { input: x.shape, output: outShape });
 
   const vecIn = inL === 'nhwc' && cin % 4 === 0;
   const vecOut = outL === 'nhwc' && c.cout % 4 === 0;

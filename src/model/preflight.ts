@@ -9,6 +9,7 @@
 // else, on a CPU adapter (lavapipe, SwiftShader), 75% of the machine's RAM, which is that
 // adapter's memory; else (a real GPU) no total is checked up front, only the per-buffer limit
 // and the u32 index range, which WebGPU does report.
+import { MAX_INDEXED } from '../kernels/bands.ts';
 import { cpuAdapter } from '../kernels/choice.ts';
 import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { platform } from '../runtime/platform.ts';
@@ -20,8 +21,6 @@ import type { VaeConfig } from './param-lists.ts';
 /** Prompt tokens (CLIP 77 + T5 256) and point slots, fixed in every DICEPTION request. */
 const PROMPT = 77 + 256;
 const PROMPT_TOKENS = PROMPT + 5;
-/** Kernels index elements in u32: one tensor must stay below 2³² elements. */
-export const MAX_ELEMENTS = 2 ** 32 - 1;
 /** The share of RAM a CPU adapter may use: the rest is the process's own (weights as read, JS heap). */
 const RAM_SHARE = 0.75;
 
@@ -185,9 +184,9 @@ export function estimatePeak(m: ModelShapes, r: RequestShape, resident: number):
 /** Why a request does not fit (undefined when it does): one buffer, the u32 index range, or the budget. */
 function problem(caps: Pick<Capabilities, 'adapterName' | 'maxBufferSize'>, budget: MemoryBudget | undefined, m: ModelShapes, r: RequestShape, resident: number): string | undefined {
   const { largest } = estimateActivations(m, r);
-  const over = largest.find((a) => a.bytes > caps.maxBufferSize || numel(a.shape) > MAX_ELEMENTS);
+  const over = largest.find((a) => a.bytes > caps.maxBufferSize || numel(a.shape) > MAX_INDEXED);
   if (over) {
-    const elements = numel(over.shape) > MAX_ELEMENTS;
+    const elements = numel(over.shape) > MAX_INDEXED;
     return `${over.what} [${over.shape}] needs ${mib(over.bytes)}${elements ? ' (over 2³² elements, past the kernels\' u32 indices)' : ''}, but this adapter's (${caps.adapterName}) largest GPU buffer is ${mib(caps.maxBufferSize)}`;
   }
   const peak = estimatePeak(m, r, resident);
