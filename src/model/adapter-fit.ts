@@ -1,7 +1,8 @@
 // Does the model fit the adapter? Checked from the weight files' headers alone (a few small
 // reads), so a user with a too-small adapter hears it before gigabytes are streamed. Kernels band
 // operands over binding windows, so the storage-binding limit never refuses a model; one GPU
-// buffer must still hold each whole weight tensor, so maxBufferSize does.
+// buffer must still hold each whole weight tensor, so maxBufferSize does. Each request's
+// activations and total memory are checked by preflight.ts.
 import type { Capabilities } from '../runtime/device.ts';
 import { openModelFolder } from '../runtime/model-folder.ts';
 import { numel } from '../runtime/tensor.ts';
