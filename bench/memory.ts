@@ -62,9 +62,11 @@ export async function benchMemory(gpu: Gpu, o: BenchOptions): Promise<BenchResul
       ];
       let transformer: number | undefined;
       for (const [what, r] of requests) {
+        // What the preflight (src/model/preflight.ts) expects this request to peak at, beside the replay.
+        const estimate = pipe.estimatePeak({ batch: r.batch, side, guidance: r.guidance > 1 });
         const run = await replayRun(gpu, pipe, r);
         // What stays allocated between requests: the weights (and anything a request leaked).
-        const held = `held after the request ${MiB(run.liveBytes - before)} (VAE + points ${MiB(vaeAndPoints)})`;
+        const held = `held after the request ${MiB(run.liveBytes - before)} (VAE + points ${MiB(vaeAndPoints)}); preflight estimate of the peak ${MiB(estimate.bytes)} (in ${estimate.stage})`;
         for (const s of run.stages) {
           const note = `${s.dispatches} dispatches; ${held}; ${model}; not executed`;
           rows.push({ op: 'pipeline memory', variant: s.stage, shape: `${side}², ${what}`, dtype, ms_median: 0, runs: 0, peak_bytes: s.peakBytes, note, adapter: gpu.caps.adapterName });

@@ -108,6 +108,8 @@ export async function batch(o: Record<string, string | boolean | undefined>, loa
     const pipeline = await loadPipeline(pipelineOptions(settings, out.progress));
     let done = 0;
     try {
+      // A batch that cannot fit is refused before any image is read or any stage runs.
+      pipeline.preflight?.({ batch: Math.min(batchSize, pending.length), side: MODEL_SIZE, guidance: settings.guidance > 1 });
       for (let start = 0; start < pending.length; start += batchSize) {
         const chunk = pending.slice(start, start + batchSize);
         const prepared = await Promise.all(chunk.map((s) => prepare(s, jsonPath)));

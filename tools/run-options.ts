@@ -15,6 +15,8 @@ export interface RunSettings {
   vaePrecision: VaePrecision;
   weights: WeightFormat;
   promptCache?: string;
+  /** --max-gpu-memory in bytes. */
+  maxGpuMemory?: number;
   saveNpy: boolean;
   quiet: boolean;
   json: boolean;
@@ -36,6 +38,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--vae-precision <p>', "the VAE's activations under f16: auto (f32 where vae/config.json says force_upcast and it fits), f16 or f32", 'auto')
     .option('--weights <w>', "f16, or q8: the transformer's block linears in int8 (half its memory; a `convert --weights q8` checkpoint is always q8)", 'f16')
     .option('--prompt-cache <file>', 'prompt embeddings made by `diception embed-prompts` (prompts it holds skip the text encoders)')
+    .option('--max-gpu-memory <GiB>', 'GPU memory a request may use; a batch estimated above it is refused before any work, naming the batch that fits (default: 75% of RAM on a CPU adapter; on a GPU, whose total WebGPU does not report, only the per-buffer limit)')
     .option('--save_npy', 'also write the float depth / normal map as .npy (float16, original size)')
     .option('--quiet', 'print nothing but errors')
     .option('--json', 'print a JSON summary on stdout instead of progress bars');
@@ -68,12 +71,13 @@ export function runSettings(o: RawOptions): RunSettings {
   return {
     modelPath, diceptionPath, steps, guidance, seed, precision, vaePrecision, weights,
     promptCache: o.promptCache ? String(o.promptCache) : undefined,
+    maxGpuMemory: o.maxGpuMemory === undefined ? undefined : Math.round(number(o.maxGpuMemory, '--max-gpu-memory', 2 ** -10, 2 ** 20) * 2 ** 30),
     saveNpy: Boolean(o.save_npy), quiet: Boolean(o.quiet), json: Boolean(o.json),
   };
 }
 
 export function pipelineOptions(s: RunSettings, onProgress: PipelineOptions['onProgress']): PipelineOptions {
-  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, vaePrecision: s.vaePrecision, weights: s.weights, promptCache: s.promptCache, onProgress };
+  return { pretrainedModelPath: s.modelPath, diceptionPath: s.diceptionPath, precision: s.precision, vaePrecision: s.vaePrecision, weights: s.weights, promptCache: s.promptCache, maxGpuMemory: s.maxGpuMemory, onProgress };
 }
 
 export function integer(text: string | boolean, flag: string, min: number, max: number): number {

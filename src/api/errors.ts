@@ -1,6 +1,7 @@
 // The errors the library API throws: one class per kind of problem, each with a stable `code`
 // for programs and the same one-line message the CLI prints for people.
 import { NonFiniteActivationsError } from '../model/finite-check.ts';
+import { MemoryRefusal } from '../model/preflight.ts';
 
 export type DiceptionErrorCode = 'INVALID_ARGUMENT' | 'MODEL_FILES' | 'IMAGE' | 'NO_WEBGPU' | 'GPU' | 'NON_FINITE' | 'ABORTED' | 'DISPOSED';
 
@@ -89,6 +90,7 @@ const GPU_PROBLEM = /GPU device lost|out of GPU memory|GPU validation error|maxB
 export function asDiceptionError(e: unknown, fallback: ErrorClass): DiceptionError {
   if (e instanceof DiceptionError) return e;
   if (e instanceof NonFiniteActivationsError) return new NonFiniteError(e.message, e.stage, e.step, { cause: e });
+  if (e instanceof MemoryRefusal) return new GpuError(e.message, { cause: e });
   const message = e instanceof Error ? e.message : String(e);
   if (/^No WebGPU/.test(message)) return new WebGPUUnavailableError(message, { cause: e });
   if (GPU_PROBLEM.test(message)) return new GpuError(message, { cause: e });

@@ -32,6 +32,11 @@ export interface LoadOptions {
   precision?: Precision;
   /** 'f16' (default: as published) or 'q8': the transformer's block linears in int8, about half its GPU memory. A `diception convert --weights q8` checkpoint is q8 either way. */
   weights?: WeightFormat;
+  /**
+   * GPU memory a prediction may use, in bytes: one estimated above it is refused before any work
+   * (GpuError). Default: 75% of RAM on a CPU adapter; none on a GPU, whose total WebGPU does not report.
+   */
+  maxGpuMemory?: number;
   /** Loading progress: stage 'load', done of total. */
   onProgress?: ProgressFn;
 }
@@ -202,6 +207,7 @@ export async function loadModel(o: LoadOptions, decode: ImageDecoder): Promise<D
   } catch (e) {
     throw asDiceptionError(e, InvalidArgumentError);
   }
+  if (o.maxGpuMemory !== undefined && !(o.maxGpuMemory > 0)) throw new InvalidArgumentError(`maxGpuMemory: '${o.maxGpuMemory}' is not a positive number of bytes`);
   let gpu: Gpu;
   try {
     gpu = o.device ? wrapDevice(o.device) : await getDevice();
@@ -216,6 +222,7 @@ export async function loadModel(o: LoadOptions, decode: ImageDecoder): Promise<D
       promptCache: o.promptCache === undefined ? undefined : await sources.file(o.promptCache, 'promptCache'),
       precision,
       weights,
+      maxGpuMemory: o.maxGpuMemory,
     };
     await checkAdapterFits(gpu.caps, options);
     const pipeline = await Diception.load(gpu, { ...options, onProgress: o.onProgress });

@@ -36,6 +36,23 @@ export function baseWindow(t: Tensor, start: number, count: number): { binding: 
   return { binding: w.binding, base: start - w.shift };
 }
 
+/** Kernels index in u32: the most elements a tensor indexed from its start may have. */
+export const MAX_INDEXED = 2 ** 32 - 1;
+
+/**
+ * Refuses, naming the op and the shape, a tensor that a kernel indexing from the tensor's start
+ * (conv2d, groupnorm: window bases are absolute) could not address in u32: past 2³²−1 elements the
+ * base and index uniforms would wrap. Windows themselves stay below 2³² bytes (caps.maxStorageBinding).
+ */
+export function checkIndexable(op: string, tensors: Record<string, readonly number[] | undefined>): void {
+  for (const [name, shape] of Object.entries(tensors)) {
+    const n = shape ? shape.reduce((a, b) => a * b, 1) : 0;
+    if (n > MAX_INDEXED) {
+      throw new Error(`${op}: ${name} [${shape}] has ${n} elements, past the ${MAX_INDEXED} its u32 indices reach; use a smaller batch or image`);
+    }
+  }
+}
+
 /** Largest element count whose window fits in one binding. */
 export function maxWindowElems(gpu: Gpu, dtype: DType): number {
   return Math.floor((gpu.caps.maxStorageBinding - slack(gpu)) / BYTES[dtype]);

@@ -8,7 +8,7 @@ import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { rangeSafeDtype, readF32, type WeightReader } from '../runtime/weights.ts';
 import source from '../../shaders/conv2d.wgsl';
-import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
+import { bandItems, checkIndexable, maxWindowElems, writable, baseWindow } from './bands.ts';
 import { chooseVariant, kernelSource, registerFamily, type Variant } from './registry.ts';
 import { subgroupsOf } from './types.ts';
 
@@ -168,6 +168,7 @@ export async function conv2d(gpu: Gpu, x: Tensor, c: Conv2dWeight, o: Conv2dOpti
   if (inPlace && res && (res.dtype !== outDtype || writable(gpu, res.dtype) !== res.dtype)) {
     throw new Error(`conv2d: residualInPlace needs a residual writable as the output dtype ${outDtype}, got ${res.dtype}`);
   }
+  checkIndexable('conv2d', { input: x.shape, output: outShape });
 
   const nrm = o.inNorm;
   if (nrm) {

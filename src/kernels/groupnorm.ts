@@ -5,7 +5,7 @@ import type { Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/groupnorm.wgsl';
 import { grid1d } from './grid.ts';
-import { bandItems, maxWindowElems, writable, baseWindow } from './bands.ts';
+import { bandItems, checkIndexable, maxWindowElems, writable, baseWindow } from './bands.ts';
 import { runVariant, sizeClass } from './choice.ts';
 import { kernelSource, registerFamily, type Variant } from './registry.ts';
 
@@ -42,6 +42,7 @@ function dims(x: Tensor, p: GroupNormParams): [number, number, number] {
   if (p.gamma.numel !== C || p.beta.numel !== C) {
     throw new Error(`groupNorm: gamma/beta have ${p.gamma.numel}/${p.beta.numel} values, expected ${C} (input [${x.shape}])`);
   }
+  checkIndexable('groupNorm', { input: x.shape });
   return [B, C, x.numel / (B * C)];
 }
 

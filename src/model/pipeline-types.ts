@@ -4,6 +4,7 @@
 // owns everything between the [-1,1] input tensor and the [0,1] output image.
 import type { KeptF32 } from '../runtime/weights.ts';
 import type { Q8Summary, WeightFormat } from './q8-weights.ts';
+import type { RequestShape } from './preflight.ts';
 
 export type Precision = 'f16' | 'f32';
 
@@ -29,6 +30,8 @@ export interface PipelineOptions {
   weights?: WeightFormat;
   /** A prompt-embedding cache file (--prompt-cache): prompts it holds skip the text encoders. */
   promptCache?: string;
+  /** GPU memory a request may use, in bytes (--max-gpu-memory); default: see preflight.ts memoryBudget. */
+  maxGpuMemory?: number;
   onProgress?: ProgressFn;
 }
 
@@ -78,6 +81,8 @@ export interface PipelineResult {
 
 export interface Pipeline {
   run(request: PipelineRequest): Promise<PipelineResult>;
+  /** Throws a MemoryRefusal when a request of this shape cannot fit the adapter (run() checks it first too). */
+  preflight?(request: RequestShape): void;
   /** Frees GPU memory; the commands call it once when done (also after an error). */
   dispose(): void | Promise<void>;
 }

@@ -5,16 +5,16 @@ import { getDevice, type Gpu } from '../runtime/device.ts';
 import { openModelFolder, SD3_NEEDS, type ModelFolder } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
 import { Rng } from '../runtime/random.ts';
-import { BYTES, empty, fromArray, type Tensor } from '../runtime/tensor.ts';
+import { BYTES, empty, fromArray, numel, type Tensor } from '../runtime/tensor.ts';
 import { closeOnError, openWeights, overlay, prefixed, readJson, tensorsKeptF32, type WeightReader } from '../runtime/weights.ts';
-import { batchProblem } from './adapter-fit.ts';
 import { ActivationChecks } from './finite-check.ts';
 import { MMDiT } from './mmdit.ts';
 import { parseMMDiTConfig } from './mmdit-config.ts';
 import type { Pipeline, PipelineFactory, PipelineOptions, PipelineRequest, PipelineResult, Precision, ProgressFn, StageTiming } from './pipeline-types.ts';
 import { PointEmbedder, withUnconditional } from './point-embedder.ts';
+import { estimatePeak, memoryBudget, preflight, type ModelShapes, type RequestShape } from './preflight.ts';
 import { dtypesFor, vaeActivations, type VaeActivations } from './precision.ts';
-import type { Q8Summary } from './q8-weights.ts';
+import { q8Bytes, type Q8Summary } from './q8-weights.ts';
 import { encodePrompts } from './prompt.ts';
 import { PromptCache } from './prompt-cache.ts';
 import { StepReplay } from './replay.ts';
@@ -230,10 +230,7 @@ export class Diception implements Pipeline {
     };
 
     const cfg = r.guidance > 1;
-    // Refused before any work when an activation cannot fit one GPU buffer.
-    const actBytes = { vae: BYTES[this.vae.act], mmdit: BYTES[dtypesFor(gpu, this.options.precision).act] };
-    const tooBig = batchProblem(gpu.caps, this.vae.config, parseMMDiTConfig(this.transformerConfig), B, side, cfg, actBytes);
-    if (tooBig) throw new Error(tooBig);
+    this.preflight({ batch: B, side, guidance: cfg });
     const checks = new ActivationChecks(gpu, r.steps, { vae: this.vae.act, mmdit: dtypesFor(gpu, this.options.precision).act });
     try {
       const text = await stage('text', async () => {
@@ -315,6 +312,46 @@ export class Diception implements Pipeline {
         await gpu.device.queue.onSubmittedWorkDone();
         free(...owned);
       }
+    }
+  }
+
+  private memoryShapes(): ModelShapes {
+    const act = BYTES[dtypesFor(this.gpu, this.options.precision).act];
+    return { vae: this.vae.config, mmdit: parseMMDiTConfig(this.transformerConfig), vaeAct: BYTES[this.vae.act], mmditAct: act };
+  }
+
+  /** Bytes that stay on the GPU through a request: what is there now, and the transformer until it is uploaded. */
+  private residentBytes(): number {
+    const r = this.transformerWeights;
+    const bytes = BYTES[dtypesFor(this.gpu, this.options.precision).weight];
+    const weights = this.options.weights ?? 'f16';
+    const tensorBytes = (name: string) => {
+      const shape = r.entry(name).shape;
+      return q8Bytes(name, shape, weights) ?? numel(shape) * bytes;
+    };
+    return this.gpu.pool.liveBytes + (this.mmdit ? 0 : r.names().reduce((n, name) => n + tensorBytes(name), 0));
+  }
+
+  /** The estimated peak GPU memory of a request of this shape and the stage it is in (preflight.ts). */
+  estimatePeak(r: RequestShape): { bytes: number; stage: string } {
+    return estimatePeak(this.memoryShapes(), r, this.residentBytes());
+  }
+
+  /**
+   * Throws a MemoryRefusal, before any work, when a request of this shape cannot fit the adapter
+   * (preflight.ts). Cached pool buffers count too: a request that would not fit beside them
+   * gets them freed first.
+   */
+  preflight(r: RequestShape): void {
+    const { gpu } = this;
+    const budget = memoryBudget(gpu, this.options.maxGpuMemory);
+    const check = () => preflight(gpu.caps, budget && { ...budget, bytes: budget.bytes - gpu.pool.cachedBytes }, this.memoryShapes(), r, this.residentBytes());
+    try {
+      check();
+    } catch (e) {
+      if (!gpu.pool.cachedBytes) throw e;
+      gpu.pool.trim();
+      check();
     }
   }
 

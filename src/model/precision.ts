@@ -1,8 +1,8 @@
 // The precision a model runs in and the storage dtypes it implies on this adapter.
 import type { Gpu } from '../runtime/device.ts';
 import type { DType } from '../runtime/tensor.ts';
-import { largestActivations } from './adapter-fit.ts';
 import type { MMDiTConfig } from './mmdit-config.ts';
+import { estimateActivations } from './preflight.ts';
 import type { VaeConfig } from './param-lists.ts';
 import type { WeightFormat } from './q8-weights.ts';
 import { MODEL_SIZE, type Precision } from './pipeline-types.ts';
@@ -49,7 +49,7 @@ export function vaeActivations(gpu: Gpu, precision: Precision, config: VaeConfig
   if (requested !== 'auto') return { act: requested, reason: `--vae-precision ${requested}` };
   if (!config.force_upcast) return { act: 'f16', reason: 'f16 precision (vae/config.json does not ask for force_upcast)' };
   if (weights === 'q8') return { act: 'f16', reason: '--weights q8 keeps the VAE in f16 to save memory (--vae-precision f32 honours force_upcast)' };
-  const [map] = largestActivations(config, mmdit, 1, MODEL_SIZE, false, { vae: 4, mmdit: 2 });
+  const [map] = estimateActivations({ vae: config, mmdit, vaeAct: 4, mmditAct: 2 }, { batch: 1, side: MODEL_SIZE, guidance: false }).largest;
   if (map.bytes > gpu.caps.maxBufferSize) {
     return { act: 'f16', reason: `vae/config.json asks for force_upcast, but one f32 feature map at ${MODEL_SIZE}² (${(map.bytes / 2 ** 20).toFixed(0)} MiB) is above this adapter's largest buffer` };
   }

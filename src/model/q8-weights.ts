@@ -40,6 +40,19 @@ export function isQ8Linear(name: string): boolean {
   return BLOCK_LINEAR.test(name);
 }
 
+/**
+ * GPU bytes of checkpoint tensor `name` [shape] once loaded with `weights`, where 8-bit storage
+ * decides it (a block linear's weight under q8: int8 rows padded to 4 plus f16 group scales; a
+ * pre-quantised file's int8 data and scales); undefined where the tensor loads as a float.
+ */
+export function q8Bytes(name: string, shape: readonly number[], weights: WeightFormat): number | undefined {
+  if (name.endsWith('.weight.q8')) return shape[0] * shape[1];
+  if (name.endsWith('.weight.q8_scales')) return shape[0] * shape[1] * 2;
+  if (weights !== 'q8' || shape.length !== 2 || !name.endsWith('.weight') || !isQ8Linear(name.slice(0, -'.weight'.length))) return undefined;
+  const [N, K] = shape;
+  return N * 4 * Math.ceil(K / 4) + N * Math.ceil(K / Q8_GROUP) * 2;
+}
+
 /** `<linear>.weight.q8` (I8 [N, 4·⌈K/4⌉]) and `<linear>.weight.q8_scales` (F16 [N, ⌈K/group⌉]). */
 export const q8DataName = (weight: string) => `${weight}.q8`;
 export const q8ScalesName = (weight: string) => `${weight}.q8_scales`;

@@ -168,6 +168,9 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Gpu> {
   return wrapDevice(device, { ...opts, adapterInfo: adapter.info });
 }
 
+/** The largest storage binding used: 2³² bytes less 16, whatever the adapter allows. */
+export const MAX_BINDING = 2 ** 32 - 16;
+
 /**
  * A Gpu over a device the caller already made (e.g. an app that also renders with it). The
  * capabilities come from the device's own features and limits; `adapterInfo` defaults to the
@@ -188,7 +191,8 @@ export function wrapDevice(device: GPUDevice, opts: DeviceOptions & { adapterInf
     subgroupMinSize: sub.subgroupMinSize ?? 0,
     subgroupMaxSize: sub.subgroupMaxSize ?? 0,
     timestamps: has('timestamp-query'),
-    maxStorageBinding: Math.min(opts.maxStorageBinding ?? Infinity, device.limits.maxStorageBufferBindingSize),
+    // Below 2³² bytes, so every index into a bound window fits the shaders' u32 (shaders/README.md, index limits).
+    maxStorageBinding: Math.min(opts.maxStorageBinding ?? Infinity, device.limits.maxStorageBufferBindingSize, MAX_BINDING),
     maxBufferSize: device.limits.maxBufferSize,
     maxWorkgroupStorage: Math.min(opts.maxWorkgroupStorage ?? Infinity, device.limits.maxComputeWorkgroupStorageSize),
     maxInvocations: device.limits.maxComputeInvocationsPerWorkgroup,

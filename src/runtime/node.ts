@@ -1,7 +1,7 @@
 // The Node platform: Dawn through the `webgpu` package, and files through positional reads.
 // This is the only module in src/ with Node-only imports.
 import { mkdir, open as fsOpen, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { setPlatform, type Platform, type TextStore } from './platform.ts';
@@ -96,6 +96,11 @@ export const nodePlatform: Platform = {
   join,
   get store() {
     return fileStore(); // read per use: the folder follows $DICEPTION_CACHE_DIR as it is now
+  },
+  memoryBytes() {
+    // A container's memory limit (cgroup) where one is set below the machine's RAM.
+    const limit = process.constrainedMemory?.() ?? 0;
+    return limit > 0 ? Math.min(limit, totalmem()) : totalmem();
   },
   async exists(path) {
     try {

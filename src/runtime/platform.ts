@@ -14,6 +14,8 @@ export interface Platform {
   exists(path: string): Promise<boolean>;
   /** Small persistent text entries (autotune results); absent where nothing can persist. */
   store?: TextStore;
+  /** The machine's RAM in bytes, where the platform tells (a CPU adapter's memory budget). */
+  memoryBytes?(): number | undefined;
 }
 
 export interface TextStore {
@@ -54,6 +56,8 @@ export function platform(): Platform {
       // a file missing inside it is reported by name when it is opened.
       exists: async (url) => (await fetch(url, { method: 'HEAD' })).ok || isFolderUrl(url),
       store: localStore(),
+      // navigator.deviceMemory: GiB, rounded down and capped at 8 by browsers (Chromium-only).
+      memoryBytes: () => ((nav as { deviceMemory?: number }).deviceMemory ?? 0) * 2 ** 30 || undefined,
     };
     return current;
   }

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, DiceptionError, InvalidArgumentError, loadDiception, ModelFilesError, type DiceptionModel } from '../../src/node.ts';
+import { AbortError, DiceptionError, GpuError, InvalidArgumentError, loadDiception, ModelFilesError, type DiceptionModel } from '../../src/node.ts';
 import { platform } from '../../src/runtime/platform.ts';
 import { writeSmallModel } from './small-model.ts';
 
@@ -76,6 +76,22 @@ describe('library API (Node)', () => {
     expect(files.message).toMatch(/not a diffusers model folder \(no model_index.json\)/);
     const weights = await loadDiception({ sd3: dir, checkpoint: join(dir, 'diception.safetensors'), weights: 'int4' as 'q8' }).catch((e) => e);
     expect([weights.code, weights.message]).toEqual(['INVALID_ARGUMENT', "weights: 'int4' is not f16 or q8"]);
+  });
+
+  it('a prediction over maxGpuMemory is a GpuError before any stage runs', async () => {
+    const small = await loadDiception({ sd3: dir, checkpoint: join(dir, 'diception.safetensors'), promptCache: join(dir, 'prompts.safetensors'), precision: 'f32', maxGpuMemory: 2 ** 20 });
+    try {
+      const stages: string[] = [];
+      const err = await small.predict(image, { task: 'depth', steps: 1, guidance: 1, onProgress: (s) => stages.push(s) }).catch((e) => e);
+      expect(err).toBeInstanceOf(GpuError);
+      expect(err.code).toBe('GPU');
+      expect(err.message).toMatch(/^batch of 1 at 768²: the estimated peak is \d+ MiB .* over the 1 MiB budget \(--max-gpu-memory\); not even one image fits$/);
+      expect(stages).toEqual([]);
+    } finally {
+      await small.dispose();
+    }
+    const bad = await loadDiception({ sd3: dir, checkpoint: join(dir, 'diception.safetensors'), maxGpuMemory: -1 }).catch((e) => e);
+    expect([bad.code, bad.message]).toEqual(['INVALID_ARGUMENT', "maxGpuMemory: '-1' is not a positive number of bytes"]);
   });
 
   it('runs on a GPUDevice the caller made, and leaves it usable after dispose', async () => {

@@ -3,6 +3,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PipelineFactory, PipelineRequest } from '../../src/model/pipeline-types.ts';
 import { allPrompts } from '../../src/model/tasks.ts';
 import { loadPipeline } from '../../tools/pipeline-loader.ts';
 import { DEMO_SPEC, writeTinyModel } from '../../tools/tiny-model.ts';
@@ -87,5 +88,27 @@ describe('the real pipeline on a tiny random model', () => {
       throw new Error('the pipeline should not load when every output exists');
     });
     expect(again.out).toMatch(/skipped/);
+  });
+
+  it('a batch over --max-gpu-memory is refused after loading, before any image is read or any stage runs; infer likewise', async () => {
+    const stages: string[] = [];
+    const watched: PipelineFactory = async (o) => {
+      const p = await loadPipeline(o);
+      const run = p.run.bind(p);
+      return Object.assign(p, { run: (r: PipelineRequest) => run({ ...r, onProgress: (s: string, d: number, n: number) => (stages.push(s), r.onProgress?.(s, d, n)) }) });
+    };
+    const image = join(dir, 'big.png');
+    await writeImage(image, 32, 32);
+    const list = join(dir, 'sixty-four.json');
+    writeFileSync(list, JSON.stringify(Array.from({ length: 64 }, () => ({ input: 'big.png', caption: '[[image2depth]]' }))));
+    const save = join(dir, 'refused');
+    const args = ['batch', '--input_path', list, '--data_root_path', dir, '--save_path', save, '--batch_size', '64', '--max-gpu-memory', '1', ...model];
+    // The demo model at 768²: its encoder's 16-channel maps take tens of MiB per image.
+    await expect(runCli(args, watched)).rejects.toThrow(/^batch of 64 at 768²: the estimated peak is \d+ MiB \(\d+ MiB of weights, the rest in encode\), over the 1024 MiB budget \(--max-gpu-memory\); the largest batch that fits is \d+ \(--batch_size \d+\)$/);
+    expect(stages).toEqual([]);
+    expect(readdirSync(join(save, 'images'))).toEqual([]);
+    const infer = ['infer', '--image', image, '--task', 'depth', '--max-gpu-memory', '0.01', '--output_dir', join(dir, 'refused-infer'), ...model];
+    await expect(runCli(infer, watched)).rejects.toThrow(/^batch of 1 at 768²: the estimated peak .* over the 10 MiB budget \(--max-gpu-memory\); not even one image fits$/);
+    expect(stages).toEqual([]);
   });
 });

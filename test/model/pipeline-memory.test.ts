@@ -22,9 +22,13 @@ setAutotune(false);
 const SIDE = 256;
 const PROMPT = parseTask('segmentation').prompt;
 
-function request(steps: number, guidance: number): PipelineRequest {
+function request(steps: number, guidance: number, batch = 1): PipelineRequest {
   const points = pointSlots([[0.25, 0.75]]);
-  return { images: new Float32Array(3 * SIDE * SIDE).fill(0.1), batch: 1, prompts: [PROMPT], points: points.coords, pointLabels: points.labels, steps, guidance, seeds: [3] };
+  const each = <T,>(a: ArrayLike<T>) => Array.from({ length: batch }, () => Array.from(a)).flat();
+  return {
+    images: new Float32Array(batch * 3 * SIDE * SIDE).fill(0.1), batch, prompts: each([PROMPT]), points: Float32Array.from(each(points.coords)),
+    pointLabels: Float32Array.from(each(points.labels)), steps, guidance, seeds: each([3]),
+  };
 }
 
 describe('pipeline GPU memory (tiny model)', () => {
@@ -63,6 +67,15 @@ describe('pipeline GPU memory (tiny model)', () => {
     expect(replayed.stages.map((s) => [s.stage, s.peakBytes])).toEqual(executed.timings.map((t) => [t.stage, t.peakBytes]));
     // Prompts come from the cache (no kernel); every other stage dispatches.
     expect(replayed.stages.map((s) => s.dispatches > 0)).toEqual(executed.timings.map((t) => t.stage !== 'text'));
+  });
+
+  it.each([1, 2])('the preflight estimate of %i image(s) with guidance covers the replayed peak, by under a fifth', async (batch) => {
+    gpu.pool.trim();
+    const estimate = pipe.estimatePeak({ batch, side: SIDE, guidance: true });
+    const replayed = await replayRun(gpu, pipe, request(1, 2, batch));
+    const peak = Math.max(...replayed.stages.map((s) => s.peakBytes!));
+    expect(estimate.bytes).toBeGreaterThanOrEqual(peak);
+    expect(estimate.bytes).toBeLessThan(1.2 * peak);
   });
 
   it('a dry run refuses a binding above the limit, and ends', async () => {

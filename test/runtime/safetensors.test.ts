@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/runtime/safetensors.ts';
 import { openWeights, readF32, readRaw, safetensorsReader } from '../../src/runtime/weights.ts';
 import { describeFixtures, TINY } from '../helpers.ts';
+import { openForTest } from '../fixture-weights.ts';
 import { concat, f32Bytes, le, mem, safetensors, utf8 } from '../../tools/fuzz/build.ts';
 
 /** An independent decoder: header by hand, IEEE half by its definition (no shared code). */
@@ -50,7 +51,7 @@ async function expectMatchesHandDecode(path: string, reader: Awaited<ReturnType<
 describeFixtures('safetensors fixtures, against a hand decode', () => {
   it('transformer: every tensor (names, shapes, dtypes, all values)', async () => {
     const path = resolve(TINY, 'transformer/diffusion_pytorch_model.safetensors');
-    const r = await openWeights(path);
+    const r = await openForTest(path);
     const n = await expectMatchesHandDecode(path, r);
     expect(n).toBe(r.names().length);
     expect(n).toBeGreaterThan(50);
@@ -60,7 +61,7 @@ describeFixtures('safetensors fixtures, against a hand decode', () => {
   it('text_encoder_3: two shards through the index, each tensor from the shard the index names', async () => {
     const dir = resolve(TINY, 'text_encoder_3');
     const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')).weight_map as Record<string, string>;
-    const r = await openWeights(join(dir, 'model.safetensors.index.json'));
+    const r = await openForTest(join(dir, 'model.safetensors.index.json'));
     expect(r.names().sort()).toEqual(Object.keys(index).sort());
     const shards = [...new Set(Object.values(index))];
     expect(shards.length).toBe(2);
@@ -170,7 +171,7 @@ describe('sharded index errors', () => {
   };
 
   it('accepts a good index', async () => {
-    const r = await openWeights(index('ok.index.json', { a: 's1.safetensors' }));
+    const r = await openForTest(index('ok.index.json', { a: 's1.safetensors' }));
     expect(Array.from(await readF32(r.entry('a')))).toEqual([1]);
   });
   it('tensor missing from its shard', async () => {

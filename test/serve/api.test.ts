@@ -1,8 +1,14 @@
 // `diception serve`'s HTTP API over loopback with the fake pipeline (each model call takes a
 // few ms): micro-batching under 16 concurrent clients, bad inputs, 429, cancellation, /metrics
 // and device loss. The real model is checked against `infer` in real-model.test.ts.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { PipelineFactory } from '../../src/model/pipeline-types.ts';
+import { MemoryRefusal } from '../../src/model/preflight.ts';
 import { getDevice } from '../../src/runtime/device.ts';
+import { serveCommand } from '../../tools/serve-api/command.ts';
 import { fakePipeline } from '../cli/fake-pipeline.ts';
 import { expectSame } from '../cli/files.ts';
 import { loadClients, parsePrometheus, pixels, post, pngBytes, startServer } from './server.ts';
@@ -143,3 +149,34 @@ async function until(ok: () => boolean | Promise<boolean>, ms = 10_000): Promise
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('serve and the memory preflight', () => {
+  it('a batch the adapter cannot hold is a 503 JSON error', async () => {
+    const s = await server(fakePipeline({ failRun: new MemoryRefusal('batch of 4 at 768²: the estimated peak is 9000 MiB; the largest batch that fits is 2 (--batch_size 2)', 2) }).factory);
+    const r = await post(s.url, await pngBytes(8, 8));
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({ error: 'batch of 4 at 768²: the estimated peak is 9000 MiB; the largest batch that fits is 2 (--batch_size 2)', code: 'insufficient_gpu_memory' });
+  });
+
+  it('a --max-batch that cannot fit is refused at start, naming the one that does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serve-preflight-'));
+    const checkpoint = join(dir, 'd.safetensors');
+    writeFileSync(checkpoint, '');
+    const seen: unknown[] = [];
+    const factory: PipelineFactory = async () => ({
+      run: () => Promise.reject(new Error('not reached')),
+      preflight: (r) => {
+        seen.push(r);
+        throw new MemoryRefusal('batch of 8 at 768²: the estimated peak is 9000 MiB, over the 4096 MiB budget (--max-gpu-memory); the largest batch that fits is 3 (--batch_size 3)', 3);
+      },
+      dispose: () => {},
+    });
+    try {
+      const start = serveCommand({ sd3: dir, diception_path: checkpoint, maxBatch: '8', quiet: true }, factory, { out: () => {}, err: () => {} });
+      await expect(start).rejects.toThrow(/^--max-batch 8: batch of 8 at 768²: .* over the 4096 MiB budget \(--max-gpu-memory\); the largest batch that fits is 3; use --max-batch 3$/);
+      expect(seen).toEqual([{ batch: 8, side: 768, guidance: true }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, expect, it, onTestFinished } from 'vitest';
 import { setAutotune } from '../../src/kernels/registry.ts';
 import { embedPrompts } from '../../src/model/prompt.ts';
 import { PromptCache } from '../../src/model/prompt-cache.ts';
@@ -47,6 +47,7 @@ describeFixtures('embed-prompts', () => {
     await embedPromptsCommand({ sd3, out, precision: 'f16' });
 
     const cache = await PromptCache.open(out);
+    onTestFinished(() => cache.close());
     expect(cache.dims).toEqual({ seq: 333, width: 64, pooled: 48 });
     expect(cache.prompts().sort()).toEqual(allPrompts().sort());
     const direct = await embedPrompts(await device(), sd3, ['[[image2depth]]', ''], 'f16');

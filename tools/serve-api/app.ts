@@ -5,6 +5,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyRequest } from 'fastify';
 import { NonFiniteActivationsError } from '../../src/model/finite-check.ts';
 import type { Pipeline, StageTiming } from '../../src/model/pipeline-types.ts';
+import { MemoryRefusal } from '../../src/model/preflight.ts';
 import { inferInput } from '../../src/model/preprocess.ts';
 import { COCO_CLASSES, MAX_POINTS, TASK_NAMES } from '../../src/model/tasks.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
@@ -79,6 +80,8 @@ export async function buildApp(o: AppOptions) {
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: firstLine(err), code: (err.code ?? 'bad_request').toLowerCase() });
     // The model's failure on this input (an f16 overflow, say), not the server's: it stays up.
     if (err instanceof NonFiniteActivationsError) return reply.code(500).send({ error: err.message, code: 'non_finite' });
+    // A batch the adapter cannot hold (preflight.ts): the server's capacity, not the request, is short.
+    if (err instanceof MemoryRefusal) return reply.code(503).send({ error: firstLine(err), code: 'insufficient_gpu_memory' });
     if (/device lost/i.test(err.message)) state.lost = firstLine(err);
     return reply.code(500).send({ error: firstLine(err), code: 'internal' });
   });

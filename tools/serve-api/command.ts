@@ -1,7 +1,8 @@
 // `diception serve`: load the model once, answer HTTP requests (app.ts) on 127.0.0.1 unless
 // --host, and on SIGTERM/SIGINT stop accepting, finish what is queued or running, and exit 0.
 import type { Command } from 'commander';
-import type { PipelineFactory } from '../../src/model/pipeline-types.ts';
+import { MODEL_SIZE, type Pipeline, type PipelineFactory } from '../../src/model/pipeline-types.ts';
+import { MemoryRefusal } from '../../src/model/preflight.ts';
 import { getDevice } from '../../src/runtime/device.ts';
 import { makeOutput, processStreams, type Streams } from '../progress.ts';
 import { addRunOptions, integer, number, pipelineOptions, runSettings } from '../run-options.ts';
@@ -34,6 +35,7 @@ export async function serveCommand(o: Record<string, string | boolean | undefine
   const maxBodyMb = number(String(o.maxBodyMb ?? '20'), '--max-body-mb', 0.001, 4096);
   const out = makeOutput(settings, io);
   const pipeline = await loadPipeline(pipelineOptions(settings, out.progress));
+  checkMaxBatch(pipeline, queue.maxBatch, settings.guidance);
   const server = await buildApp({ ...queue, pipeline, gpu: await getDevice(), maxBodyMb, defaults: settings });
   const address = await server.app.listen({ host: String(o.host ?? '127.0.0.1'), port });
   io.out(`serving on ${address} (POST /v1/predict, GET /healthz /metrics /v1/tasks)\n`);
@@ -51,4 +53,15 @@ export async function serveCommand(o: Record<string, string | boolean | undefine
   });
   // The WebGPU device would keep the event loop alive.
   process.exit();
+}
+
+/** A --max-batch the adapter cannot hold is refused at start (with the batch that fits), not on the first busy minute. */
+function checkMaxBatch(pipeline: Pipeline, maxBatch: number, guidance: number): void {
+  try {
+    pipeline.preflight?.({ batch: maxBatch, side: MODEL_SIZE, guidance: guidance > 1 });
+  } catch (e) {
+    if (!(e instanceof MemoryRefusal)) throw e;
+    const way = e.fits >= 1 ? `; use --max-batch ${e.fits}` : '';
+    throw new Error(`--max-batch ${maxBatch}: ${e.message.replace(/ \(--batch_size \d+\)$/, '')}${way}`);
+  }
 }
