@@ -76,16 +76,18 @@ interface Case {
   group: number;
   /** bias, gelu, and a residual gated by chunk 1 of 3 of a [2, 3N] tensor. */
   epilogue?: boolean;
+  /** Weights in ±this (default 1). */
+  range?: number;
 }
 
 const as = (x: Float32Array, dtype: DType) => (dtype === 'f16' ? roundF16(x) : x);
 
-/** linear(x, q8 W) against the f64 reference on the dequantised weight. */
-async function checkQ8(opts: DeviceOptions, dtype: DType, c: Case, label: string, atol?: number): Promise<void> {
+/** linear(x, q8 W) against the f64 reference on the dequantised weight; returns W. */
+async function checkQ8(opts: DeviceOptions, dtype: DType, c: Case, label: string, atol?: number): Promise<Q8Packed> {
   const gpu = await device(opts);
   const { M, N, K } = c;
   const x = rand(M * K, 1);
-  const p: Q8Packed = quantizeQ8(rand(N * K, 2), N, K, c.group);
+  const p: Q8Packed = quantizeQ8(rand(N * K, 2, -(c.range ?? 1), c.range ?? 1), N, K, c.group);
   const w = uploadQ8(gpu, p);
   const bias = c.epilogue ? rand(N, 3) : undefined;
   const residual = c.epilogue ? rand(M * N, 4) : undefined;
@@ -107,6 +109,7 @@ async function checkQ8(opts: DeviceOptions, dtype: DType, c: Case, label: string
   const f16Out = dtype === 'f16' && gpu.caps.f16;
   expectClose(await y.read(), ref, { atol: atol ?? (f16Out ? 2e-3 : 2e-6 * Math.sqrt(K) + 1e-6), rtol: f16Out ? 2e-3 : 1e-5, label });
   w.dispose();
+  return p;
 }
 
 /** A 4 KiB binding limit: x, the words and the scales are all split into bands. */
@@ -150,5 +153,14 @@ describe('q8 without packed_4x8_integer_dot_product', () => {
     setKernelChoice('matmul', variant);
     await checkQ8(opts, 'f16', { M: 38, N: 70, K: 98, group: 64, epilogue: true }, `q8 shifts ${variant}`);
     setKernelChoice('matmul', undefined);
+  });
+});
+
+describe('q8 with f32 scales', () => {
+  it('reads a tensor whose scales overflow f16 (weights up to 1e7, f32 output)', async () => {
+    setKernelChoice('matmul', undefined);
+    // Sums of 40 products of ±1e7: f32 rounding alone is ~1e7 · 2^-24 · √40 ≈ 4.
+    const p = await checkQ8({}, 'f32', { M: 3, N: 7, K: 40, group: 64, range: 1e7 }, 'q8 f32 scales', 100);
+    expect(p.scales).toBeInstanceOf(Float32Array);
   });
 });
