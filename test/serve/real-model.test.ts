@@ -67,5 +67,5 @@ describe('serve with the demo model', () => {
     } finally {
       await s.close();
     }
-  });
+  }, 600_000);
 });
