@@ -1,6 +1,6 @@
 // Attention variants at DICEPTION's shapes: ms (median of 5 after a warm-up) and GFLOP/s
 // (FLOPS below: 4·B·H·Tq·Tk·D) as % of the adapter's FMA peak, and as a ratio to the linear
-// 4946×1536×1536 timed in the same process (the attention target: ≥ 0.8 of it).
+// 4946×1536×1536 timed just before each shape in the same process (the target: ≥ 0.8 of it).
 // Run: npm run bench -- attention [--full] [--all]
 // Default shapes are scaled down so a CPU adapter finishes in about a minute (--full: the real
 // ones); default variant: the registry's choice, labelled 'auto' (--all: every variant; on
@@ -47,12 +47,13 @@ export async function benchAttention(
   const dtype = o.dtype ?? 'f32';
   const peak = (await roofline(gpu)).gflops;
   // Unless turned off (default: off where the caller chose the shapes, as the GPU pack does), the
-  // linear is timed before and after the attention rows (the load of a shared machine drifts over a long run),
-  // and each ratio divides by the mean of the two.
+  // linear is timed right before each shape's attention rows, which divide by it: the load of a
+  // shared machine drifts over a long run.
   const linearShape = o.full ? LINEAR_FULL : LINEAR_QUICK;
-  const before = (o.reference ?? !o.shapes) ? await linearRow(gpu, linearShape, dtype, peak) : undefined;
   const rows: BenchResult[] = [];
   for (const s of o.shapes ?? (o.full ? FULL_SHAPES : QUICK_SHAPES)) {
+    const ref = (o.reference ?? !o.shapes) ? await linearRow(gpu, linearShape, dtype, peak) : undefined;
+    if (ref) rows.push(ref);
     const n = s.batch * s.tokens * s.heads * s.headDim;
     const rng = new Rng(1);
     const [q, k, v] = [0, 1, 2].map(() => fromArray(gpu, rng.uniformArray(n, -1, 1), [s.batch, s.tokens, s.heads * s.headDim], dtype));
@@ -60,15 +61,12 @@ export async function benchAttention(
     for (const variant of variants) {
       const t = await timeRuns(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
       const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
-      rows.push(flopsRow(gpu, { op: 'attention', variant: variant ?? 'auto', shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype }, t, flops, peak));
+      const row = flopsRow(gpu, { op: 'attention', variant: variant ?? 'auto', shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype }, t, flops, peak);
+      rows.push(ref ? { ...row, ratio: round(row.gflops! / ref.gflops!), note: `FLOPs ${FLOPS}; ratio: GFLOP/s ÷ the linear ${ref.shape} row just before` } : row);
     }
     for (const t of [q, k, v]) t.dispose();
   }
-  if (!before) return rows;
-  const after = await linearRow(gpu, linearShape, dtype, peak);
-  const reference = (before.gflops! + after.gflops!) / 2;
-  const note = `FLOPs ${FLOPS}; ratio: GFLOP/s ÷ ${round(reference)}, the mean of the linear ${before.shape} rows timed before and after, same process`;
-  return [before, ...rows.map((r) => ({ ...r, ratio: round(r.gflops! / reference), note })), after];
+  return rows;
 }
 
 /** The registry's matmul for x[M, K] · W[N, K]ᵀ, timed like the attention rows. */
