@@ -1,14 +1,16 @@
 // Attention variants at DICEPTION's shapes: ms (median of 5 after a warm-up) and GFLOP/s
-// (4·B·H·Tq·Tk·D) as % of the adapter's FMA peak.
+// (FLOPS below: 4·B·H·Tq·Tk·D) as % of the adapter's FMA peak, and as a ratio to the linear
+// 4946×1536×1536 timed just before each shape in the same process (the target: ≥ 0.8 of it).
 // Run: npm run bench -- attention [--full] [--all]
 // Default shapes are scaled down so a CPU adapter finishes in about a minute (--full: the real
 // ones); default variant: the registry's choice, labelled 'auto' (--all: every variant; on
 // llvmpipe the tiled ones take minutes to build).
 import type { Gpu } from '../src/runtime/device.ts';
-import { attention, attentionVariants, type AttentionVariant } from '../src/kernels/attention.ts';
+import { attention, attentionFits, attentionVariants, type AttentionVariant } from '../src/kernels/attention.ts';
+import { linear } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
-import { flopsRow, timeRuns, type BenchResult } from './harness.ts';
+import { flopsRow, round, timeRuns, type BenchResult } from './harness.ts';
 import { roofline } from './roofline.ts';
 
 export interface Shape {
@@ -26,6 +28,13 @@ export const FULL_SHAPES: Shape[] = [
   { label: 'mmdit 512²', batch: 1, tokens: 850, heads: 24, headDim: 64 },
   { label: 'vae mid 768²', batch: 1, tokens: 9216, heads: 1, headDim: 512 },
 ];
+/** The FLOP count of every attention row: QKᵀ and P·V, one multiply-add (2 FLOP) per term each. */
+export const FLOPS = '4·B·H·Tq·Tk·D';
+
+/** The reference product: the joint sequence's attention projections (x[4946, 1536] · W[1536, 1536]ᵀ); quick runs use a 618-token slice. */
+const LINEAR_FULL = [4946, 1536, 1536] as const;
+const LINEAR_QUICK = [618, 1536, 1536] as const;
+
 export const QUICK_SHAPES: Shape[] = [
   { label: 'mmdit (T/8, H/4)', batch: 1, tokens: 618, heads: 6, headDim: 64 },
   { label: 'vae mid (T/8)', batch: 1, tokens: 1152, heads: 1, headDim: 512 },
@@ -33,22 +42,43 @@ export const QUICK_SHAPES: Shape[] = [
 
 export async function benchAttention(
   gpu: Gpu,
-  o: { full?: boolean; shapes?: Shape[]; variants?: AttentionVariant[] | 'all'; dtype?: DType } = {},
+  o: { full?: boolean; shapes?: Shape[]; variants?: AttentionVariant[] | 'all'; dtype?: DType; reference?: boolean } = {},
 ): Promise<BenchResult[]> {
   const dtype = o.dtype ?? 'f32';
   const peak = (await roofline(gpu)).gflops;
-  const results: BenchResult[] = [];
+  // Unless turned off (default: off where the caller chose the shapes, as the GPU pack does), the
+  // linear is timed right before each shape's attention rows, which divide by it: the load of a
+  // shared machine drifts over a long run.
+  const linearShape = o.full ? LINEAR_FULL : LINEAR_QUICK;
+  const rows: BenchResult[] = [];
   for (const s of o.shapes ?? (o.full ? FULL_SHAPES : QUICK_SHAPES)) {
+    const ref = (o.reference ?? !o.shapes) ? await linearRow(gpu, linearShape, dtype, peak) : undefined;
+    if (ref) rows.push(ref);
     const n = s.batch * s.tokens * s.heads * s.headDim;
     const rng = new Rng(1);
     const [q, k, v] = [0, 1, 2].map(() => fromArray(gpu, rng.uniformArray(n, -1, 1), [s.batch, s.tokens, s.heads * s.headDim], dtype));
-    const variants = o.variants === 'all' ? attentionVariants(gpu) : (o.variants ?? [undefined]);
+    const variants = o.variants === 'all' ? attentionVariants(gpu).filter((x) => attentionFits(x, s.headDim)) : (o.variants ?? [undefined]);
     for (const variant of variants) {
       const t = await timeRuns(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
       const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
-      results.push(flopsRow(gpu, { op: 'attention', variant: variant ?? 'auto', shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype }, t, flops, peak));
+      const row = flopsRow(gpu, { op: 'attention', variant: variant ?? 'auto', shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype }, t, flops, peak);
+      rows.push(ref ? { ...row, ratio: round(row.gflops! / ref.gflops!), note: `FLOPs ${FLOPS}; ratio: GFLOP/s ÷ the linear ${ref.shape} row just before` } : row);
     }
     for (const t of [q, k, v]) t.dispose();
   }
-  return results;
+  return rows;
+}
+
+/** The registry's matmul for x[M, K] · W[N, K]ᵀ, timed like the attention rows. */
+async function linearRow(gpu: Gpu, [m, n, kd]: readonly [number, number, number], dtype: DType, peak: number): Promise<BenchResult> {
+  const rng = new Rng(2);
+  const x = fromArray(gpu, rng.uniformArray(m * kd, -1, 1), [m, kd], dtype);
+  const w = fromArray(gpu, rng.uniformArray(n * kd, -1, 1), [n, kd], dtype);
+  try {
+    const t = await timeRuns(gpu, async () => (await linear(gpu, x, w)).dispose());
+    return { ...flopsRow(gpu, { op: 'linear', variant: 'auto', shape: `${m}x${n}x${kd}`, dtype }, t, 2 * m * n * kd, peak), note: 'reference for the attention rows (FLOPs 2·M·N·K)' };
+  } finally {
+    x.dispose();
+    w.dispose();
+  }
 }

@@ -54,9 +54,9 @@ fn bias_at(h: u32, qg: u32, kg: u32) -> f32 {
 // SUBGROUPS lane j < KB loads key k0 + j and subgroupShuffle (a register shuffle there) hands
 // the row to the other lanes: one load per KB keys. This needs every lane active, so control
 // flow stays uniform: no early return, and the key loop runs to the workgroup's last key with
-// later keys masked per row. D is walked in NCH chunks of C4 vec4s: loops of constant trip
-// count that index an array of that length get unrolled, which keeps q and acc in registers
-// instead of dynamically indexed memory (a gather and scatter per access).
+// later keys masked per row. D is walked in NCH chunks of C4 vec4s, meant to be unrolled so
+// that q and acc stay in registers instead of dynamically indexed memory (a gather and scatter
+// per access); llvmpipe does not always unroll them (see UNROLLED below).
 const KB: u32 = {{KB}}u;
 const QR: u32 = {{QR}}u;
 const C4: u32 = {{C4}}u;
@@ -72,6 +72,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
   let h = gid.y;
   let b = gid.z;
   let causal = params.causal != 0u;
+  let last = params.row0 + min(wg.x * RPW + RPW - 1u, params.rows - 1u);
+  let kwg = select(params.tk, min(params.tk, last + 1u), causal);
+#if UNROLLED
+  // The register variants: the same scheme written out in straight lines by the wrapper
+  // (src/kernels/attention-unrolled.ts) for one head dim, so each row's q and output
+  // accumulator are D/4 named vec4s, never an array that llvmpipe could leave in memory and read
+  // lane by lane. R_INIT loads q and zeroes the accumulators, R_BLOCK is one key block (QK dots,
+  // online softmax, P·V), R_STORE writes the rows inside the band. (They span many lines: an
+  // error reported after them is off by that many.)
+  {{R_INIT}}
+  for (var k0 = 0u; k0 < kwg; k0 += KB) {
+    {{R_BLOCK}}
+  }
+  {{R_STORE}}
+#else
   var q: array<array<array<vec4<f32>, C4>, NCH>, QR>;
   var acc: array<array<array<vec4<f32>, C4>, NCH>, QR>;
   var qg: array<u32, QR>;
@@ -92,8 +107,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
       }
     }
   }
-  let last = params.row0 + min(wg.x * RPW + RPW - 1u, params.rows - 1u);
-  let kwg = select(params.tk, min(params.tk, last + 1u), causal);
   for (var k0 = 0u; k0 < kwg; k0 += KB) {
 #if SUBGROUPS
     let kl = kv_row(b, min(k0 + sg_lane % KB, params.tk - 1u), h);
@@ -167,6 +180,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
       }
     }
   }
+#endif
 }
 #endif
 #if NAIVE

@@ -3,6 +3,7 @@
 import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/attention.wgsl';
+import { unrolledDefines } from './attention-unrolled.ts';
 import { bindingWindow, writable } from './bands.ts';
 import { cpuAdapter, runVariant, sizeClass } from './choice.ts';
 import { kernelSource, registerFamily, variantsOf, type Variant } from './registry.ts';
@@ -23,13 +24,33 @@ export interface AttentionOptions {
 
 /**
  * naive: a thread per query row. blocked: a thread per QR query rows, keys in blocks (K/V rows
- * shared through subgroup shuffles where there are subgroups); for CPU adapters. tiled: flash
- * tiles in workgroup memory. subgroup: tiled with subgroup row reductions.
+ * shared through subgroup shuffles where there are subgroups); for CPU adapters. register-q4:
+ * blocked's scheme with 4 rows per thread, written out in straight lines for the head dim
+ * (attention-unrolled.ts; heads up to 128). tiled: flash tiles in workgroup memory.
+ * subgroup: tiled with subgroup row reductions.
  */
-export type AttentionVariant = 'naive' | 'blocked' | 'tiled' | 'subgroup';
+export type AttentionVariant = 'naive' | 'blocked' | 'register-q4' | 'tiled' | 'subgroup';
 
 /** Query rows per thread of the blocked variant (QR in the shader): each K/V load serves both. */
 const QR = 2;
+
+/**
+ * Query rows per thread of the register (UNROLLED) variants. On 2026-12-01 (1024 tokens × 4 heads
+ * of 64, llvmpipe, load 40) 2 rows ran in 0.81× blocked's time, 4 in 0.63×, 8 in 0.69×: 8 rows
+ * spill more than they save, so only 4 is registered.
+ */
+const UNROLLED_QR: Partial<Record<AttentionVariant, number>> = { 'register-q4': 4 };
+
+/**
+ * The register variants write every vec4 of D out (straight-line code grows with D·QR·KB), so
+ * they take head dims up to this; larger heads (the VAE's 512) use `blocked`.
+ */
+const UNROLLED_MAX_D = 128;
+
+/** Whether `variant` handles heads of `headDim` (all but the register variants handle any). */
+export function attentionFits(variant: AttentionVariant, headDim: number): boolean {
+  return !UNROLLED_QR[variant] || headDim <= UNROLLED_MAX_D;
+}
 
 /**
  * Geometry of the blocked variant: kb = keys per block (KB), c4 = vec4s of D per unrolled chunk
@@ -96,6 +117,7 @@ registerFamily('attention', [
   { name: 'subgroup', family: 'attention', supports: (c: Capabilities) => subgroupsOf(c, TPR), needs: ['subgroups'], workgroupMemory: true },
   { name: 'tiled', family: 'attention', supports: any, needs: [], workgroupMemory: true },
   // Shares K/V rows by subgroup shuffles where there are subgroups, loads them per thread where not.
+  { name: 'register-q4', family: 'attention', supports: any, needs: [], workgroupMemory: false },
   { name: 'blocked', family: 'attention', supports: any, needs: [], workgroupMemory: false },
   { name: 'naive', family: 'attention', supports: any, needs: [], workgroupMemory: false, autotune: false },
 ]);
@@ -107,9 +129,11 @@ export function attentionVariants(gpu: Gpu): AttentionVariant[] {
 
 /**
  * Whether a variant may be chosen automatically here. CPU adapters (lavapipe, SwiftShader) get
- * `blocked` only: it has no barriers (llvmpipe compiles shaders with barriers in loops as
- * coroutines, taking tens of seconds per pipeline; caches gain nothing there), and on llvmpipe it
- * runs 5-7× faster than `naive` in f32, 4-6× in f16 (`bench --compare attention=naive,blocked`).
+ * the ones without barriers (llvmpipe compiles shaders with barriers in loops as coroutines,
+ * taking tens of seconds per pipeline; caches gain nothing there), first `register-q4` (where the
+ * head dim allows): on 2026-12-01 it ran in 0.63× the time of `blocked` at 1024 tokens × 4 heads
+ * of 64 (`bench --compare attention=blocked,register-q4`, 95% CI 0.54-0.72, load 40), and
+ * `blocked` runs 5-7× faster than `naive` in f32, 4-6× in f16.
  */
 function eligible(gpu: Gpu, v: Variant): boolean {
   return !(cpuAdapter(gpu) && v.workgroupMemory);
@@ -169,7 +193,7 @@ export async function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, o: At
       throw e;
     });
   } else {
-    await runVariant(gpu, 'attention', shapeClass, run, { eligible: (c) => eligible(gpu, c), outputs: [out] });
+    await runVariant(gpu, 'attention', shapeClass, run, { eligible: (c) => eligible(gpu, c) && attentionFits(c.name as AttentionVariant, headDim), outputs: [out] });
   }
   return out;
 }
@@ -180,7 +204,9 @@ async function record(gpu: Gpu, p: Problem, variant: AttentionVariant): Promise<
   const { batch, tq, tk, heads, headDim, q, k, v, bias, out } = p;
   const hd = heads * headDim;
   const d4 = headDim / 4;
-  const blocked = variant === 'blocked';
+  const unrolledQr = UNROLLED_QR[variant] ?? 0;
+  const blocked = variant === 'blocked' || unrolledQr > 0; // the register variants are BLOCKED + UNROLLED
+  check(op, attentionFits(variant, headDim), `variant '${variant}' takes head dims up to ${UNROLLED_MAX_D}, got ${headDim}`);
   const tiled = variant === 'tiled' || variant === 'subgroup';
   // Only the chosen variant's geometry: an adapter may lack the memory for another's tiles.
   const tile = tiled ? tiles(gpu, d4) : { bq: 1, bk: 1, c4: 1 };
@@ -206,13 +232,15 @@ async function record(gpu: Gpu, p: Problem, variant: AttentionVariant): Promise<
       BLOCKED: blocked,
       TILED: tiled,
       KB: geo.kb,
-      QR,
+      QR: unrolledQr || QR,
+      UNROLLED: unrolledQr > 0,
+      ...(unrolledQr ? unrolledDefines({ qr: unrolledQr, kb: geo.kb, d4, subgroups: geo.subgroups }) : {}),
       Q_RESIDENT: tile.c4 === d4,
       BIAS: Boolean(bias),
       SUBGROUPS: blocked ? geo.subgroups : variant === 'subgroup',
     },
   });
-  const perGroup = variant === 'naive' ? 64 : blocked ? 64 * QR : tile.bq;
+  const perGroup = variant === 'naive' ? 64 : blocked ? 64 * (unrolledQr || QR) : tile.bq;
 
   // Bands: as many whole batch items per dispatch as the binding limit allows; a batch item
   // too large for one binding goes in bands of query rows. Each band needs all of its item's K/V.
