@@ -19,6 +19,15 @@ const CASES = [
 ];
 
 describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
+  /** A case's input and affine parameters, rounded to f16 when the tensors are f16. */
+  const inputs = (c: (typeof CASES)[number]) => {
+    const [B] = c.shape;
+    const C = c.shape[c.shape.length - 1];
+    const n = c.shape.reduce((a, b) => a * b, 1);
+    const round = (a: Float32Array) => (dtype === 'f16' ? roundF16(a) : a);
+    const x = round(rand(n, 3).map((v) => v * 2 + (c.shift ?? 0)));
+    return { B, C, n, x, gamma: round(rand(C, 4, 0.5, 1.5)), beta: round(rand(C, 5)) };
+  };
   const inPlaceCases = CASES.flatMap((c) => [
     [c.name, c, false],
     [`${c.name}, in place`, c, true],
@@ -28,13 +37,7 @@ describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
     await forEachVariant(gpu, 'groupnorm', async (variant) => {
       // Packed f16 (no shader-f16) cannot be written, so it is never normalised in place.
       if (inPlace && dtype === 'f16' && !gpu.caps.f16) return;
-      const [B] = c.shape;
-      const C = c.shape[c.shape.length - 1];
-      const n = c.shape.reduce((a, b) => a * b, 1);
-      const round = (a: Float32Array) => (dtype === 'f16' ? roundF16(a) : a);
-      const x = round(rand(n, 3).map((v) => v * 2 + (c.shift ?? 0)));
-      const gamma = round(rand(C, 4, 0.5, 1.5));
-      const beta = round(rand(C, 5));
+      const { B, C, n, x, gamma, beta } = inputs(c);
       if (c.banded) expect(n * (dtype === 'f16' ? 2 : 4)).toBeGreaterThan(LIMIT);
       const outDtype = dtype === 'f16' && gpu.caps.f16 ? 'f16' : 'f32';
       const xt = fromArray(gpu, x, c.shape, dtype);
@@ -53,13 +56,7 @@ describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
   // The affine conv2d's inNorm applies: scales rstd·gamma and shifts beta − mean·rstd·gamma per (batch, channel).
   it.each([CASES[1], CASES[4]].map((c) => [c.name, c] as const))('affine of %s', async (_, c) => {
     const gpu = await device({ ...opts, maxStorageBinding: LIMIT });
-    const [B] = c.shape;
-    const C = c.shape[c.shape.length - 1];
-    const n = c.shape.reduce((a, b) => a * b, 1);
-    const round = (a: Float32Array) => (dtype === 'f16' ? roundF16(a) : a);
-    const x = round(rand(n, 3).map((v) => v * 2 + (c.shift ?? 0)));
-    const gamma = round(rand(C, 4, 0.5, 1.5));
-    const beta = round(rand(C, 5));
+    const { B, C, n, x, gamma, beta } = inputs(c);
     const aff = await groupNormAffine(gpu, fromArray(gpu, x, c.shape, dtype), { gamma: fromArray(gpu, gamma, [C], dtype), beta: fromArray(gpu, beta, [C], dtype), groups: c.G, eps: 1e-6 });
     expect(aff.shape).toEqual([B, 2, C]);
     const { mean, rstd } = groupNormStats(x, B, n / (B * C), C, c.G, 1e-6);
