@@ -5,11 +5,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import type { Gpu } from '../src/runtime/device.ts';
 import { allPrompts } from '../src/model/tasks.ts';
 import { loadPipeline } from '../tools/pipeline-loader.ts';
 import { buildApp } from '../tools/serve-api/app.ts';
+import { loadSharp } from '../tools/sharp.ts';
 import { DEMO_SPEC, writeTinyModel } from '../tools/tiny-model.ts';
 import type { BenchResult } from './harness.ts';
 import type { BenchOptions } from './run.ts';
@@ -66,6 +66,7 @@ function countBy(xs: number[]): Record<number, number> {
 export async function pngBytes(width: number, height: number, variant = 0): Promise<Uint8Array> {
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) data.set([(i * 7 + variant * 40) % 256, (variant * 90) % 256, (i * 3) % 256], i * 3);
+  const sharp = await loadSharp();
   return new Uint8Array(await sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer());
 }
 

@@ -85,6 +85,7 @@ export function unrolledDefines(g: UnrolledGeometry): Record<string, string> {
     ],
     T,
   );
-  const join = (xs: string[], indent: string) => xs.join(`\n${indent}`);
-  return { R_INIT: join(init, '  '), R_BLOCK: join([...keys, ...qk, ...softmax, ...pv], '    '), R_STORE: join(store, '  ') };
+  // Each on one line: the preprocessor keeps the .wgsl file's line numbers for compiler messages.
+  const join = (xs: string[]) => xs.join(' ');
+  return { R_INIT: join(init), R_BLOCK: join([...keys, ...qk, ...softmax, ...pv]), R_STORE: join(store) };
 }

@@ -75,7 +75,10 @@ export function preprocess(src: string, defines: Record<string, string | number 
     out.push(
       line.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
         if (!(k in defines)) throw new Error(`${file}:${i + 1}: {{${k}}} has no value`);
-        return String(defines[k]);
+        const v = String(defines[k]);
+        // A value spanning lines would shift every line after it, and compiler messages with them.
+        if (v.includes('\n')) throw new Error(`${file}:${i + 1}: the value of {{${k}}} spans lines; give it on one line`);
+        return v;
       }),
     );
   });
