@@ -136,7 +136,9 @@ function q8Json({ f16Bytes, ...rest }: NonNullable<PipelineResult['q8Weights']>)
 export function q8WeightLines(q8: PipelineResult['q8Weights']): string[] {
   if (!q8) return [];
   const how = q8.source === 'file' ? 'read pre-quantised from the checkpoint' : 'quantised at load';
-  return [`weights: ${q8.linears} transformer linears in int8 (group ${q8.group}, ${how}): ${(q8.bytes / 2 ** 20).toFixed(1)} MiB instead of ${(q8.f16Bytes / 2 ** 20).toFixed(1)} MiB in f16`];
+  // KiB for small models (the demo's 25 linears are ~0.1 MiB either way).
+  const size = (b: number) => (b < 2 ** 20 ? `${(b / 2 ** 10).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
+  return [`weights: ${q8.linears} transformer linears in int8 (group ${q8.group}, ${how}): ${size(q8.bytes)} instead of ${size(q8.f16Bytes)} in f16`];
 }
 
 function profilerMode(p: Profiler): string {
