@@ -109,7 +109,8 @@ describe('kernel settings belong to a device', () => {
 });
 
 // A test family whose variants do real GPU work of known relative cost: `work` elementwise adds
-// of 2^18 values per timed run, so a 6× difference holds under any clock.
+// of 2^21 values per timed run: enough GPU work that a 6× difference outweighs a sync round-trip and
+// a coarse timestamp clock (SwiftShader under a loaded CI machine once judged 1 add vs 6 "same").
 interface FakeVariant extends Variant {
   work: number;
 }
@@ -121,7 +122,7 @@ const FAKE: FakeVariant[] = registerFamily('registry-test', [
 ]);
 
 describe('autotune', () => {
-  const N = 1 << 18;
+  const N = 1 << 21;
   let x: Tensor | undefined;
   const log: string[] = [];
   /** Times `v` by running its work; logs when each timing starts and ends. */
