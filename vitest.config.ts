@@ -1,6 +1,7 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
 import { CHROMIUM, CHROMIUM_ARGS } from './test/browser/chromium-flags.ts';
+import { LongFirstSequencer } from './test/sequencer.ts';
 
 const wgsl = {
   name: 'wgsl-text',
@@ -17,6 +18,7 @@ export default defineConfig({
     hookTimeout: 300_000,
     // Two cores and a CPU GPU driver that uses both: more workers only contend.
     maxWorkers: 2,
+    sequence: { sequencer: LongFirstSequencer },
     projects: [
       {
         extends: true,
