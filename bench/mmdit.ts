@@ -11,7 +11,7 @@ import { MMDiT } from '../src/model/mmdit.ts';
 import { transformerParams, type TransformerConfig } from '../src/model/param-lists.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { f32ArrayToF16 } from '../src/runtime/f16.ts';
-import { Profiler } from '../src/runtime/profiler.ts';
+import { Profiler, type KernelTime } from '../src/runtime/profiler.ts';
 import { Rng } from '../src/runtime/random.ts';
 import type { TensorEntry } from '../src/runtime/safetensors.ts';
 import { MemorySource } from '../src/runtime/source.ts';
@@ -38,6 +38,8 @@ export interface MMDiTBenchOptions {
   promptTokens?: number;
   /** False: time the forward without the per-block syncs (a real step's time; blockMs empty). */
   splitBlocks?: boolean;
+  /** Kernels kept in `profile` (default the top 12). */
+  kernelRows?: number;
 }
 
 /** Every tensor reads the front of one shared block of small random f16 values. */
@@ -119,11 +121,36 @@ export async function benchMMDiT(gpu: Gpu, o: MMDiTBenchOptions) {
     /** Per block; the last block is context_pre_only (no context MLP). */
     blockMs: blocks.map(Math.round),
     finite: v.every(Number.isFinite),
-    profile: profiler && { mode: profiler.mode, kernels: kernels!.slice(0, 12).map((k) => ({ ...k, ms: Math.round(k.ms) })) },
+    profile: profiler && { mode: profiler.mode, kernels: kernels!.slice(0, o.kernelRows ?? 12).map((k) => ({ ...k, ms: Math.round(k.ms) })) },
   };
 }
 
-/** `diception bench mmdit [--quick] [--json]`: the timed forward's blocks and total, f16. */
+/** The kinds of work a block's time is split into (`--profile`), by kernel label. */
+const KINDS: [string, RegExp][] = [
+  ['linears', /^(linear|matmul|q8)/i],
+  ['attention', /^attention/i],
+  ['norms', /norm/i],
+];
+export const kindOf = (label: string) => KINDS.find(([, re]) => re.test(label))?.[0] ?? 'elementwise';
+
+/** Kernel time per kind of work, summed over the forward, in the order of KINDS then elementwise. */
+export function splitByKind(kernels: KernelTime[]): { kind: string; ms: number; calls: number; labels: string[] }[] {
+  const out = [...KINDS.map(([k]) => k), 'elementwise'].map((kind) => ({ kind, ms: 0, calls: 0, labels: [] as string[] }));
+  for (const k of kernels) {
+    const row = out.find((r) => r.kind === kindOf(k.label))!;
+    row.ms += k.ms;
+    row.calls += k.calls;
+    row.labels.push(k.label);
+  }
+  return out;
+}
+
+/**
+ * `diception bench mmdit [--quick] [--full] [--profile] [--json]`: the timed forward's blocks and
+ * total, f16; --profile times every kernel of a second forward and splits a block's time into
+ * linears, attention, norms and elementwise (the profiled forward runs dispatch by dispatch on
+ * adapters without working timestamps, so its total is not the step time).
+ */
 export async function benchMMDiTFamily(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
   // --full: the 768² request's latent (96², 4946 tokens) instead of 32² (850 tokens).
   const r = await benchMMDiT(gpu, { layers: o.quick ? 1 : 2, latent: o.full ? 96 : 32, precision: 'f16', batch: 1, warmup: true, profile: false });
@@ -137,5 +164,17 @@ export async function benchMMDiTFamily(gpu: Gpu, o: BenchOptions): Promise<Bench
     runs: 1,
     adapter: r.adapter,
   });
-  return [...r.blockMs.map((ms, i) => row(`mmdit block ${i}${i === r.layers - 1 ? ' (context_pre_only)' : ''}`, ms)), row('mmdit forward', r.forwardMs)];
+  const rows = [...r.blockMs.map((ms, i) => row(`mmdit block ${i}${i === r.layers - 1 ? ' (context_pre_only)' : ''}`, ms)), row('mmdit forward', r.forwardMs)];
+  if (!o.profile) return rows;
+  const p = await benchMMDiT(gpu, { layers: r.layers, latent: o.full ? 96 : 32, precision: 'f16', batch: 1, warmup: false, profile: true, splitBlocks: false, kernelRows: Infinity });
+  const split = splitByKind(p.profile!.kernels);
+  const total = split.reduce((a, k) => a + k.ms, 0);
+  for (const k of split) {
+    const share = total > 0 ? (100 * k.ms) / total : 0;
+    rows.push({
+      ...row(`mmdit per block: ${k.kind}`, k.ms / r.layers),
+      note: `${share.toFixed(1)}% of the profiled forward (${p.profile!.mode} timing); ${k.calls} dispatches over ${r.layers} blocks: ${k.labels.join(', ') || 'none'}`,
+    });
+  }
+  return rows;
 }

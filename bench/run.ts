@@ -17,6 +17,8 @@ export interface BenchOptions {
   shape?: string;
   /** Write the header and all rows as one JSON array to this file. */
   out?: string;
+  /** mmdit: split a block's time by kind of kernel from a profiled forward. */
+  profile?: boolean;
   /** memory: 'q8' loads the transformer's block linears in int8. */
   weights?: string;
 }

@@ -38,6 +38,7 @@ program
   .option('--all', 'every variant on every shape (slow on CPU adapters)')
   .option('--full', 'attention: the real DICEPTION shapes; vae: encode+decode executed at 768²; mmdit: the 768² latent (minutes on a CPU adapter)')
   .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
+  .option('--profile', "mmdit: also split a block's time into linears, attention, norms and elementwise (per-kernel timing of a second forward)")
   .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
   .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
   .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
