@@ -3,6 +3,7 @@
 // --quick): latency percentiles, requests/s, 429s and the micro-batch sizes used. Every answer
 // for the same image and seed must be byte-identical (batching must not change a prediction).
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../src/runtime/device.ts';
@@ -62,6 +63,25 @@ function countBy(xs: number[]): Record<number, number> {
   return out;
 }
 
+/**
+ * POSTs a PNG to `url`/v1/predict with `query`; the answer's status and body text. node:http
+ * rather than fetch: fetch gives up when response headers take over 300 s, and under a load of
+ * 200 requests on a CPU adapter a queued request waits longer than that.
+ */
+export function postImage(url: string, body: Uint8Array, query: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'image/png', 'content-length': body.length };
+    const req = request(`${url}/v1/predict?${query}`, { method: 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** A small PNG whose colours depend on `variant`, so responses can be told apart. */
 export async function pngBytes(width: number, height: number, variant = 0): Promise<Uint8Array> {
   const data = new Uint8Array(width * height * 3);
@@ -90,9 +110,9 @@ export async function benchServe(gpu: Gpu, o: BenchOptions): Promise<BenchResult
     const first = new Map<number, string>();
     let differing = 0;
     const load = await loadClients(count, clients, async (i) => {
-      const r = await fetch(`${url}/v1/predict?task=depth&seed=${7 + (i % 4)}&format=json`, { method: 'POST', body: images[i % 4] as BodyInit, headers: { 'content-type': 'image/png' } });
+      const r = await postImage(url, images[i % 4], `task=depth&seed=${7 + (i % 4)}&format=json`);
       if (r.status !== 200) return { status: r.status };
-      const json = await r.json();
+      const json = JSON.parse(r.text);
       const seen = first.get(i % 4);
       if (seen === undefined) first.set(i % 4, json.npy_base64);
       else if (seen !== json.npy_base64) differing++;

@@ -12,7 +12,7 @@ import { loadPipeline } from '../../tools/pipeline-loader.ts';
 import { demoModel } from '../../bench/serve.ts';
 import { runCli } from '../cli/fake-pipeline.ts';
 import { expectSame, readPixels, removeTempDirs, tempDir } from '../cli/files.ts';
-import { loadClients, pixels, post, pngBytes, startServer } from './server.ts';
+import { loadClients, pixels, pngBytes, postImage, startServer } from './server.ts';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -55,9 +55,9 @@ describe('serve with the demo model', () => {
     );
     try {
       const load = await loadClients(REQUESTS, CLIENTS, async (i) => {
-        const r = await post(s.url, images[i % 2], `task=depth&seed=${7 + (i % 2)}&format=json`);
+        const r = await postImage(s.url, images[i % 2], `task=depth&seed=${7 + (i % 2)}&format=json`);
         if (r.status !== 200) return { status: r.status };
-        const json = await r.json();
+        const json = JSON.parse(r.text);
         expect([json.width, json.height]).toEqual([W, H]);
         expectSame(await pixels(Buffer.from(json.png_base64, 'base64')), expected[i % 2].panel, `request ${i}: prediction panel`);
         expect(Buffer.from(json.npy_base64, 'base64').equals(expected[i % 2].npy), `request ${i}: npy bytes`).toBe(true);

@@ -1,6 +1,6 @@
 // Starts the serve API in this process on a free loopback port, and small client helpers.
 import sharp from 'sharp';
-export { loadClients, pngBytes } from '../../bench/serve.ts';
+export { loadClients, pngBytes, postImage } from '../../bench/serve.ts';
 import type { Pipeline, PipelineFactory } from '../../src/model/pipeline-types.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { buildApp, type AppOptions } from '../../tools/serve-api/app.ts';
