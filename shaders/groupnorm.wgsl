@@ -1,26 +1,26 @@
 // GroupNorm over channels-last activations x[B, P, C] (P = pixels or tokens), in three passes
 // so that tensors above the binding limit can be processed in bands of pixels:
-//   STATS: per (batch, group, chunk of CHUNK pixels) the partial count, mean and M2 (Welford),
-//          merged in the workgroup (Chan et al.), written to part[(b·G + g)·nPart + chunk].
-//   FINAL: per (batch, group) merges its nPart partials into mean and rstd = 1/sqrt(var + eps)
-//          and writes the per-channel affine it amounts to, aff[b, 0, c] = rstd·gamma[c] and
-//          aff[b, 1, c] = beta[c] − mean·rstd·gamma[c] ([B, 2, C], f32). A consumer that applies
-//          it on load (conv2d's IN_NORM) needs nothing else.
-//   APPLY: out = x·aff[b, 0, c] + aff[b, 1, c], then SiLU when SILU is set; IN_PLACE:
-//          x is `out` itself (each element is read, then written, by the same invocation).
-// Mean/M2 merging instead of Σx, Σx² keeps the variance accurate when |mean| ≫ std.
+//   STATS: each invocation owns one channel unit (VEC: 4 consecutive channels, else 1) of one
+//          chunk of CHUNK pixels, and sums (x − s) and (x − s)² down that column, s being the
+//          column's first value (a shift that keeps the variance accurate when |mean| ≫ std,
+//          with no division per element). It writes count, mean and M2 per group it touches to
+//          part[(b·G + g)·nPart + slot], slot = partBase + chunk·units per group + unit in group.
+//   FINAL: per (batch, group) merges its nPart partials (Chan et al.) into mean and
+//          rstd = 1/sqrt(var + eps) and writes the per-channel affine it amounts to,
+//          aff[b, 0, c] = rstd·gamma[c] and aff[b, 1, c] = beta[c] − mean·rstd·gamma[c]
+//          ([B, 2, C], f32). A consumer that applies it on load (conv2d's IN_NORM) needs nothing else.
+//   APPLY: the same unit per invocation: loads its affine once, then out = x·scale + shift
+//          down the column (SiLU when SILU is set); IN_PLACE: x is `out` itself (each element is
+//          read, then written, by the same invocation).
+// One unit per invocation, walking pixels, is what makes this fast on CPU adapters: loads whose
+// address varies per lane are issued lane by lane there, so the affine is loaded once per unit
+// instead of once per element, and a vec4 unit needs no per-element index arithmetic.
 struct Params {
   c: u32, cg: u32, groups: u32, pixels: u32,   // pixels: per batch element
-  n: u32, p0: u32, b0: u32, xBase: u32,        // n: band size (STATS: pixels, APPLY: elements or vec4s)
+  n: u32, p0: u32, b0: u32, xBase: u32,        // n: the band's pixels from p0 (per batch element)
   nPart: u32, partBase: u32, chunk: u32, outBase: u32,
   eps: f32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
-
-#if !APPLY
-const WG: u32 = 64u;
-var<workgroup> sn: array<f32, WG>;
-var<workgroup> smean: array<f32, WG>;
-var<workgroup> sm2: array<f32, WG>;
 
 struct Moments { n: f32, mean: f32, m2: f32 }
 
@@ -31,6 +31,96 @@ fn merge(a: Moments, b: Moments) -> Moments {
   let f = b.n / n;
   return Moments(n, a.mean + d * f, a.m2 + b.m2 + d * d * a.n * f);
 }
+
+#if VEC
+const W: u32 = 4u;
+#else
+const W: u32 = 1u;
+#endif
+
+#if !FINAL
+#if IN_PLACE
+fn x_load(i: u32) -> f32 { return out_load(i); }
+fn x_load4(j: u32) -> vec4<f32> { return out_load4(j); }
+#endif
+
+// Unit j of x (elements W·j..W·j + W − 1 of the window; lanes past W are 0).
+fn x_unit(j: u32) -> vec4<f32> {
+#if VEC
+  return x_load4(j);
+#else
+  return vec4<f32>(x_load(j), 0.0, 0.0, 0.0);
+#endif
+}
+
+// An invocation's column: channels c0..c0 + W − 1 of pixels first..first + count − 1 of batch b.
+struct Column { b: u32, c0: u32, chunk: u32, count: u32, e0: u32 }
+
+// The column of invocation i (dispatch: units·ceil(n / chunk) invocations, folded into x and y;
+// z = batch elements); count is 0 past the band.
+fn column(gid: vec3<u32>, nwg: vec3<u32>) -> Column {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let units = params.c / W;
+  let chunk = i / units;
+  let c0 = (i - chunk * units) * W;
+  let first = chunk * params.chunk;
+  let b = params.b0 + gid.z;
+  let count = select(0u, min(params.chunk, params.n - first), first < params.n);
+  return Column(b, c0, chunk, count, (b * params.pixels + params.p0 + first) * params.c + c0);
+}
+#endif
+
+#if STATS
+fn put_part(b: u32, g: u32, slot: u32, m: Moments) {
+  let at = ((b * params.groups + g) * params.nPart + slot) * 3u;
+  part_store(at, m.n);
+  part_store(at + 1u, m.mean);
+  part_store(at + 2u, m.m2);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let col = column(gid, nwg);
+  if (col.count == 0u) { return; }
+  let units = params.c / W;
+  var j = (col.e0 - params.xBase) / W;
+  let s = x_unit(j);
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
+  for (var k = 0u; k < col.count; k++) {
+    let d = x_unit(j) - s;
+    s1 += d;
+    s2 += d * d;
+    j += units;
+  }
+  let n = f32(col.count);
+  let mean = s + s1 / n;
+  let m2 = max(s2 - s1 * s1 / n, vec4<f32>(0.0));
+  // Merge the unit's channels per group (a unit holds one group's channels, or whole groups).
+  let perGroup = max(1u, params.cg / W);
+  let slot = params.partBase + col.chunk * perGroup + (col.c0 % params.cg) / W;
+  var g = col.c0 / params.cg;
+  var m = Moments(n, mean.x, m2.x);
+  for (var k = 1u; k < W; k++) {
+    let next = Moments(n, mean[k], m2[k]);
+    let gk = (col.c0 + k) / params.cg;
+    if (gk == g) {
+      m = merge(m, next);
+    } else {
+      put_part(col.b, g, slot, m);
+      g = gk;
+      m = next;
+    }
+  }
+  put_part(col.b, g, slot, m);
+}
+#endif
+
+#if FINAL
+const WG: u32 = 64u;
+var<workgroup> sn: array<f32, WG>;
+var<workgroup> smean: array<f32, WG>;
+var<workgroup> sm2: array<f32, WG>;
 
 // Tree-merges the workgroup's moments; thread 0 gets the total.
 fn reduce(t: u32, m: Moments) -> Moments {
@@ -49,38 +139,7 @@ fn reduce(t: u32, m: Moments) -> Moments {
   workgroupBarrier();
   return Moments(sn[0], smean[0], sm2[0]);
 }
-#endif
 
-#if STATS
-@compute @workgroup_size(64)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  let t = lid.x;
-  let g = wg.y;
-  let b = params.b0 + wg.z;
-  let first = wg.x * params.chunk;
-  let end = min(first + params.chunk, params.n);
-  var m = Moments(0.0, 0.0, 0.0);
-  for (var q = first + t; q < end; q += WG) {
-    let at = (b * params.pixels + params.p0 + q) * params.c + g * params.cg - params.xBase;
-    for (var k = 0u; k < params.cg; k++) {
-      let x = x_load(at + k);
-      m.n += 1.0;
-      let d = x - m.mean;
-      m.mean += d / m.n;
-      m.m2 += d * (x - m.mean);
-    }
-  }
-  let r = reduce(t, m);
-  if (t == 0u) {
-    let at = ((b * params.groups + g) * params.nPart + params.partBase + wg.x) * 3u;
-    part_store(at, r.n);
-    part_store(at + 1u, r.mean);
-    part_store(at + 2u, r.m2);
-  }
-}
-#endif
-
-#if FINAL
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let t = lid.x;
@@ -103,34 +162,41 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg:
 #endif
 
 #if APPLY
-#if IN_PLACE
-fn x_load(i: u32) -> f32 { return out_load(i); }
-fn x_load4(j: u32) -> vec4<f32> { return out_load4(j); }
-#endif
-
-fn norm(e: u32, x: f32) -> f32 {
-  let c = e % params.c;
-  let row = (e / (params.pixels * params.c)) * 2u * params.c;
-  let y = x * aff_load(row + c) + aff_load(row + params.c + c);
-#if SILU
-  return y / (1.0 + exp(-y));
+fn aff_unit(i: u32) -> vec4<f32> {
+#if VEC
+  return aff_load4(i / 4u);
 #else
-  return y;
+  return vec4<f32>(aff_load(i), 0.0, 0.0, 0.0);
 #endif
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params.n) { return; }
+fn out_unit(j: u32, v: vec4<f32>) {
 #if VEC
-  // e0 (= p0 here: the band's first element) and the bases are multiples of 4.
-  let e = params.p0 + 4u * i;
-  let x = x_load4((e - params.xBase) >> 2u);
-  out_store4((e - params.outBase) >> 2u, vec4<f32>(norm(e, x.x), norm(e + 1u, x.y), norm(e + 2u, x.z), norm(e + 3u, x.w)));
+  out_store4(j, v);
 #else
-  let e = params.p0 + i;
-  out_store(e - params.outBase, norm(e, x_load(e - params.xBase)));
+  out_store(j, v.x);
 #endif
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let col = column(gid, nwg);
+  if (col.count == 0u) { return; }
+  let units = params.c / W;
+  let row = col.b * 2u * params.c + col.c0;
+  let scale = aff_unit(row);
+  let shift = aff_unit(row + params.c);
+  var j = (col.e0 - params.xBase) / W;
+  var o = (col.e0 - params.outBase) / W;
+  for (var k = 0u; k < col.count; k++) {
+    let y = x_unit(j) * scale + shift;
+#if SILU
+    out_unit(o, y / (1.0 + exp(-y)));
+#else
+    out_unit(o, y);
+#endif
+    j += units;
+    o += units;
+  }
 }
 #endif

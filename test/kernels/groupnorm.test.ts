@@ -16,6 +16,13 @@ const CASES = [
   { name: 'tokens B2 T300 C32 G1 (attention norm)', shape: [2, 300, 32], G: 1, silu: false },
   { name: 'banded B2 37x41 C16 G4 silu, offset mean', shape: [2, 37, 41, 16], G: 4, silu: true, banded: true, shift: 5 },
   { name: 'banded B1 50x30 C10 G5', shape: [1, 50, 30, 10], G: 5, silu: false, banded: true },
+  // vec4 channel units: one holding two groups (the demo VAE's 2 channels per group), one group
+  // per channel, and groups of four units (partials per unit, bands of short columns); C12 G2
+  // has 4-channel pixels but 6-channel groups, so it runs channel by channel.
+  { name: 'banded B2 23x29 C16 G8 silu (2 channels per group)', shape: [2, 23, 29, 16], G: 8, silu: true, banded: true },
+  { name: 'B1 5x7 C8 G8 (1 channel per group)', shape: [1, 5, 7, 8], G: 8, silu: false },
+  { name: 'banded B1 40x40 C64 G4 silu, far-off mean', shape: [1, 40, 40, 64], G: 4, silu: true, banded: true, shift: 50 },
+  { name: 'B1 9x13 C12 G2 (6 channels per group)', shape: [1, 9, 13, 12], G: 2, silu: false },
 ];
 
 describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
