@@ -39,17 +39,28 @@ const W: u32 = 1u;
 #endif
 
 #if !FINAL
+// X_WORDS / OUT_WORDS: f16 data in vec4 units bound as raw u32 words (two halves each), so that
+// the f32 -> f16 rounding is done here in integer ops: lavapipe's own conversion (f16(v),
+// pack2x16float) made it take as long as everything else in the apply pass together.
 #if IN_PLACE
+#if X_WORDS
+fn x_load(i: u32) -> u32 { return out_load(i); }
+#else
 fn x_load(i: u32) -> f32 { return out_load(i); }
 fn x_load4(j: u32) -> vec4<f32> { return out_load4(j); }
+#endif
 #endif
 
 // Unit j of x (elements W·j..W·j + W − 1 of the window; lanes past W are 0).
 fn x_unit(j: u32) -> vec4<f32> {
+#if X_WORDS
+  return vec4<f32>(unpack2x16float(x_load(2u * j)), unpack2x16float(x_load(2u * j + 1u)));
+#else
 #if VEC
   return x_load4(j);
 #else
   return vec4<f32>(x_load(j), 0.0, 0.0, 0.0);
+#endif
 #endif
 }
 
@@ -170,11 +181,35 @@ fn aff_unit(i: u32) -> vec4<f32> {
 #endif
 }
 
+#if OUT_WORDS
+// Two f32 as f16 bits in one word (low half: a.x), rounded to nearest even; overflow gives
+// ±inf, NaN stays NaN, and values below f16's normal range round to subnormals.
+fn half2(a: vec2<f32>) -> u32 {
+  let x = bitcast<vec2<u32>>(a);
+  let m = x & vec2<u32>(0x7fffffffu);
+  // Normal: rebias the exponent (127 -> 15), then round the 13 dropped mantissa bits.
+  let r = m - vec2<u32>(0x38000000u);
+  let normal = (r + vec2<u32>(0xfffu) + ((r >> vec2<u32>(13u)) & vec2<u32>(1u))) >> vec2<u32>(13u);
+  // Below 2^-14: adding 0.5 leaves the value in units of 2^-24 in the low mantissa bits.
+  let sub = bitcast<vec2<u32>>(bitcast<vec2<f32>>(m) + vec2<f32>(0.5)) - vec2<u32>(0x3f000000u);
+  var h = select(normal, sub, m < vec2<u32>(0x38800000u));
+  h = select(h, vec2<u32>(0x7c00u), m >= vec2<u32>(0x477ff000u)); // from 65520 up: inf
+  h = select(h, vec2<u32>(0x7e00u), m > vec2<u32>(0x7f800000u));
+  h |= (x >> vec2<u32>(16u)) & vec2<u32>(0x8000u);
+  return h.x | (h.y << 16u);
+}
+#endif
+
 fn out_unit(j: u32, v: vec4<f32>) {
+#if OUT_WORDS
+  out_store(2u * j, half2(v.xy));
+  out_store(2u * j + 1u, half2(v.zw));
+#else
 #if VEC
   out_store4(j, v);
 #else
   out_store(j, v.x);
+#endif
 #endif
 }
 

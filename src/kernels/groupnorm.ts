@@ -8,6 +8,7 @@ import { grid1d } from './grid.ts';
 import { bandItems, checkIndexable, maxWindowElems, writable, baseWindow } from './bands.ts';
 import { runVariant, sizeClass } from './choice.ts';
 import { kernelSource, registerFamily, type Variant } from './registry.ts';
+import type { BindingSpec } from '../runtime/shader.ts';
 
 export interface GroupNormParams {
   gamma: Tensor;
@@ -74,6 +75,12 @@ function layout(gpu: Gpu, x: Tensor, C: number, G: number, P: number, outDtype: 
 }
 type Layout = ReturnType<typeof layout>;
 
+/** f16 data in vec4 units binds as raw u32 words (the shader's X_WORDS, OUT_WORDS). */
+const words = (l: Layout, dtype: DType) => l.vec === 4 && dtype === 'f16';
+function binding(l: Layout, name: string, dtype: DType, access?: 'read_write'): BindingSpec {
+  return words(l, dtype) ? { name, dtype: 'u32', access } : { name, dtype, vec: l.vec, access };
+}
+
 /** Uniforms shared by the passes (per-band fields are set by each dispatch). */
 function uniforms(C: number, G: number, P: number, l: Layout, eps: number) {
   const u = new ArrayBuffer(64);
@@ -113,8 +120,8 @@ async function recordAffine(gpu: Gpu, x: Tensor, p: GroupNormParams, aff: Tensor
   const [stats, final] = await Promise.all([
     gpu.pipelines.get({
       ...common,
-      bindings: [{ name: 'x', dtype: x.dtype, vec: l.vec }, { name: 'part', dtype: 'f32', access: 'read_write' }],
-      defines: { STATS: true, VEC: l.vec === 4 },
+      bindings: [binding(l, 'x', x.dtype), { name: 'part', dtype: 'f32', access: 'read_write' }],
+      defines: { STATS: true, VEC: l.vec === 4, X_WORDS: words(l, x.dtype) },
     }),
     gpu.pipelines.get({
       ...common,
@@ -172,11 +179,18 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
       uniforms: true,
       bindings: [
         // In place, x is read through `out` (one buffer cannot be bound read-only and writable at once).
-        ...(o.inPlace ? [] : [{ name: 'x', dtype: x.dtype, vec: l.vec } as const]),
+        ...(o.inPlace ? [] : [binding(l, 'x', x.dtype)]),
         { name: 'aff', dtype: 'f32', vec: l.vec },
-        { name: 'out', dtype: outDtype, access: 'read_write', vec: l.vec },
+        binding(l, 'out', outDtype, 'read_write'),
       ],
-      defines: { APPLY: true, VEC: l.vec === 4, SILU: Boolean(o.silu), IN_PLACE: Boolean(o.inPlace) },
+      defines: {
+        APPLY: true,
+        VEC: l.vec === 4,
+        X_WORDS: words(l, x.dtype),
+        OUT_WORDS: words(l, outDtype),
+        SILU: Boolean(o.silu),
+        IN_PLACE: Boolean(o.inPlace),
+      },
     });
     const { u, u32 } = uniforms(C, G, P, l, p.eps);
     // Pass 3: normalise, over the same bands as the stats.
