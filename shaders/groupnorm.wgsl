@@ -1,20 +1,20 @@
 // GroupNorm over channels-last activations x[B, P, C] (P = pixels or tokens), in three passes
 // so that tensors above the binding limit can be processed in bands of pixels:
-//   STATS: each invocation owns one channel unit (VEC: 4 consecutive channels, else 1) of one
-//          chunk of CHUNK pixels, and sums (x − s) and (x − s)² down that column, s being the
-//          column's first value (a shift that keeps the variance accurate when |mean| ≫ std,
+//   STATS: each invocation owns one column: UNITS channel units (VEC: of 4 channels, else 1)
+//          down a chunk of params.chunk pixels, and sums (x − s) and (x − s)² down it, s being
+//          the column's first value (a shift that keeps the variance accurate when |mean| ≫ std,
 //          with no division per element). It writes count, mean and M2 per group it touches to
-//          part[(b·G + g)·nPart + slot], slot = partBase + chunk·units per group + unit in group.
+//          part[(b·G + g)·nPart + slot], slot = partBase + chunk·columns per group + column in group.
 //   FINAL: per (batch, group) merges its nPart partials (Chan et al.) into mean and
 //          rstd = 1/sqrt(var + eps) and writes the per-channel affine it amounts to,
 //          aff[b, 0, c] = rstd·gamma[c] and aff[b, 1, c] = beta[c] − mean·rstd·gamma[c]
 //          ([B, 2, C], f32). A consumer that applies it on load (conv2d's IN_NORM) needs nothing else.
-//   APPLY: the same unit per invocation: loads its affine once, then out = x·scale + shift
+//   APPLY: the same column per invocation: loads its affine once, then out = x·scale + shift
 //          down the column (SiLU when SILU is set); IN_PLACE: x is `out` itself (each element is
 //          read, then written, by the same invocation).
-// One unit per invocation, walking pixels, is what makes this fast on CPU adapters: loads whose
-// address varies per lane are issued lane by lane there, so the affine is loaded once per unit
-// instead of once per element, and a vec4 unit needs no per-element index arithmetic.
+// One column per invocation, walking pixels, is what makes this fast on CPU adapters: loads whose
+// address varies per lane are issued lane by lane there, so the affine is loaded once per column
+// instead of once per element, and vec4 units need no per-element index arithmetic.
 struct Params {
   c: u32, cg: u32, groups: u32, pixels: u32,   // pixels: per batch element
   n: u32, p0: u32, b0: u32, xBase: u32,        // n: the band's pixels from p0 (per batch element)
@@ -64,16 +64,19 @@ fn x_unit(j: u32) -> vec4<f32> {
 #endif
 }
 
-// An invocation's column: channels c0..c0 + W − 1 of pixels first..first + count − 1 of batch b.
+// Channel units per column (each W channels): R · W consecutive channels.
+const R: u32 = {{UNITS}}u;
+
+// An invocation's column: channels c0..c0 + R·W − 1 of pixels first..first + count − 1 of batch b.
 struct Column { b: u32, c0: u32, chunk: u32, count: u32, e0: u32 }
 
-// The column of invocation i (dispatch: units·ceil(n / chunk) invocations, folded into x and y;
-// z = batch elements); count is 0 past the band.
+// The column of invocation i (dispatch: C / (R·W) · ceil(n / chunk) invocations, folded into x
+// and y; z = batch elements); count is 0 past the band.
 fn column(gid: vec3<u32>, nwg: vec3<u32>) -> Column {
   let i = gid.x + gid.y * nwg.x * 64u;
-  let units = params.c / W;
-  let chunk = i / units;
-  let c0 = (i - chunk * units) * W;
+  let cols = params.c / (R * W);
+  let chunk = i / cols;
+  let c0 = (i - chunk * cols) * R * W;
   let first = chunk * params.chunk;
   let b = params.b0 + gid.z;
   let count = select(0u, min(params.chunk, params.n - first), first < params.n);
@@ -95,32 +98,40 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (col.count == 0u) { return; }
   let units = params.c / W;
   var j = (col.e0 - params.xBase) / W;
-  let s = x_unit(j);
-  var s1 = vec4<f32>(0.0);
-  var s2 = vec4<f32>(0.0);
+  var s: array<vec4<f32>, R>;
+  var s1: array<vec4<f32>, R>;
+  var s2: array<vec4<f32>, R>;
+  for (var r = 0u; r < R; r++) {
+    s[r] = x_unit(j + r);
+    s1[r] = vec4<f32>(0.0);
+    s2[r] = vec4<f32>(0.0);
+  }
   for (var k = 0u; k < col.count; k++) {
-    let d = x_unit(j) - s;
-    s1 += d;
-    s2 += d * d;
+    for (var r = 0u; r < R; r++) {
+      let d = x_unit(j + r) - s[r];
+      s1[r] += d;
+      s2[r] += d * d;
+    }
     j += units;
   }
   let n = f32(col.count);
-  let mean = s + s1 / n;
-  let m2 = max(s2 - s1 * s1 / n, vec4<f32>(0.0));
-  // Merge the unit's channels per group (a unit holds one group's channels, or whole groups).
-  let perGroup = max(1u, params.cg / W);
-  let slot = params.partBase + col.chunk * perGroup + (col.c0 % params.cg) / W;
+  // Merge the column's channels per group (it holds one group's channels, or whole groups).
+  let span = R * W;
+  let perGroup = max(1u, params.cg / span);
+  let slot = params.partBase + col.chunk * perGroup + (col.c0 % params.cg) / span;
   var g = col.c0 / params.cg;
-  var m = Moments(n, mean.x, m2.x);
-  for (var k = 1u; k < W; k++) {
-    let next = Moments(n, mean[k], m2[k]);
-    let gk = (col.c0 + k) / params.cg;
-    if (gk == g) {
-      m = merge(m, next);
-    } else {
-      put_part(col.b, g, slot, m);
-      g = gk;
-      m = next;
+  var m = Moments(0.0, 0.0, 0.0);
+  for (var r = 0u; r < R; r++) {
+    let mean = s[r] + s1[r] / n;
+    let m2 = max(s2[r] - s1[r] * s1[r] / n, vec4<f32>(0.0));
+    for (var k = 0u; k < W; k++) {
+      let gk = (col.c0 + r * W + k) / params.cg;
+      if (gk != g) {
+        put_part(col.b, g, slot, m);
+        g = gk;
+        m = Moments(0.0, 0.0, 0.0);
+      }
+      m = merge(m, Moments(n, mean[k], m2[k]));
     }
   }
   put_part(col.b, g, slot, m);
@@ -219,17 +230,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (col.count == 0u) { return; }
   let units = params.c / W;
   let row = col.b * 2u * params.c + col.c0;
-  let scale = aff_unit(row);
-  let shift = aff_unit(row + params.c);
+  var scale: array<vec4<f32>, R>;
+  var shift: array<vec4<f32>, R>;
+  for (var r = 0u; r < R; r++) {
+    scale[r] = aff_unit(row + r * W);
+    shift[r] = aff_unit(row + params.c + r * W);
+  }
   var j = (col.e0 - params.xBase) / W;
   var o = (col.e0 - params.outBase) / W;
   for (var k = 0u; k < col.count; k++) {
-    let y = x_unit(j) * scale + shift;
+    for (var r = 0u; r < R; r++) {
+      let y = x_unit(j + r) * scale[r] + shift[r];
 #if SILU
-    out_unit(o, y / (1.0 + exp(-y)));
+      out_unit(o + r, y / (1.0 + exp(-y)));
 #else
-    out_unit(o, y);
+      out_unit(o + r, y);
 #endif
+    }
     j += units;
     o += units;
   }

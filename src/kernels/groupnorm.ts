@@ -37,6 +37,13 @@ const MAX_CHUNK = 256;
 /** Shorter columns below this many invocations per batch element, so small maps still fill the adapter. */
 const MIN_INVOCATIONS = 8192;
 const MIN_CHUNK = 16;
+/**
+ * From this many channels a column spans WIDE_UNITS vec4 units: its loads of a pixel then cover
+ * 64 bytes rather than 16, and lavapipe ran the SD3 VAE's 128-512-channel maps in 0.6-0.7x the
+ * time (narrow maps gained nothing).
+ */
+const WIDE = 128;
+const WIDE_UNITS = 4;
 
 /** Checks x against p; returns [B, C, P (pixels per batch item)]. */
 function dims(x: Tensor, p: GroupNormParams): [number, number, number] {
@@ -52,26 +59,29 @@ function dims(x: Tensor, p: GroupNormParams): [number, number, number] {
 }
 
 /**
- * How the passes split x: channel units of `vec` channels (4 when whole units fall in whole
- * groups or hold whole groups), columns of `chunk` pixels per invocation, bands of `bandPixels`
- * pixels (whole columns, so partials tile each (batch, group) exactly) when x exceeds a binding,
- * and `nPart` partials per (batch, group).
+ * How the passes split x: columns of `span` channels (`units` units of `vec` channels: vec 4 when
+ * whole spans fall in one group or hold whole groups) by `chunk` pixels, one per invocation; bands
+ * of `bandPixels` pixels (whole columns, so partials tile each (batch, group) exactly) when x
+ * exceeds a binding; `nPart` partials per (batch, group).
  */
 function layout(gpu: Gpu, x: Tensor, C: number, G: number, P: number, outDtype: DType) {
   const dtypes = [x.dtype, outDtype];
   const cg = C / G;
-  const vec: 1 | 4 = C % 4 === 0 && (cg % 4 === 0 || 4 % cg === 0) ? 4 : 1;
+  const fits = (span: number) => C % span === 0 && (cg % span === 0 || span % cg === 0);
+  const vec: 1 | 4 = fits(4) ? 4 : 1;
+  const units = vec === 4 && C >= WIDE && fits(4 * WIDE_UNITS) ? WIDE_UNITS : 1;
+  const span = vec * units;
   const pixelsPerWindow = bandItems(gpu, C, dtypes, 'groupNorm');
-  const perGroup = Math.max(1, cg / vec);
+  const perGroup = Math.max(1, cg / span);
   const partBytes = (chunk: number) => x.shape[0] * G * Math.ceil(P / chunk) * perGroup * 3 * 4;
   let chunk = MAX_CHUNK;
-  while (chunk > MIN_CHUNK && Math.ceil(P / chunk) * (C / vec) < MIN_INVOCATIONS) chunk >>= 1;
+  while (chunk > MIN_CHUNK && Math.ceil(P / chunk) * (C / span) < MIN_INVOCATIONS) chunk >>= 1;
   while (chunk < MAX_CHUNK && partBytes(chunk) > gpu.caps.maxStorageBinding) chunk <<= 1;
   while (chunk > pixelsPerWindow) chunk >>= 1;
   if (partBytes(chunk) > gpu.caps.maxStorageBinding) throw new Error(`groupNorm: too many partial sums for [${x.shape}]`);
   const bandPixels = Math.min(P, Math.floor(pixelsPerWindow / chunk) * chunk);
   const whole = bandPixels === P && dtypes.every((d) => x.numel <= maxWindowElems(gpu, d));
-  return { vec, chunk, bandPixels, whole, perGroup, nPart: Math.ceil(P / chunk) * perGroup };
+  return { vec, units, span, chunk, bandPixels, whole, perGroup, nPart: Math.ceil(P / chunk) * perGroup };
 }
 type Layout = ReturnType<typeof layout>;
 
@@ -106,7 +116,7 @@ function forBands(B: number, C: number, P: number, l: Layout, band: (b0: number,
 
 /** Workgroups of a band's stats or apply dispatch: one invocation per column, 64 per workgroup. */
 function columnGrid(gpu: Gpu, C: number, l: Layout, n: number, batches: number): [number, number, number] {
-  return [...grid1d(gpu, Math.ceil(n / l.chunk) * (C / l.vec), 64), batches];
+  return [...grid1d(gpu, Math.ceil(n / l.chunk) * (C / l.span), 64), batches];
 }
 
 /**
@@ -121,7 +131,7 @@ async function recordAffine(gpu: Gpu, x: Tensor, p: GroupNormParams, aff: Tensor
     gpu.pipelines.get({
       ...common,
       bindings: [binding(l, 'x', x.dtype), { name: 'part', dtype: 'f32', access: 'read_write' }],
-      defines: { STATS: true, VEC: l.vec === 4, X_WORDS: words(l, x.dtype) },
+      defines: { STATS: true, VEC: l.vec === 4, UNITS: l.units, X_WORDS: words(l, x.dtype) },
     }),
     gpu.pipelines.get({
       ...common,
@@ -186,6 +196,7 @@ export async function groupNorm(gpu: Gpu, x: Tensor, p: GroupNormParams, o: Grou
       defines: {
         APPLY: true,
         VEC: l.vec === 4,
+        UNITS: l.units,
         X_WORDS: words(l, x.dtype),
         OUT_WORDS: words(l, outDtype),
         SILU: Boolean(o.silu),

@@ -23,6 +23,9 @@ const CASES = [
   { name: 'B1 5x7 C8 G8 (1 channel per group)', shape: [1, 5, 7, 8], G: 8, silu: false },
   { name: 'banded B1 40x40 C64 G4 silu, far-off mean', shape: [1, 40, 40, 64], G: 4, silu: true, banded: true, shift: 50 },
   { name: 'B1 9x13 C12 G2 (6 channels per group)', shape: [1, 9, 13, 12], G: 2, silu: false },
+  // From 128 channels a column spans 16: four groups (the SD3 VAE's layout), or half a group.
+  { name: 'banded B1 8x9 C128 G32 silu (wide)', shape: [1, 8, 9, 128], G: 32, silu: true, banded: true, shift: 3 },
+  { name: 'banded B2 4x5 C256 G8 (wide, 32 channels per group)', shape: [2, 4, 5, 256], G: 8, silu: false, banded: true },
 ];
 
 describe.each(PRECISIONS)('groupNorm ($name)', ({ dtype, opts }) => {
