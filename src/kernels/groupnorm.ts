@@ -7,7 +7,7 @@ import source from '../../shaders/groupnorm.wgsl';
 import { grid1d } from './grid.ts';
 import { bandItems, checkIndexable, maxWindowElems, writable, baseWindow } from './bands.ts';
 import { runVariant, sizeClass } from './choice.ts';
-import { kernelSource, registerFamily, type Variant } from './registry.ts';
+import { isCpuAdapter, kernelSource, registerFamily, type Variant } from './registry.ts';
 import type { BindingSpec } from '../runtime/shader.ts';
 
 export interface GroupNormParams {
@@ -34,13 +34,17 @@ registerFamily('groupnorm', [{ name: 'workgroup', family: 'groupnorm', supports:
 
 /** Pixels per invocation (a column) at most: longer columns mean fewer partials to merge. */
 const MAX_CHUNK = 256;
-/** Shorter columns below this many invocations per batch element, so small maps still fill the adapter. */
-const MIN_INVOCATIONS = 8192;
 const MIN_CHUNK = 16;
 /**
- * From this many channels a column spans WIDE_UNITS vec4 units: its loads of a pixel then cover
- * 64 bytes rather than 16, and lavapipe ran the SD3 VAE's 128-512-channel maps in 0.6-0.7x the
- * time (narrow maps gained nothing).
+ * Columns get shorter below this many per batch element, so small maps still fill the adapter:
+ * a CPU adapter runs a few threads, a GPU wants ~10⁵ invocations in flight (not measured here).
+ */
+const minColumns = (gpu: Gpu) => (isCpuAdapter(gpu.caps) ? 8192 : 1 << 17);
+/**
+ * On CPU adapters, from this many channels a column spans WIDE_UNITS vec4 units: its loads of a
+ * pixel then cover 64 bytes rather than 16, and lavapipe ran the SD3 VAE's 128-512-channel maps
+ * in 0.6-0.7x the time (narrow maps gained nothing). GPUs keep one unit, so that consecutive
+ * lanes read consecutive 16 bytes.
  */
 const WIDE = 128;
 const WIDE_UNITS = 4;
@@ -69,13 +73,13 @@ function layout(gpu: Gpu, x: Tensor, C: number, G: number, P: number, outDtype: 
   const cg = C / G;
   const fits = (span: number) => C % span === 0 && (cg % span === 0 || span % cg === 0);
   const vec: 1 | 4 = fits(4) ? 4 : 1;
-  const units = vec === 4 && C >= WIDE && fits(4 * WIDE_UNITS) ? WIDE_UNITS : 1;
+  const units = vec === 4 && C >= WIDE && fits(4 * WIDE_UNITS) && isCpuAdapter(gpu.caps) ? WIDE_UNITS : 1;
   const span = vec * units;
   const pixelsPerWindow = bandItems(gpu, C, dtypes, 'groupNorm');
   const perGroup = Math.max(1, cg / span);
   const partBytes = (chunk: number) => x.shape[0] * G * Math.ceil(P / chunk) * perGroup * 3 * 4;
   let chunk = MAX_CHUNK;
-  while (chunk > MIN_CHUNK && Math.ceil(P / chunk) * (C / span) < MIN_INVOCATIONS) chunk >>= 1;
+  while (chunk > MIN_CHUNK && Math.ceil(P / chunk) * (C / span) < minColumns(gpu)) chunk >>= 1;
   while (chunk < MAX_CHUNK && partBytes(chunk) > gpu.caps.maxStorageBinding) chunk <<= 1;
   while (chunk > pixelsPerWindow) chunk >>= 1;
   if (partBytes(chunk) > gpu.caps.maxStorageBinding) throw new Error(`groupNorm: too many partial sums for [${x.shape}]`);
