@@ -100,10 +100,13 @@ function rowProblem(p: Omit<Problem, 'check'>, rows: number, width: number, perR
   };
 }
 
-/** The VAE decoder's resolution levels at the 768² request: 96² latent at 512 channels up to 768² at 128. */
-function decoderLevels(): { side: number; channels: number }[] {
-  return [...SD3_VAE.block_out_channels].reverse().map((channels, i) => ({ side: 96 << i, channels }));
+/** The VAE decoder's resolution levels at the 768² request: 96² latent at 512 channels up to 768² at 128 (SD3). */
+function decoderLevels(blockChannels: readonly number[] = SD3_VAE.block_out_channels): { side: number; channels: number }[] {
+  return [...blockChannels].reverse().map((channels, i) => ({ side: 96 << i, channels }));
 }
+
+/** The demo model's VAE (tools/tiny-model.ts DEMO_SPEC; that module is Node-only): channels per level, groups. */
+const DEMO_VAE = { block_out_channels: [16, 16, 32, 32], norm_num_groups: 8 };
 
 const disposeAll = (...ts: { dispose(): void }[]) => () => ts.forEach((t) => t.dispose());
 
@@ -195,6 +198,7 @@ const groupnorm: ComparableFamily = {
   sets: {
     // The VAE decoder's GroupNorms (32 groups) at the 768² request, one per resolution level.
     vae: decoderLevels().map(({ side, channels }) => [1, side * side, channels, SD3_VAE.norm_num_groups]),
+    demo: decoderLevels(DEMO_VAE.block_out_channels).map(({ side, channels }) => [1, side * side, channels, DEMO_VAE.norm_num_groups]),
     smoke: [[1, 35, 8, 2], [2, 33, 12, 4], [1, 1, 6, 3]],
   },
   problem(gpu, [B, P, C, G], dtype, seed) {
