@@ -40,7 +40,7 @@ program
   .option('--shape <MxNxK>', 'matmul: this shape instead of the model shapes')
   .option('--profile', "mmdit: also split a block's time into linears, attention, norms and elementwise (per-kernel timing of a second forward)")
   .option('--compare <family=candidates>', 'built-in variants and your .wgsl files side by side, e.g. matmul=tiled-4x4,./my_matmul.wgsl (a file may pick a variant: ./x.wgsl@naive)')
-  .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
+  .option('--shapes <set|shapes>', '--compare: transformer, vae, text, smoke, demo (conv2d: the demo model VAE), or explicit shapes (matmul MxKxN, attention TqxTkxHxD; comma-separated)', 'smoke')
   .option('--dtype <d>', '--compare: f32 or f16 inputs', 'f32')
   .option('--runs <n>', '--compare: interleaved timing rounds per shape (samples per candidate; fewer than 6 count as 6)', '10')
   .option('--budget-s <s>', '--compare: seconds of timing in all (rounds go on until spent, instead of --runs)')

@@ -88,6 +88,8 @@ const LIMIT = 32 * 1024;
 const CASES: (Case & { banded?: boolean })[] = [
   { name: '3x3 s1 B2 5x7 cin6 cout10', B: 2, H: 5, W: 7, cin: 6, cout: 10, k: 3 },
   { name: '3x3 s1 1 row 1x13 cin4 cout4', B: 1, H: 1, W: 13, cin: 4, cout: 4, k: 3 },
+  // vec4 input, 16+ output channels (4 vec4s per invocation where subgroups share weights), rows not a multiple of 4 pixels.
+  { name: '3x3 s1 5x11 cin8 cout20', B: 1, H: 5, W: 11, cin: 8, cout: 20, k: 3 },
   { name: '1x1 3x13 cin20 cout8 +residual', B: 1, H: 3, W: 13, cin: 20, cout: 8, k: 1, residual: true },
   { name: '3x3 s2 pad(0,1,0,1) 9x6 cin4 cout20', B: 2, H: 9, W: 6, cin: 4, cout: 20, k: 3, stride: 2, pad: [0, 1, 0, 1] },
   { name: '2x2 s2 6x8 cin16 cout24', B: 1, H: 6, W: 8, cin: 16, cout: 24, k: 2, stride: 2, pad: [0, 0, 0, 0] },
