@@ -169,9 +169,13 @@ const conv2dFamily: ComparableFamily = {
   sets: {
     // The SD3 VAE decoder's 3×3 convolutions at the 768² request, one per resolution level.
     vae: decoderLevels().map(({ side, channels }) => [1, side, side, channels, channels, 3]),
-    // The demo model's VAE (tools/tiny-model.ts DEMO_SPEC: 16/16/32/32 channels) at 768²: one
-    // 3×3 conv per decoder level, then the encoder's conv_in (RGB in) and the decoder's conv_out.
-    demo: [[1, 96, 96, 32, 32, 3], [1, 192, 192, 32, 32, 3], [1, 384, 384, 16, 16, 3], [1, 768, 768, 16, 16, 3], [1, 768, 768, 3, 16, 3], [1, 768, 768, 16, 3, 3]],
+    // The demo model's VAE at 768²: one 3×3 conv per decoder level, then the encoder's conv_in
+    // (RGB in) and the decoder's conv_out (RGB out).
+    demo: [
+      ...decoderLevels(DEMO_VAE.block_out_channels).map(({ side, channels }) => [1, side, side, channels, channels, 3]),
+      [1, 768, 768, 3, DEMO_VAE.block_out_channels[0], 3],
+      [1, 768, 768, DEMO_VAE.block_out_channels[0], 3, 3],
+    ],
     smoke: [[2, 5, 7, 6, 10, 3], [1, 1, 13, 20, 8, 1]],
   },
   problem(gpu, [B, H, W, cin, cout, k], dtype, seed) {
