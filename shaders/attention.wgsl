@@ -24,6 +24,8 @@ const D4: u32 = {{D4}}u; // head dim / 4
 
 // Masked scores are skipped, not set to -inf, so a fully masked tile cannot make exp(-inf + inf).
 const NEG: f32 = -3.0e38;
+// The register variants keep scores in log2 units (exp2 is what exp expands to anyway).
+const LOG2E: f32 = 1.4426950408889634;
 
 fn q_base(b: u32, r: u32, h: u32) -> u32 {
   return params.q_off / 4u + ((b * params.rows + r) * params.heads + h) * D4;

@@ -28,6 +28,7 @@ export function unrolledDefines(g: UnrolledGeometry): Record<string, string> {
   const kv = (op: 'k' | 'v', i: number, j: number) => (subgroups ? `subgroupShuffle(${op}l${i}, ${j}u)` : `${op}_load4(params.${op}_off / 4u + kr${j} + ${i}u)`);
   const load = (op: 'k' | 'v', i: number) => (subgroups ? [`let ${op}l${i} = ${op}_load4(params.${op}_off / 4u + kl + ${i}u);`] : []);
 
+  // Scores come out in log2 units (q carries log2(e), and so does the bias), so exp2 replaces exp.
   const init = lines(
     (t) => [
       `let r${t} = min(gid.x * QR + ${t}u, params.rows - 1u);`,
@@ -36,7 +37,7 @@ export function unrolledDefines(g: UnrolledGeometry): Record<string, string> {
       `var m${t} = NEG;`,
       `var l${t} = 0.0;`,
       `let qb${t} = q_base(b, r${t}, h);`,
-      ...I.map((i) => `let q${t}_${i} = q_load4(qb${t} + ${i}u) * params.scale;`),
+      ...I.map((i) => `let q${t}_${i} = q_load4(qb${t} + ${i}u) * (params.scale * LOG2E);`),
       ...I.map((i) => `var a${t}_${i} = vec4<f32>(0.0);`),
     ],
     T,
@@ -44,9 +45,14 @@ export function unrolledDefines(g: UnrolledGeometry): Record<string, string> {
 
   const keys = subgroups ? ['let kl = kv_row(b, min(k0 + sg_lane % KB, params.tk - 1u), h);'] : J.map((j) => `let kr${j} = kv_row(b, min(k0 + ${j}u, params.tk - 1u), h);`);
   // Scores s{t}_{j} of the block: Σ over D of q·k, one dot per vec4.
+  // With subgroups the block's V rows are loaded here too, one next to each K row: on llvmpipe
+  // a load is a long lane-by-lane sequence, and spread through QKᵀ's arithmetic it overlaps
+  // with it, where P·V's loads stalled. On 2026-12-01 (1024 tokens × 4 heads of 64, load 12)
+  // this ran in 0.73× and 0.77× the time of loading V in P·V (95% CIs 0.58-0.77, 0.71-0.83).
   const qk = lines(
     (i) => [
       ...load('k', i),
+      ...load('v', i),
       ...J.flatMap((j) => [
         `let k${i}_${j} = ${kv('k', i, j)};`,
         ...T.map((t) => (i === 0 ? `var s${t}_${j} = dot(q${t}_0, k0_${j});` : `s${t}_${j} += dot(q${t}_${i}, k${i}_${j});`)),
@@ -58,18 +64,17 @@ export function unrolledDefines(g: UnrolledGeometry): Record<string, string> {
   const softmax = lines(
     (t) => [
       `var mx${t} = m${t};`,
-      ...J.map((j) => `s${t}_${j} += bias_at(h, qg${t}, min(k0 + ${j}u, params.tk - 1u));`),
+      ...J.map((j) => `s${t}_${j} += LOG2E * bias_at(h, qg${t}, min(k0 + ${j}u, params.tk - 1u));`),
       ...J.map((j) => `mx${t} = max(mx${t}, select(NEG, s${t}_${j}, k0 + ${j}u < kend${t}));`),
-      `let al${t} = exp(m${t} - mx${t});`,
+      `let al${t} = exp2(m${t} - mx${t});`,
       `m${t} = mx${t};`,
-      ...J.map((j) => `let p${t}_${j} = select(0.0, exp(s${t}_${j} - mx${t}), k0 + ${j}u < kend${t});`),
+      ...J.map((j) => `let p${t}_${j} = select(0.0, exp2(s${t}_${j} - mx${t}), k0 + ${j}u < kend${t});`),
       `l${t} = l${t} * al${t} + ${J.map((j) => `p${t}_${j}`).join(' + ')};`,
     ],
     T,
   );
   const pv = lines(
     (i) => [
-      ...load('v', i),
       ...T.map((t) => `a${t}_${i} *= al${t};`),
       ...J.flatMap((j) => [`let v${i}_${j} = ${kv('v', i, j)};`, ...T.map((t) => `a${t}_${i} += p${t}_${j} * v${i}_${j};`)]),
     ],
