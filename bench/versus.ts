@@ -1,0 +1,87 @@
+// `npx tsx bench/versus.ts <ref> [--rounds N] [--out file.json] -- <bench args>`: one bench
+// command on an older commit and on this checkout, interleaved in the same minutes.
+//
+// This machine's speed drifts 2-3× between hours (the same code, the same loop), so a figure
+// recorded on another day cannot judge a speed-up. Each round runs both versions, in alternating
+// order (ABBA), each in its own process; the older one from a temporary git worktree sharing this
+// checkout's node_modules. The JSON keeps every row of every run, tagged with its version and
+// round, and per op the median over rounds of (older ms ÷ this ms): > 1 means this checkout is faster.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BenchResult } from './harness.ts';
+
+const here = resolve(import.meta.dirname, '..');
+const git = (...args: string[]) => execFileSync('git', ['-C', here, ...args], { encoding: 'utf8' }).trim();
+
+function parseArgs(argv: string[]) {
+  const dash = argv.indexOf('--');
+  if (dash < 1) throw new Error('usage: bench/versus.ts <ref> [--rounds N] [--out file.json] -- <bench args>');
+  const own = argv.slice(0, dash);
+  const flag = (name: string) => {
+    const i = own.indexOf(name);
+    return i < 0 ? undefined : own[i + 1];
+  };
+  const rounds = Number(flag('--rounds') ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got '${flag('--rounds')}'`);
+  return { ref: own[0], rounds, out: flag('--out'), bench: argv.slice(dash + 1) };
+}
+
+/** Runs `bench <args> --out <tmp>` in `tree` and returns its [header, ...rows]. */
+function runBench(tree: string, args: string[], tmp: string): [Record<string, unknown>, ...BenchResult[]] {
+  const file = join(tmp, 'run.json');
+  const r = spawnSync(process.execPath, ['tools/bin.js', 'bench', ...args, '--out', file], { cwd: tree, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`bench in ${tree} exited with ${r.status ?? r.signal}`);
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const older = git('rev-parse', '--verify', `${o.ref}^{commit}`);
+  const head = git('rev-parse', 'HEAD');
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-versus-'));
+  const tree = join(tmp, 'older');
+  git('worktree', 'add', '--detach', tree, older);
+  const started = { date: new Date().toISOString(), loadavg: loadavg() };
+  const rows: (BenchResult & { version: 'older' | 'this'; round: number })[] = [];
+  try {
+    symlinkSync(join(here, 'node_modules'), join(tree, 'node_modules'));
+    for (let round = 0; round < o.rounds; round++) {
+      const order = round % 2 === 0 ? (['older', 'this'] as const) : (['this', 'older'] as const);
+      for (const version of order) {
+        console.error(`round ${round + 1}/${o.rounds}: ${version}`);
+        const [, ...got] = runBench(version === 'older' ? tree : here, o.bench, tmp);
+        rows.push(...got.map((row) => ({ ...row, version, round })));
+      }
+    }
+  } finally {
+    git('worktree', 'remove', '--force', tree);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const ops = [...new Set(rows.map((r) => r.op))];
+  const summary = ops.flatMap((op) => {
+    const per = (v: 'older' | 'this') => rows.filter((r) => r.op === op && r.version === v);
+    const a = per('older');
+    const b = per('this');
+    if (a.length !== o.rounds || b.length !== o.rounds) return [];
+    const ratios = a.map((r, i) => r.ms_median / b[i].ms_median);
+    return [{ op, older_ms_median: median(a.map((r) => r.ms_median)), this_ms_median: median(b.map((r) => r.ms_median)), speedup_median: Number(median(ratios).toFixed(3)), speedup_per_round: ratios.map((x) => Number(x.toFixed(3))) }];
+  });
+  const header = {
+    date: started.date,
+    ended: new Date().toISOString(),
+    bench: o.bench.join(' '),
+    older,
+    this: head,
+    rounds: o.rounds,
+    loadavg_start: started.loadavg.map((x) => Number(x.toFixed(2))),
+    loadavg_end: loadavg().map((x) => Number(x.toFixed(2))),
+  };
+  for (const s of summary) console.log(`${s.op}: older ${s.older_ms_median} ms, this ${s.this_ms_median} ms, older ÷ this ${s.speedup_median} (rounds: ${s.speedup_per_round.join(', ')})`);
+  if (o.out) writeFileSync(o.out, JSON.stringify([header, { summary }, ...rows], null, 1) + '\n');
+}
+
+main();
