@@ -16,16 +16,7 @@ afterAll(() => setAutotune(undefined));
 /** Binding limit: the last case's chunks exceed it and are banded by the conv. */
 const LIMIT = 32 * 1024;
 
-interface Case {
-  name: string;
-  B: number;
-  H: number;
-  W: number;
-  cin: number;
-  cout: number;
-}
-
-const CASES: Case[] = [
+const CASES: { name: string; B: number; H: number; W: number; cin: number; cout: number }[] = [
   // 26 rows in chunks of 4 (f32: 256-byte rows; f16: chunks of an even row count): 6 full, one of 2.
   { name: 'B2 13x8 cin8 cout6, uneven chunks', B: 2, H: 13, W: 8, cin: 8, cout: 6 },
   // 240- (f32) or 120-byte (f16) rows: 16 or 32 rows make the first aligned offset, past the 14.
