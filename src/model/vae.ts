@@ -123,7 +123,7 @@ class ResnetBlock {
    * travel on as the next resnet's x). The old order (shortcut beside x, norm1 in place on x,
    * conv1: x, shortcut and t alive, 4C) set the decode's peak. On lavapipe the fused conv1 costs
    * 1.3-1.7× a norm pass + conv (bench/results/2026-12-01-vae-lavapipe.json): one conv per
-   * level, for a quarter of its largest allocation. With `setNormFusion(gpu, false)` (or x a
+   * level, for one map fewer at the decode's peak (768² f16: 737 -> 611 MiB). With `setNormFusion(gpu, false)` (or x a
    * view) such a resnet keeps the old order. Other shortcut resnets (the encoder's, widening)
    * run the shortcut first and normalise x in place; resnets without one fuse per `fusesNorm`
    * (x and t alive) or normalise into a map of their own (x, h and t). Dropout is a no-op at
