@@ -65,9 +65,16 @@ export interface ActivationEstimate {
   largest: Activation[];
 }
 
-/** One ResnetBlock's most bytes alive at once: x or its 1×1 shortcut, conv1's input and output (norms run in place). */
+/**
+ * One ResnetBlock's most bytes alive at once (vae.ts ResnetBlock.forward): x, its normalised
+ * copy and conv1's output; x, its 1×1 shortcut and conv1's output where channels widen; where
+ * they narrow, x (whose buffer then takes the shortcut), conv1's output and the shortcut's
+ * scratch (an eighth of it: kernels/conv1x1-over-input.ts).
+ */
 function resnetPeak(cIn: number, cOut: number, pixels: number, bytes: (elements: number) => number): number {
-  return cIn === cOut ? 3 * bytes(cOut * pixels) : bytes(cIn * pixels) + 2 * bytes(cOut * pixels);
+  if (cIn === cOut) return 3 * bytes(cOut * pixels);
+  if (cIn > cOut) return bytes(cIn * pixels) + bytes(cOut * pixels) + bytes((cOut * pixels) / 8);
+  return bytes(cIn * pixels) + 2 * bytes(cOut * pixels);
 }
 
 /**

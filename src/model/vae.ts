@@ -4,6 +4,7 @@
 // are channels-last (NHWC) inside, so every full-resolution map can be processed in row bands
 // within the binding limit; images and latents at the API are NCHW like upstream's.
 import { conv2d, disposeConv2d, loadConv2d, type Conv2dWeight } from '../kernels/conv2d.ts';
+import { conv1x1OverInput, overInputProblem } from '../kernels/conv1x1-over-input.ts';
 import { groupNorm, groupNormAffine, type GroupNormParams } from '../kernels/groupnorm.ts';
 import { linear } from '../kernels/matmul.ts';
 import { attention } from '../kernels/attention.ts';
@@ -12,7 +13,7 @@ import { vaeParams } from './param-lists.ts';
 import type { Gpu } from '../runtime/device.ts';
 import { checkParams, componentWeights } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
-import { fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
+import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
 import { openWeights, readJson, uploadWeight, type WeightReader } from '../runtime/weights.ts';
 import type { VaeConfig } from './param-lists.ts';
 
@@ -77,8 +78,9 @@ const fusion = new WeakMap<Gpu, boolean>();
  * Whether resnets apply GroupNorm+SiLU in conv1's read where x is still needed (one map fewer
  * alive) instead of normalising into a map of its own. Default: not on CPU adapters, where the
  * fused conv measured 1.4-1.6× the separate pass + conv (bench/results/2026-12-01-vae-lavapipe.json:
- * it recomputes SiLU per tap and output-channel group), and the decode's peak (the shortcut
- * resnet) is the same either way. `on` undefined restores the default.
+ * it recomputes SiLU per tap and output-channel group), except in resnets that narrow the
+ * channels, which fuse on every adapter (see ResnetBlock.forward). `on` false turns fusion off
+ * there too; undefined restores the default.
  */
 export function setNormFusion(gpu: Gpu, on: boolean | undefined): void {
   if (on === undefined) fusion.delete(gpu);
@@ -113,18 +115,31 @@ class ResnetBlock {
   }
 
   /**
-   * Consumes x. Norms run in place where their input is not needed again; where x is (it is
-   * the residual) conv1 applies GroupNorm+SiLU as it reads x when `fusesNorm`, else the norm
-   * writes a map of its own. conv2 writes over its residual, so at most three maps are alive
-   * (x, the shortcut and conv1's output: at 768² the decoder's largest allocations), and two in
-   * a resnet without a shortcut with fusion. Dropout is a no-op at inference.
+   * Consumes x. Norms run in place where their input is not needed again; conv2 writes over its
+   * residual. A resnet whose channels narrow (cin > cout: the decoder's first resnet of a level,
+   * where x is as large as two output maps, 2C) holds 3C: conv1 applies norm1+SiLU as it reads
+   * x (x + t), the 1×1 shortcut is written over x itself (conv1x1-over-input.ts), conv2 over the
+   * shortcut, and the result is copied into a buffer of its own size (else the 2C buffer would
+   * travel on as the next resnet's x). The old order (shortcut beside x, norm1 in place on x,
+   * conv1: x, shortcut and t alive, 4C) set the decode's peak. On lavapipe the fused conv1 costs
+   * 1.3-1.7× a norm pass + conv (bench/results/2026-12-01-vae-lavapipe.json): one conv per
+   * level, for one map fewer at the decode's peak (768² f16: 737 -> 611 MiB). With `setNormFusion(gpu, false)` (or x a
+   * view) such a resnet keeps the old order. Other shortcut resnets (the encoder's, widening)
+   * run the shortcut first and normalise x in place; resnets without one fuse per `fusesNorm`
+   * (x and t alive) or normalise into a map of their own (x, h and t). Dropout is a no-op at
+   * inference.
    */
   async forward(gpu: Gpu, x: Tensor): Promise<Tensor> {
+    const c = this.shortcut;
+    const overInput = c !== undefined && c.cout < c.cin && fusion.get(gpu) !== false && !overInputProblem(gpu, x, c);
     let t: Tensor;
     let skip = x;
-    if (this.shortcut) {
+    if (c && overInput) {
+      t = await normConv(gpu, x, this.norm1, this.conv1);
+      skip = await conv1x1OverInput(gpu, x, c);
+    } else if (c) {
       // The 1×1 shortcut runs first, so x itself is then free to normalise in place.
-      skip = await conv2d(gpu, x, this.shortcut);
+      skip = await conv2d(gpu, x, c);
       t = await conv2d(gpu, await groupNorm(gpu, x, this.norm1, { silu: true, inPlace: true }), this.conv1);
       x.dispose();
       // x (another width than every later map) is gone: nothing later can reuse its buffer.
@@ -139,7 +154,13 @@ class ResnetBlock {
     await groupNorm(gpu, t, this.norm2, { silu: true, inPlace: true });
     const out = await conv2d(gpu, t, this.conv2, { residual: skip, residualInPlace: true });
     t.dispose();
-    return out;
+    if (!overInput) return out;
+    // The copy takes t's buffer (same size); x's 2C buffer then fits nothing later.
+    const own = empty(gpu, out.shape, out.dtype);
+    gpu.recorder.copy(out.buffer, out.offset, own.buffer, own.offset, Math.ceil(out.byteLength / 4) * 4);
+    out.dispose();
+    releaseCache(gpu);
+    return own;
   }
 
   dispose(): void {

@@ -31,8 +31,8 @@ export class Tensor<D extends StorageDType = DType> {
     readonly dtype: D,
     /** Byte offset of element 0 in `buffer` (a multiple of the storage offset alignment). */
     readonly offset = 0,
-    /** Views share their parent's buffer and never release it. */
-    private readonly owner = true,
+    /** False for views: they share their parent's buffer and never release it. */
+    readonly owner = true,
   ) {}
 
   get numel(): number {
@@ -65,6 +65,19 @@ export class Tensor<D extends StorageDType = DType> {
       throw new Error(`rows: byte offset ${offset} is not a multiple of ${this.gpu.caps.minStorageOffsetAlignment}`);
     }
     return new Tensor(this.gpu, this.buffer, [count, ...this.shape.slice(1)], this.dtype, offset, false);
+  }
+
+  /**
+   * Hands this tensor's buffer to a new owning tensor of `shape` (no more bytes than this one)
+   * and disposes this one without releasing the buffer: a kernel that wrote its output over its
+   * input returns it this way (kernels/conv1x1-over-input.ts).
+   */
+  reuseAs(shape: readonly number[]): Tensor<D> {
+    const what = `reuseAs: [${this.shape}] ${this.dtype} as [${shape}]`;
+    if (!this.owner || this.disposed) throw new Error(`${what}: only a live tensor owning its buffer can hand it on`);
+    if (numel(shape) > this.numel) throw new Error(`${what}: ${numel(shape)} elements do not fit in ${this.numel}`);
+    this.disposed = true;
+    return new Tensor(this.gpu, this.buffer, shape, this.dtype, this.offset);
   }
 
   binding(): GPUBufferBinding {

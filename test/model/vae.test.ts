@@ -3,7 +3,6 @@
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { Precision } from '../../src/model/pipeline-types.ts';
-import { cpuAdapter } from '../../src/kernels/choice.ts';
 import { setNormFusion, Vae } from '../../src/model/vae.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
@@ -60,13 +59,17 @@ describeFixtures('Vae (tiny fixture)', () => {
     const [, , H, W] = golden.entry('image').shape;
     // The first stage's activations must exceed the limit, or nothing is banded.
     expect(H * W * config.block_out_channels[0] * 4).toBeGreaterThan(limit);
-    // The banded run also takes the other resnet path than this adapter's default (GroupNorm+SiLU
-    // fused into conv1's read, or a norm pass of its own), so the two paths must agree too.
+    // The banded runs also take the other resnet paths: GroupNorm+SiLU fused into conv1's read
+    // everywhere (true), or nowhere (false: the narrowing resnets then keep their old order,
+    // the shortcut beside x), where the default run fuses only where this adapter does and in
+    // the narrowing resnets (their shortcut written over x). All must agree.
     const bandedGpu = await device({ maxStorageBinding: limit });
-    setNormFusion(bandedGpu, cpuAdapter(bandedGpu));
-    const banded = await runVae(bandedGpu, golden, 'f32');
-    setNormFusion(bandedGpu, undefined);
     unbanded ??= await runVae(await device(), golden, 'f32');
-    for (const name of OUTPUTS) expectClose(banded[name], unbanded[name], { atol: 1e-5, rtol: 1e-5, label: name });
+    for (const fused of [true, false]) {
+      setNormFusion(bandedGpu, fused);
+      const banded = await runVae(bandedGpu, golden, 'f32');
+      setNormFusion(bandedGpu, undefined);
+      for (const name of OUTPUTS) expectClose(banded[name], unbanded[name], { atol: 1e-5, rtol: 1e-5, label: `${name} (fusion ${fused})` });
+    }
   });
 });
