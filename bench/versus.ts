@@ -1,5 +1,7 @@
-// `npx tsx bench/versus.ts <ref> [--rounds N] [--out file.json] -- <bench args>`: one bench
-// command on an older commit and on this checkout, interleaved in the same minutes.
+// `npx tsx bench/versus.ts <ref> [--rounds N] [--out file.json] [--script bench/x.ts] -- <args>`:
+// one bench command (`diception bench <args> --out …`), or one script of this checkout's bench/
+// (`<script> <args> --out …`, copied into the older tree), on an older commit and on this
+// checkout, interleaved in the same minutes.
 //
 // This machine's speed drifts 2-3× between hours (the same code, the same loop), so a figure
 // recorded on another day cannot judge a speed-up. Each round runs both versions, in alternating
@@ -7,7 +9,7 @@
 // checkout's node_modules. The JSON keeps every row of every run, tagged with its version and
 // round, and per op the median over rounds of (older ms ÷ this ms): > 1 means this checkout is faster.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BenchResult } from './harness.ts';
@@ -17,7 +19,7 @@ const git = (...args: string[]) => execFileSync('git', ['-C', here, ...args], { 
 
 function parseArgs(argv: string[]) {
   const dash = argv.indexOf('--');
-  if (dash < 1) throw new Error('usage: bench/versus.ts <ref> [--rounds N] [--out file.json] -- <bench args>');
+  if (dash < 1) throw new Error('usage: bench/versus.ts <ref> [--rounds N] [--out file.json] [--script bench/x.ts] -- <args>');
   const own = argv.slice(0, dash);
   const flag = (name: string) => {
     const i = own.indexOf(name);
@@ -25,13 +27,17 @@ function parseArgs(argv: string[]) {
   };
   const rounds = Number(flag('--rounds') ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got '${flag('--rounds')}'`);
-  return { ref: own[0], rounds, out: flag('--out'), bench: argv.slice(dash + 1) };
+  const script = flag('--script');
+  if (script !== undefined && !/^bench\/[\w.-]+\.ts$/.test(script)) throw new Error(`--script: expected a file of bench/ such as bench/block-profile.ts, got '${script}'`);
+  return { ref: own[0], rounds, out: flag('--out'), script, bench: argv.slice(dash + 1) };
 }
 
-/** Runs `bench <args> --out <tmp>` in `tree` and returns its [header, ...rows]. */
-function runBench(tree: string, args: string[], tmp: string): [Record<string, unknown>, ...BenchResult[]] {
+/** Runs `bench <args> --out <tmp>` (or the script) in `tree` and returns its [header, ...rows]. */
+function runBench(tree: string, script: string | undefined, args: string[], tmp: string): [Record<string, unknown>, ...BenchResult[]] {
   const file = join(tmp, 'run.json');
-  const r = spawnSync(process.execPath, ['tools/bin.js', 'bench', ...args, '--out', file], { cwd: tree, stdio: ['ignore', 'inherit', 'inherit'] });
+  // A script runs as tools/bin.js runs the CLI: TypeScript through tsx, WGSL imports as text.
+  const command = script ? ['--import', 'tsx', '--loader', './tools/wgsl-hook.js', script] : ['tools/bin.js', 'bench'];
+  const r = spawnSync(process.execPath, [...command, ...args, '--out', file], { cwd: tree, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`bench in ${tree} exited with ${r.status ?? r.signal}`);
   return JSON.parse(readFileSync(file, 'utf8'));
 }
@@ -49,11 +55,12 @@ function main() {
   const rows: (BenchResult & { version: 'older' | 'this'; round: number })[] = [];
   try {
     symlinkSync(join(here, 'node_modules'), join(tree, 'node_modules'));
+    if (o.script) copyFileSync(join(here, o.script), join(tree, o.script));
     for (let round = 0; round < o.rounds; round++) {
       const order = round % 2 === 0 ? (['older', 'this'] as const) : (['this', 'older'] as const);
       for (const version of order) {
         console.error(`round ${round + 1}/${o.rounds}: ${version}`);
-        const [, ...got] = runBench(version === 'older' ? tree : here, o.bench, tmp);
+        const [, ...got] = runBench(version === 'older' ? tree : here, o.script, o.bench, tmp);
         rows.push(...got.map((row) => ({ ...row, version, round })));
       }
     }
@@ -66,14 +73,15 @@ function main() {
     const per = (v: 'older' | 'this') => rows.filter((r) => r.op === op && r.version === v);
     const a = per('older');
     const b = per('this');
-    if (a.length !== o.rounds || b.length !== o.rounds) return [];
+    // Ops missing from a run, or too short to time (0 ms), have no ratio.
+    if (a.length !== o.rounds || b.length !== o.rounds || [...a, ...b].some((r) => !(r.ms_median > 0))) return [];
     const ratios = a.map((r, i) => r.ms_median / b[i].ms_median);
     return [{ op, older_ms_median: median(a.map((r) => r.ms_median)), this_ms_median: median(b.map((r) => r.ms_median)), speedup_median: Number(median(ratios).toFixed(3)), speedup_per_round: ratios.map((x) => Number(x.toFixed(3))) }];
   });
   const header = {
     date: started.date,
     ended: new Date().toISOString(),
-    bench: o.bench.join(' '),
+    bench: o.script ? `${o.script} ${o.bench.join(' ')}` : o.bench.join(' '),
     older,
     this: head,
     rounds: o.rounds,
