@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { BenchResult } from './harness.ts';
+import { median, type BenchResult } from './harness.ts';
 
 const here = resolve(import.meta.dirname, '..');
 const git = (...args: string[]) => execFileSync('git', ['-C', here, ...args], { encoding: 'utf8' }).trim();
@@ -41,8 +41,6 @@ function runBench(tree: string, script: string | undefined, args: string[], tmp:
   if (r.status !== 0) throw new Error(`bench in ${tree} exited with ${r.status ?? r.signal}`);
   return JSON.parse(readFileSync(file, 'utf8'));
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 function main() {
   const o = parseArgs(process.argv.slice(2));
