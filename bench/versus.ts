@@ -7,7 +7,8 @@
 // recorded on another day cannot judge a speed-up. Each round runs both versions, in alternating
 // order (ABBA), each in its own process; the older one from a temporary git worktree sharing this
 // checkout's node_modules. The JSON keeps every row of every run, tagged with its version and
-// round, and per op the median over rounds of (older ms ÷ this ms): > 1 means this checkout is faster.
+// round, after per op the medians over rounds and the median of (older ms ÷ this ms): > 1 means
+// this checkout is faster.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -67,14 +68,21 @@ function main() {
     rmSync(tmp, { recursive: true, force: true });
   }
   const ops = [...new Set(rows.map((r) => r.op))];
-  const summary = ops.flatMap((op) => {
+  const summary = ops.flatMap((op): (BenchResult & { per_round?: number[] })[] => {
     const per = (v: 'older' | 'this') => rows.filter((r) => r.op === op && r.version === v);
     const a = per('older');
     const b = per('this');
     // Ops missing from a run, or too short to time (0 ms), have no ratio.
     if (a.length !== o.rounds || b.length !== o.rounds || [...a, ...b].some((r) => !(r.ms_median > 0))) return [];
     const ratios = a.map((r, i) => r.ms_median / b[i].ms_median);
-    return [{ op, older_ms_median: median(a.map((r) => r.ms_median)), this_ms_median: median(b.map((r) => r.ms_median)), speedup_median: Number(median(ratios).toFixed(3)), speedup_per_round: ratios.map((x) => Number(x.toFixed(3))) }];
+    const { variant, shape, dtype, adapter } = b[0];
+    const each = { variant, shape, dtype, adapter, runs: o.rounds };
+    // Rows as bench rows (ms_median, ratio), so README tables can cite them.
+    return [
+      { ...each, op: `${op}: older, median of rounds`, ms_median: median(a.map((r) => r.ms_median)) },
+      { ...each, op: `${op}: this, median of rounds`, ms_median: median(b.map((r) => r.ms_median)) },
+      { ...each, op: `${op}: older ÷ this`, ms_median: 0, ratio: Number(median(ratios).toFixed(3)), per_round: ratios.map((x) => Number(x.toFixed(3))) },
+    ];
   });
   const header = {
     date: started.date,
@@ -86,8 +94,8 @@ function main() {
     loadavg_start: started.loadavg.map((x) => Number(x.toFixed(2))),
     loadavg_end: loadavg().map((x) => Number(x.toFixed(2))),
   };
-  for (const s of summary) console.log(`${s.op}: older ${s.older_ms_median} ms, this ${s.this_ms_median} ms, older ÷ this ${s.speedup_median} (rounds: ${s.speedup_per_round.join(', ')})`);
-  if (o.out) writeFileSync(o.out, JSON.stringify([header, { summary }, ...rows], null, 1) + '\n');
+  for (const s of summary) console.log(`${s.op}: ${s.ratio ?? s.ms_median}${s.per_round ? ` (rounds: ${s.per_round.join(', ')})` : ' ms'}`);
+  if (o.out) writeFileSync(o.out, JSON.stringify([header, ...summary, ...rows], null, 1) + '\n');
 }
 
 main();
