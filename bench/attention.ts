@@ -1,6 +1,6 @@
-// Attention variants at DICEPTION's shapes: ms (median of 5 after a warm-up) and GFLOP/s
+// Attention variants at DICEPTION's shapes: ms (median of ≥ 6 after a warm-up) and GFLOP/s
 // (FLOPS below: 4·B·H·Tq·Tk·D) as % of the adapter's FMA peak, and as a ratio to the linear
-// 4946×1536×1536 timed just before each shape in the same process (the target: ≥ 0.8 of it).
+// 4946×1536×1536 timed in the same interleaved rounds (the target: ≥ 0.8 of it).
 // Run: npm run bench -- attention [--full] [--all]
 // Default shapes are scaled down so a CPU adapter finishes in about a minute (--full: the real
 // ones); default variant: the registry's choice, labelled 'auto' (--all: every variant; on
@@ -10,7 +10,8 @@ import { attention, attentionFits, attentionVariants, type AttentionVariant } fr
 import { linear } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
-import { flopsRow, round, timeRuns, type BenchResult } from './harness.ts';
+import { interleavedRounds, ratioCI } from '../src/kernels/timing-stats.ts';
+import { flopsRow, median, round, timeRuns, type BenchResult, type Timing } from './harness.ts';
 import { roofline } from './roofline.ts';
 
 export interface Shape {
@@ -47,38 +48,68 @@ export async function benchAttention(
   const dtype = o.dtype ?? 'f32';
   const peak = (await roofline(gpu)).gflops;
   // Unless turned off (default: off where the caller chose the shapes, as the GPU pack does), the
-  // linear is timed right before each shape's attention rows, which divide by it: the load of a
-  // shared machine drifts over a long run.
+  // linear is timed with each shape's attention rows, which divide by it: the load of a shared
+  // machine drifts over a long run.
   const linearShape = o.full ? LINEAR_FULL : LINEAR_QUICK;
   const rows: BenchResult[] = [];
   for (const s of o.shapes ?? (o.full ? FULL_SHAPES : QUICK_SHAPES)) {
-    const ref = (o.reference ?? !o.shapes) ? await linearRow(gpu, linearShape, dtype, peak) : undefined;
-    if (ref) rows.push(ref);
     const n = s.batch * s.tokens * s.heads * s.headDim;
     const rng = new Rng(1);
     const [q, k, v] = [0, 1, 2].map(() => fromArray(gpu, rng.uniformArray(n, -1, 1), [s.batch, s.tokens, s.heads * s.headDim], dtype));
     const variants = o.variants === 'all' ? attentionVariants(gpu).filter((x) => attentionFits(x, s.headDim)) : (o.variants ?? [undefined]);
-    for (const variant of variants) {
-      const t = await timeRuns(gpu, async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose());
-      const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
-      const row = flopsRow(gpu, { op: 'attention', variant: variant ?? 'auto', shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype }, t, flops, peak);
-      rows.push(ref ? { ...row, ratio: round(row.gflops! / ref.gflops!), note: `FLOPs ${FLOPS}; ratio: GFLOP/s ÷ the linear ${ref.shape} row just before` } : row);
+    const flops = 4 * s.batch * s.heads * s.tokens * s.tokens * s.headDim;
+    const what = (variant: AttentionVariant | undefined) => ({ op: 'attention', variant: variant ?? 'auto', shape: `${s.label}: B${s.batch} T${s.tokens} H${s.heads}×${s.headDim}`, dtype });
+    const run = (variant: AttentionVariant | undefined) => async () => (await attention(gpu, q, k, v, { heads: s.heads, variant })).dispose();
+    if (o.reference ?? !o.shapes) {
+      // The linear and the variants run in shuffled rounds: the ratio is the median of per-round
+      // ratios, so a slowdown of the shared machine that hits a whole round cancels out.
+      const ref = await linearInput(gpu, linearShape, dtype);
+      const fns = [ref.run, ...variants.map(run)];
+      const samples = await interleavedRounds(fns.length, (i) => timeOnce(gpu, fns[i]), { rounds: RUNS, warmup: 1 });
+      ref.dispose();
+      const [m, nn, kd] = linearShape;
+      const refFlops = 2 * m * nn * kd;
+      const refRow = flopsRow(gpu, { op: 'linear', variant: 'auto', shape: `${m}x${nn}x${kd}`, dtype }, timing(samples[0]), refFlops, peak);
+      rows.push({ ...refRow, note: 'reference for the attention rows, timed in the same rounds (FLOPs 2·M·N·K)' });
+      variants.forEach((variant, i) => {
+        // GFLOP/s ratio = (flops / refFlops) ÷ (attention time ÷ linear time), per round.
+        const t = ratioCI(samples[0], samples[i + 1]);
+        const [ratio, lo, hi] = [t.ratio, t.hi, t.lo].map((x) => round(flops / refFlops / x));
+        const row = flopsRow(gpu, what(variant), timing(samples[i + 1]), flops, peak);
+        rows.push({ ...row, ratio, note: `FLOPs ${FLOPS}; ratio: GFLOP/s ÷ the linear ${refRow.shape}'s, median of ${samples[0].length} interleaved rounds, 95% CI [${lo}, ${hi}]` });
+      });
+    } else {
+      for (const variant of variants) rows.push(flopsRow(gpu, what(variant), await timeRuns(gpu, run(variant)), flops, peak));
     }
     for (const t of [q, k, v]) t.dispose();
   }
   return rows;
 }
 
-/** The registry's matmul for x[M, K] · W[N, K]ᵀ, timed like the attention rows. */
-async function linearRow(gpu: Gpu, [m, n, kd]: readonly [number, number, number], dtype: DType, peak: number): Promise<BenchResult> {
+/** Timed runs per row (interleaved rounds: at least MIN_ROUNDS). */
+const RUNS = 6;
+
+const timing = (ms: number[]): Timing => ({ median: median(ms), runs: ms.length });
+
+/** One synchronised run of `fn`, in wall-clock ms. */
+async function timeOnce(gpu: Gpu, fn: () => Promise<unknown>): Promise<number> {
+  await gpu.sync('bench');
+  const t0 = performance.now();
+  await fn();
+  await gpu.sync('bench');
+  return performance.now() - t0;
+}
+
+/** The registry's matmul for x[M, K] · W[N, K]ᵀ (the reference the attention rows divide by), ready to run. */
+async function linearInput(gpu: Gpu, [m, n, kd]: readonly [number, number, number], dtype: DType) {
   const rng = new Rng(2);
   const x = fromArray(gpu, rng.uniformArray(m * kd, -1, 1), [m, kd], dtype);
   const w = fromArray(gpu, rng.uniformArray(n * kd, -1, 1), [n, kd], dtype);
-  try {
-    const t = await timeRuns(gpu, async () => (await linear(gpu, x, w)).dispose());
-    return { ...flopsRow(gpu, { op: 'linear', variant: 'auto', shape: `${m}x${n}x${kd}`, dtype }, t, 2 * m * n * kd, peak), note: 'reference for the attention rows (FLOPs 2·M·N·K)' };
-  } finally {
-    x.dispose();
-    w.dispose();
-  }
+  return {
+    run: async () => (await linear(gpu, x, w)).dispose(),
+    dispose: () => {
+      x.dispose();
+      w.dispose();
+    },
+  };
 }
