@@ -11,7 +11,7 @@ import { linear } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
 import { interleavedRounds, ratioCI } from '../src/kernels/timing-stats.ts';
-import { flopsRow, median, round, timeRuns, type BenchResult, type Timing } from './harness.ts';
+import { flopsRow, median, round, timeOnce, timeRuns, type BenchResult, type Timing } from './harness.ts';
 import { roofline } from './roofline.ts';
 
 export interface Shape {
@@ -65,7 +65,7 @@ export async function benchAttention(
       // ratios, so a slowdown of the shared machine that hits a whole round cancels out.
       const ref = await linearInput(gpu, linearShape, dtype);
       const fns = [ref.run, ...variants.map(run)];
-      const samples = await interleavedRounds(fns.length, (i) => timeOnce(gpu, fns[i]), { rounds: RUNS, warmup: 1 });
+      const samples = await interleavedRounds(fns.length, (i) => timeOnce(fns[i], () => gpu.sync('bench')), { rounds: RUNS, warmup: 1 });
       ref.dispose();
       const [m, nn, kd] = linearShape;
       const refFlops = 2 * m * nn * kd;
@@ -90,15 +90,6 @@ export async function benchAttention(
 const RUNS = 6;
 
 const timing = (ms: number[]): Timing => ({ median: median(ms), runs: ms.length });
-
-/** One synchronised run of `fn`, in wall-clock ms. */
-async function timeOnce(gpu: Gpu, fn: () => Promise<unknown>): Promise<number> {
-  await gpu.sync('bench');
-  const t0 = performance.now();
-  await fn();
-  await gpu.sync('bench');
-  return performance.now() - t0;
-}
 
 /** The registry's matmul for x[M, K] · W[N, K]ᵀ (the reference the attention rows divide by), ready to run. */
 async function linearInput(gpu: Gpu, [m, n, kd]: readonly [number, number, number], dtype: DType) {

@@ -55,6 +55,15 @@ export async function timeCalls(fn: () => Promise<unknown>, wait: () => Promise<
   return { median: median(ms), runs };
 }
 
+/** One call of `fn` between two `wait`s (which await all queued work), in wall-clock ms: a sample of interleaved rounds. */
+export async function timeOnce(fn: () => Promise<unknown>, wait: () => Promise<unknown>): Promise<number> {
+  await wait();
+  const t0 = performance.now();
+  await fn();
+  await wait();
+  return performance.now() - t0;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;

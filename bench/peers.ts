@@ -1,6 +1,7 @@
 // `npm run bench -- peers [--quick]`: the same matmul, conv and attention work on the same
 // adapter, in one process, by our kernels and by TensorFlow.js's WebGPU backend (4.22); and by
-// numpy on the CPU where python3 has it. Peer rows carry `ratio` = our speed ÷ the peer's.
+// numpy on the CPU where python3 has it. Peer rows carry `ratio` = our speed ÷ the peer's (ours
+// and TF.js timed in the same shuffled rounds; numpy in its own process, after).
 // All f32 (what tfjs computes in). tfjs gets its own device on the same adapter through
 // navigator.gpu, which must exist before tfjs is imported.
 import { spawnSync } from 'node:child_process';
@@ -11,7 +12,8 @@ import type { Gpu } from '../src/runtime/device.ts';
 import { platform } from '../src/runtime/platform.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type Tensor } from '../src/runtime/tensor.ts';
-import { flopsRow, round, timeCalls, timeRuns, type BenchResult, type Timing } from './harness.ts';
+import { interleavedRounds, MIN_ROUNDS, ratioCI } from '../src/kernels/timing-stats.ts';
+import { flopsRow, median, round, timeOnce, type BenchResult, type Timing } from './harness.ts';
 import { roofline } from './roofline.ts';
 import type { BenchOptions } from './run.ts';
 
@@ -151,24 +153,30 @@ export async function benchPeers(gpu: Gpu, o: BenchOptions): Promise<BenchResult
   };
   const oursMs: number[] = [];
   for (const c of list) {
+    // Ours and TF.js alternate in shuffled rounds: the ratio is the median of per-round ratios,
+    // so a slowdown of the shared machine that hits a whole round cancels out.
     const ours = c.ours(gpu);
-    const t = await timeRuns(gpu, async () => (await ours.run()).dispose());
-    ours.done();
-    oursMs.push(t.median);
-    results.push(row(c, 'ours', t));
-
     const peer = c.tfjs(tf);
     let last: TfTensor | undefined;
-    const tt = await timeCalls(
-      async () => {
-        last?.dispose();
-        last = peer.run();
-      },
-      wait,
-    );
+    const runs = [
+      () => timeOnce(async () => (await ours.run()).dispose(), () => gpu.sync('bench')),
+      () =>
+        timeOnce(async () => {
+          last?.dispose();
+          last = peer.run();
+        }, wait),
+    ];
+    const [mine, theirs] = await interleavedRounds(2, (i) => runs[i](), { rounds: MIN_ROUNDS, warmup: 1 });
     last?.dispose();
+    ours.done();
     peer.done();
-    results.push(row(c, 'tfjs-webgpu 4.22', tt, { ratio: round(tt.median / t.median) }));
+    const t = { median: median(mine), runs: mine.length };
+    oursMs.push(t.median);
+    results.push(row(c, 'ours', t));
+    // Peer time ÷ our time per round = our speed ÷ the peer's.
+    const r = ratioCI(mine, theirs);
+    const ci = `${round(r.lo)}, ${round(r.hi)}`;
+    results.push(row(c, 'tfjs-webgpu 4.22', { median: median(theirs), runs: theirs.length }, { ratio: round(r.ratio), note: `ratio: median of ${mine.length} interleaved rounds, 95% CI [${ci}]` }));
   }
   const np = numpyTimes(list);
   if ('error' in np) {
