@@ -115,8 +115,9 @@ describe.each(PRECISIONS)('linear ($name)', ({ name, dtype, opts }) => {
 
 // Every variant in every precision, on three calls whose defines differ (compiles dominate the
 // run time, f16 products compile slowly on lavapipe): a banded linear with the whole epilogue
-// (vec4 loads; K % 8 == 0, so f16 words for `words` variants), one row per batch with a long K that is no multiple of 4 or of any tile (B
-// transposed, scalar loads), and a batched product with B not transposed.
+// (vec4 loads; K % 8 == 0, so f16 words for `words` variants), one row per batch with a long K
+// that is no multiple of 4 or of any tile (B transposed, scalar loads), and a batched product
+// with B not transposed.
 describe.each(PRECISIONS)('matmul variants ($name)', ({ name, dtype, opts }) => {
   // f16 products are only for f16 operands (the registry never picks them for f32 ones).
   const variants = MATMUL_VARIANTS.filter((v) => !v.f16Math || dtype === 'f16');
