@@ -27,18 +27,47 @@ const SGR = {{SGR}}u;
 alias V4 = vec4<{{MATH}}>;
 alias M4 = mat4x4<{{MATH}}>;
 
+#if WORDS
+// WORDS (f16 a and b, TRANS_B, K % 8 == 0): both bound as vec4<u32>, two halves per word, so one
+// load per lane brings 8 consecutive k of a row where a vec4<f16> load brings 4 (llvmpipe loads
+// lane by lane and component by component: a quarter of the loaded components per product).
+// The K loop takes 8 per trip: `part(w, u)` is k + 4u..k + 4u + 3 of such a load.
+const KU = 2u;
+fn halves4(w0: u32, w1: u32) -> vec4<f32> { return vec4<f32>(unpack2x16float(w0), unpack2x16float(w1)); }
+fn part(w: vec4<u32>, u: u32) -> V4 { return V4(halves4(w[2u * u], w[2u * u + 1u])); }
+fn half1(w: u32, i: u32) -> f32 { let p = unpack2x16float(w); return select(p.x, p.y, (i & 1u) == 1u); }
+#else
+const KU = 1u;
+#endif
+
 // Four consecutive K elements of A's row starting at index i (i % 4 == 0 when VEC_A).
 fn loadA(i: u32) -> V4 {
+#if WORDS
+  return V4(halves4(a_load(i >> 1u), a_load((i >> 1u) + 1u)));
+#else
 #if VEC_A
   return V4(a_load4(i >> 2u));
 #else
   return V4(vec4<f32>(a_load(i), a_load(i + 1u), a_load(i + 2u), a_load(i + 3u)));
+#endif
+#endif
+}
+
+// A[i] alone (the K % 4 tail).
+fn loadA1(i: u32) -> f32 {
+#if WORDS
+  return half1(a_load(i >> 1u), i);
+#else
+  return a_load(i);
 #endif
 }
 
 #if !Q8
 // B[k..k+3] for one output column: contiguous when TRANS_B, else strided by N.
 fn loadB(i: u32) -> V4 {
+#if WORDS
+  return V4(halves4(b_load(i >> 1u), b_load((i >> 1u) + 1u)));
+#else
 #if VEC_B
   return V4(b_load4(i >> 2u));
 #else
@@ -47,6 +76,7 @@ fn loadB(i: u32) -> V4 {
 #else
   let s = params.N;
   return V4(vec4<f32>(b_load(i), b_load(i + s), b_load(i + 2u * s), b_load(i + 3u * s)));
+#endif
 #endif
 #endif
 }
@@ -86,10 +116,14 @@ fn loadB1(col: u32, k: u32) -> f32 {
 #if Q8
   return q8Load4(col, k & ~3u)[k & 3u];
 #else
+#if WORDS
+  return half1(b_load((col + k) >> 1u), col + k);
+#else
 #if TRANS_B
   return b_load(col + k);
 #else
   return b_load(col + k * params.N);
+#endif
 #endif
 #endif
 }
@@ -169,32 +203,55 @@ fn main(
   var myRow: array<u32, SGR>;
   for (var r = 0u; r < SGR; r++) { myRow[r] = rowA[min(lane + 8u * r, TM - 1u)]; }
 #endif
-  for (var k = 0u; k < k4; k += 4u) {
-    let b0 = M4(loadBk(colB[0], k), loadBk(colB[1], k), loadBk(colB[2], k), loadBk(colB[3], k));
+  // KU steps of 4 per trip (WORDS: 2, K % 8 == 0).
+  for (var k0 = 0u; k0 < k4; k0 += 4u * KU) {
+#if WORDS
+    var bw: array<vec4<u32>, TN>;
+    for (var j = 0u; j < TN; j++) { bw[j] = b_load4((colB[j] + k0) >> 3u); }
+#if SUBGROUPS
+    var aw: array<vec4<u32>, SGR>;
+    for (var r = 0u; r < SGR; r++) { aw[r] = a_load4((myRow[r] + k0) >> 3u); }
+#endif
+#endif
+    for (var u = 0u; u < KU; u++) {
+      let k = k0 + 4u * u;
+#if WORDS
+      let b0 = M4(part(bw[0], u), part(bw[1], u), part(bw[2], u), part(bw[3], u));
 #if TN8
-    let b1 = M4(loadBk(colB[4], k), loadBk(colB[5], k), loadBk(colB[6], k), loadBk(colB[7], k));
+      let b1 = M4(part(bw[4], u), part(bw[5], u), part(bw[6], u), part(bw[7], u));
+#endif
+#else
+      let b0 = M4(loadBk(colB[0], k), loadBk(colB[1], k), loadBk(colB[2], k), loadBk(colB[3], k));
+#if TN8
+      let b1 = M4(loadBk(colB[4], k), loadBk(colB[5], k), loadBk(colB[6], k), loadBk(colB[7], k));
+#endif
 #endif
 #if SUBGROUPS
-    // Each lane loads its rows' vec4s and the subgroup shares them: SGR loads of A per lane
-    // instead of TM (subgroupBroadcast would need a constant lane).
-    var mine: array<V4, SGR>;
-    for (var r = 0u; r < SGR; r++) { mine[r] = loadA(myRow[r] + k); }
-    for (var i = 0u; i < TM; i++) {
-      let a = subgroupShuffle(mine[i / 8u], i % 8u);
-      acc0[i] += vec4<f32>(a * b0);
-#if TN8
-      acc1[i] += vec4<f32>(a * b1);
-#endif
-    }
+      // Each lane loads its rows' vec4s and the subgroup shares them: SGR loads of A per lane
+      // instead of TM (subgroupBroadcast would need a constant lane).
+      var mine: array<V4, SGR>;
+#if WORDS
+      for (var r = 0u; r < SGR; r++) { mine[r] = part(aw[r], u); }
 #else
-    for (var i = 0u; i < TM; i++) {
-      let a = loadA(rowA[i] + k);
-      acc0[i] += vec4<f32>(a * b0);
+      for (var r = 0u; r < SGR; r++) { mine[r] = loadA(myRow[r] + k); }
+#endif
+      for (var i = 0u; i < TM; i++) {
+        let a = subgroupShuffle(mine[i / 8u], i % 8u);
+        acc0[i] += vec4<f32>(a * b0);
 #if TN8
-      acc1[i] += vec4<f32>(a * b1);
+        acc1[i] += vec4<f32>(a * b1);
+#endif
+      }
+#else
+      for (var i = 0u; i < TM; i++) {
+        let a = loadA(rowA[i] + k);
+        acc0[i] += vec4<f32>(a * b0);
+#if TN8
+        acc1[i] += vec4<f32>(a * b1);
+#endif
+      }
 #endif
     }
-#endif
   }
   // K % 4 tail (only without VEC_A/VEC_B, which require K % 4 == 0).
   for (var k = k4; k < K; k++) {
@@ -203,7 +260,7 @@ fn main(
     let b1 = vec4<f32>(loadB1(colB[4], k), loadB1(colB[5], k), loadB1(colB[6], k), loadB1(colB[7], k));
 #endif
     for (var i = 0u; i < TM; i++) {
-      let x = a_load(rowA[i] + k);
+      let x = loadA1(rowA[i] + k);
       acc0[i] += x * b0;
 #if TN8
       acc1[i] += x * b1;

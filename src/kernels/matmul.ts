@@ -25,6 +25,11 @@ export interface MatmulVariant extends Variant {
   naive?: boolean;
   /** A's rows are loaded once per subgroup (lane j: rows j, j+8, …) and shuffled to every lane (subgroups of ≥ 8). */
   subgroups?: boolean;
+  /**
+   * f16 a and b (TRANS_B, K % 8 == 0) bound as vec4<u32> words: one load per lane brings 8 halves
+   * of a row (WORDS), where a vec4<f16> load brings 4; the K loop then takes 8 per trip.
+   */
+  words?: boolean;
   /** Products in f16 (accumulation stays f32). */
   f16Math?: boolean;
   /**
@@ -98,6 +103,9 @@ export const MATMUL_VARIANTS: MatmulVariant[] = registerFamily('matmul', (<Matmu
   // Workgroups of 8 suit lavapipe (one SIMD batch per workgroup); GPUs want 64 or more.
   // 16 rows per block: ~1.4× the 8-row variants on lavapipe (half the B loads per product);
   // 24 or 32 rows spill and run 3× slower there.
+  // f16 operands as vec4<u32> words: 0.79× the time of subgroup-16x4-wg64 at 4946x1536x1536
+  // on lavapipe (shaders/README.md); f32 operands run as subgroup-16x4-wg64.
+  { name: 'subgroup-16x4-wg64-w8', family: 'matmul', tm: 16, tn: 4, wg: 64, vec: true, subgroups: true, words: true, supports: sg8, needs: SUBGROUPS },
   { name: 'subgroup-16x4-wg64', family: 'matmul', tm: 16, tn: 4, wg: 64, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
   { name: 'subgroup-16x4', family: 'matmul', tm: 16, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
   { name: 'subgroup-8x4', family: 'matmul', tm: 8, tn: 4, wg: 8, vec: true, subgroups: true, supports: sg8, needs: SUBGROUPS },
@@ -286,11 +294,15 @@ function blockOf(caps: Capabilities, v: MatmulVariant): [number, number] {
   return v.tile ? [v.tile.bm, v.tile.bn] : [v.tm, v.wg * v.tn];
 }
 
+/** Whether a and b bind as vec4<u32> words (the register kernel's WORDS). */
+function words(p: Problem, v: MatmulVariant): boolean {
+  return Boolean(v.words) && p.transB && !p.q8 && p.K % 8 === 0 && p.a.dtype === 'f16' && p.b.dtype === 'f16';
+}
 function vecA(p: Problem, v: MatmulVariant): boolean {
-  return v.vec && p.K % 4 === 0;
+  return v.vec && p.K % 4 === 0 && !words(p, v);
 }
 function vecB(p: Problem, v: MatmulVariant): boolean {
-  return v.vec && p.transB && p.K % 4 === 0 && !p.q8;
+  return v.vec && p.transB && p.K % 4 === 0 && !p.q8 && !words(p, v);
 }
 
 function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
@@ -298,6 +310,7 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
     TM: v.tm,
     TN: v.tn,
     SGR: Math.max(1, Math.ceil(v.tm / 8)),
+    WORDS: words(p, v),
     WG: v.wg,
     REGISTER: !v.tile && !v.subgroupMatrix,
     WGMEM: Boolean(v.tile),
@@ -325,8 +338,8 @@ function kernelFor(gpu: Gpu, p: Problem, v: MatmulVariant) {
   if (p.act !== 'none') defines.ACT_FN = `act_${p.act}`;
   if (v.subgroupMatrix) Object.assign(defines, subgroupMatrixDefines(gpu, v.subgroupMatrix));
   const bindings = [
-    { name: 'a', dtype: p.a.dtype, vec: vecA(p, v) ? 4 : 1 },
-    { name: 'b', dtype: p.b.dtype, vec: vecB(p, v) ? 4 : 1 },
+    { name: 'a', dtype: words(p, v) ? 'u32' : p.a.dtype, vec: vecA(p, v) || words(p, v) ? 4 : 1 },
+    { name: 'b', dtype: words(p, v) ? 'u32' : p.b.dtype, vec: vecB(p, v) || words(p, v) ? 4 : 1 },
     ...(p.q8 ? [{ name: 'scales', dtype: p.q8.scales.dtype }] : []),
     ...(p.bias ? [{ name: 'bias', dtype: p.bias.dtype }] : []),
     ...(p.residual ? [{ name: 'residual', dtype: p.residual.dtype }] : []),

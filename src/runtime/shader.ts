@@ -6,7 +6,8 @@
 //   <name>_load(i) -> f32          element i
 //   <name>_load4(j) -> vec4<f32>   elements 4j..4j+3 (bindings declared with vec: 4)
 //   <name>_store(i, v: f32) / <name>_store4(j, v: vec4<f32>)   (read_write bindings)
-// Integer data (token ids) binds as dtype 'u32': `<name>_load(i) -> u32` (and `_store`).
+// Integer data (token ids) binds as dtype 'u32': `<name>_load(i) -> u32` (and `_store`); read-only
+// u32 with vec: 4 adds `<name>_load4(j) -> vec4<u32>` (words 4j..4j+3).
 // plus `var<uniform> params: Params` when the kernel has uniforms (Params is declared in the
 // .wgsl file). Preprocessor: `#if NAME` / `#if !NAME` / `#else` / `#endif` on their own lines
 // and `{{NAME}}` substitution, both from the kernel's `defines`. Line numbers are preserved,
@@ -90,8 +91,11 @@ function storageType(b: BindingSpec, f16: boolean): { elem: string; load: string
   const v4 = b.vec === 4;
   const n = b.name;
   if (b.dtype === 'u32') {
-    if (v4) throw new Error(`binding '${n}': u32 bindings are scalar`);
     if (b.atomic) return { elem: 'atomic<u32>', load: '', load4: '', store: '' };
+    if (v4) {
+      if (b.access === 'read_write') throw new Error(`binding '${n}': u32 vec4 bindings are read-only`);
+      return { elem: 'vec4<u32>', load: `return ${n}[i >> 2u][i & 3u];`, load4: `return ${n}[j];` };
+    }
     return { elem: 'u32', load: `return ${n}[i];`, load4: '', store: `${n}[i] = v;`, store4: '' };
   }
   if (b.dtype === 'f32') {
@@ -160,6 +164,7 @@ export function prelude(spec: KernelSpec, f16: boolean): string {
     if (b.atomic) return;
     if (b.dtype === 'u32') {
       lines.push(`fn ${b.name}_load(i: u32) -> u32 { ${t.load} }`);
+      if (b.vec === 4) lines.push(`fn ${b.name}_load4(j: u32) -> vec4<u32> { ${t.load4} }`);
       if (rw) lines.push(`fn ${b.name}_store(i: u32, v: u32) { ${t.store} }`);
       return;
     }
