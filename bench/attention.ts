@@ -11,7 +11,7 @@ import { linear } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type DType } from '../src/runtime/tensor.ts';
 import { interleavedRounds, ratioCI } from '../src/kernels/timing-stats.ts';
-import { flopsRow, median, round, timeOnce, timeRuns, type BenchResult, type Timing } from './harness.ts';
+import { flopsRow, round, timeOnce, timeRuns, timingOf, type BenchResult } from './harness.ts';
 import { roofline } from './roofline.ts';
 
 export interface Shape {
@@ -69,13 +69,13 @@ export async function benchAttention(
       ref.dispose();
       const [m, nn, kd] = linearShape;
       const refFlops = 2 * m * nn * kd;
-      const refRow = flopsRow(gpu, { op: 'linear', variant: 'auto', shape: `${m}x${nn}x${kd}`, dtype }, timing(samples[0]), refFlops, peak);
+      const refRow = flopsRow(gpu, { op: 'linear', variant: 'auto', shape: `${m}x${nn}x${kd}`, dtype }, timingOf(samples[0]), refFlops, peak);
       rows.push({ ...refRow, note: 'reference for the attention rows, timed in the same rounds (FLOPs 2·M·N·K)' });
       variants.forEach((variant, i) => {
         // GFLOP/s ratio = (flops / refFlops) ÷ (attention time ÷ linear time), per round.
         const t = ratioCI(samples[0], samples[i + 1]);
         const [ratio, lo, hi] = [t.ratio, t.hi, t.lo].map((x) => round(flops / refFlops / x));
-        const row = flopsRow(gpu, what(variant), timing(samples[i + 1]), flops, peak);
+        const row = flopsRow(gpu, what(variant), timingOf(samples[i + 1]), flops, peak);
         rows.push({ ...row, ratio, note: `FLOPs ${FLOPS}; ratio: GFLOP/s ÷ the linear ${refRow.shape}'s, median of ${samples[0].length} interleaved rounds, 95% CI [${lo}, ${hi}]` });
       });
     } else {
@@ -88,8 +88,6 @@ export async function benchAttention(
 
 /** Timed runs per row (interleaved rounds: at least MIN_ROUNDS). */
 const RUNS = 6;
-
-const timing = (ms: number[]): Timing => ({ median: median(ms), runs: ms.length });
 
 /** The registry's matmul for x[M, K] · W[N, K]ᵀ (the reference the attention rows divide by), ready to run. */
 async function linearInput(gpu: Gpu, [m, n, kd]: readonly [number, number, number], dtype: DType) {

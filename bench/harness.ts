@@ -64,6 +64,11 @@ export async function timeOnce(fn: () => Promise<unknown>, wait: () => Promise<u
   return performance.now() - t0;
 }
 
+/** The Timing of samples already taken (interleaved rounds). */
+export function timingOf(ms: number[]): Timing {
+  return { median: median(ms), runs: ms.length };
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;

@@ -13,7 +13,7 @@ import { platform } from '../src/runtime/platform.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type Tensor } from '../src/runtime/tensor.ts';
 import { interleavedRounds, MIN_ROUNDS, ratioCI } from '../src/kernels/timing-stats.ts';
-import { flopsRow, median, round, timeOnce, type BenchResult, type Timing } from './harness.ts';
+import { flopsRow, round, timeOnce, timingOf, type BenchResult, type Timing } from './harness.ts';
 import { roofline } from './roofline.ts';
 import type { BenchOptions } from './run.ts';
 
@@ -170,13 +170,13 @@ export async function benchPeers(gpu: Gpu, o: BenchOptions): Promise<BenchResult
     last?.dispose();
     ours.done();
     peer.done();
-    const t = { median: median(mine), runs: mine.length };
+    const t = timingOf(mine);
     oursMs.push(t.median);
     results.push(row(c, 'ours', t));
     // Peer time ÷ our time per round = our speed ÷ the peer's.
     const r = ratioCI(mine, theirs);
     const ci = `${round(r.lo)}, ${round(r.hi)}`;
-    results.push(row(c, 'tfjs-webgpu 4.22', { median: median(theirs), runs: theirs.length }, { ratio: round(r.ratio), note: `ratio: median of ${mine.length} interleaved rounds, 95% CI [${ci}]` }));
+    results.push(row(c, 'tfjs-webgpu 4.22', timingOf(theirs), { ratio: round(r.ratio), note: `ratio: median of ${mine.length} interleaved rounds, 95% CI [${ci}]` }));
   }
   const np = numpyTimes(list);
   if ('error' in np) {

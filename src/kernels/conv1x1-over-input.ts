@@ -6,8 +6,8 @@ import { BYTES, type Tensor } from '../runtime/tensor.ts';
 import { writable } from './bands.ts';
 import { conv2d, type Conv2dWeight } from './conv2d.ts';
 
-/** Scratch is about 1/CHUNKS of the output. */
-const CHUNKS = 8;
+/** Scratch is about 1/OVER_INPUT_CHUNKS of the output (the preflight estimate counts it). */
+export const OVER_INPUT_CHUNKS = 8;
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 /** The least n ≥ 1 with n·bytes a multiple of `align`. */
@@ -43,7 +43,7 @@ export async function conv1x1OverInput(gpu: Gpu, x: Tensor, c: Conv2dWeight): Pr
   const a = unitFor(inRow, align);
   const b = unitFor(outRow, 4);
   const unit = (a * b) / gcd(a, b);
-  const per = Math.ceil(Math.ceil(rows / CHUNKS) / unit) * unit;
+  const per = Math.ceil(Math.ceil(rows / OVER_INPUT_CHUNKS) / unit) * unit;
   const byRow = x.reshape([rows, W, cin]);
   for (let r0 = 0; r0 < rows; r0 += per) {
     const n = Math.min(per, rows - r0);

@@ -11,6 +11,7 @@
 // and the u32 index range, which WebGPU does report.
 import { MAX_INDEXED } from '../kernels/bands.ts';
 import { cpuAdapter } from '../kernels/choice.ts';
+import { OVER_INPUT_CHUNKS } from '../kernels/conv1x1-over-input.ts';
 import type { Capabilities, Gpu } from '../runtime/device.ts';
 import { platform } from '../runtime/platform.ts';
 import { sizeClass } from '../runtime/pool.ts';
@@ -69,11 +70,11 @@ export interface ActivationEstimate {
  * One ResnetBlock's most bytes alive at once (vae.ts ResnetBlock.forward): x, its normalised
  * copy and conv1's output; x, its 1×1 shortcut and conv1's output where channels widen; where
  * they narrow, x (whose buffer then takes the shortcut), conv1's output and the shortcut's
- * scratch (an eighth of it: kernels/conv1x1-over-input.ts).
+ * scratch (1/OVER_INPUT_CHUNKS of it).
  */
 function resnetPeak(cIn: number, cOut: number, pixels: number, bytes: (elements: number) => number): number {
   if (cIn === cOut) return 3 * bytes(cOut * pixels);
-  if (cIn > cOut) return bytes(cIn * pixels) + bytes(cOut * pixels) + bytes((cOut * pixels) / 8);
+  if (cIn > cOut) return bytes(cIn * pixels) + bytes(cOut * pixels) + bytes((cOut * pixels) / OVER_INPUT_CHUNKS);
   return bytes(cIn * pixels) + 2 * bytes(cOut * pixels);
 }
 
