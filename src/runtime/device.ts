@@ -1,6 +1,6 @@
 // One WebGPU device per process, with the adapter's real limits and the optional features
 // that exist. Kernels consult `Capabilities`; nothing else sniffs the adapter.
-import { platform } from './platform.ts';
+import { platform, settle } from './platform.ts';
 import { BufferPool } from './pool.ts';
 import { Recorder } from './recorder.ts';
 import { PipelineCache } from './shader.ts';
@@ -99,7 +99,7 @@ export class Gpu {
   /** Submits recorded work and waits for the GPU to finish it (in a dry run there is none to wait for). */
   async sync(operation = 'sync'): Promise<void> {
     this.recorder.flush();
-    if (!this.recorder.isDryRun) await this.device.queue.onSubmittedWorkDone();
+    if (!this.recorder.isDryRun) await settle(this.device.queue.onSubmittedWorkDone());
     this.check(operation);
   }
 

@@ -40,6 +40,34 @@ class FileSource implements ByteSource {
   }
 }
 
+// Dawn's Node binding learns that GPU work finished by polling from back-to-back setImmediate
+// callbacks, which keeps a core busy for as long as any GPU promise is pending. On a CPU adapter
+// that core is one the driver's threads need: on lavapipe (2 cores) a 3×3 conv took 1.6-1.8× as
+// long while the main thread polled. So while GPU promises are pending, one loop naps (a blocking
+// Atomics.wait, no CPU) between event-loop turns that let Dawn poll once; naps start short for
+// quick waits and grow to MAX_NAP_MS. I/O and timers still run on every turn.
+const MAX_NAP_MS = 1;
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+let open = 0;
+let nap = 0;
+
+async function napWhileOpen(): Promise<void> {
+  while (open > 0) {
+    await new Promise((r) => setImmediate(r));
+    if (open === 0) break;
+    Atomics.wait(napCell, 0, 0, nap);
+    nap = Math.min(MAX_NAP_MS, nap * 2);
+  }
+}
+
+function settle<T>(pending: Promise<T>): Promise<T> {
+  nap = 0.02;
+  if (open++ === 0) void napWhileOpen();
+  const done = () => void open--;
+  pending.then(done, done);
+  return pending;
+}
+
 /**
  * Persistent entries as files in $DICEPTION_CACHE_DIR, else the user's cache folder
  * ($XDG_CACHE_HOME or ~/.cache, %LOCALAPPDATA% on Windows) under diception/.
@@ -102,6 +130,7 @@ export const nodePlatform: Platform = {
     const limit = process.constrainedMemory?.() ?? 0;
     return limit > 0 ? Math.min(limit, totalmem()) : totalmem();
   },
+  settle,
   async exists(path) {
     try {
       await stat(path);

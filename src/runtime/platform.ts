@@ -16,6 +16,11 @@ export interface Platform {
   store?: TextStore;
   /** The machine's RAM in bytes, where the platform tells (a CPU adapter's memory budget). */
   memoryBytes?(): number | undefined;
+  /**
+   * Waits for a GPU promise (queue done, buffer mapped, pipeline built) without busy-polling,
+   * where the platform's WebGPU would poll (Node); absent: the promise is awaited as it is.
+   */
+  settle?<T>(pending: Promise<T>): Promise<T>;
 }
 
 export interface TextStore {
@@ -40,6 +45,11 @@ let current: Platform | undefined;
 
 export function setPlatform(p: Platform): void {
   current = p;
+}
+
+/** `pending` through the platform's `settle` (see Platform): every wait on the GPU goes here. */
+export function settle<T>(pending: Promise<T>): Promise<T> {
+  return current?.settle ? current.settle(pending) : pending;
 }
 
 export function platform(): Platform {

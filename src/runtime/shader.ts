@@ -14,6 +14,7 @@
 // so compiler messages point at the .wgsl file's own lines.
 import type { Gpu } from './device.ts';
 import type { DType } from './tensor.ts';
+import { settle } from './platform.ts';
 
 export interface BindingSpec {
   name: string;
@@ -227,11 +228,13 @@ export class PipelineCache {
     device.pushErrorScope('validation');
     let pipeline: GPUComputePipeline;
     try {
-      pipeline = await device.createComputePipelineAsync({
-        label,
-        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: spec.entryPoint ?? 'main' },
-      });
+      pipeline = await settle(
+        device.createComputePipelineAsync({
+          label,
+          layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+          compute: { module, entryPoint: spec.entryPoint ?? 'main' },
+        }),
+      );
     } catch (e) {
       await device.popErrorScope();
       throw new Error(`${file}: pipeline creation failed for ${label} (does the shader match the bindings contract in shaders/README.md?): ${(e as Error).message}`);
