@@ -9,7 +9,7 @@ import { attention } from '../src/kernels/attention.ts';
 import { conv2d, disposeConv2d, prepareConv2d } from '../src/kernels/conv2d.ts';
 import { linear } from '../src/kernels/matmul.ts';
 import type { Gpu } from '../src/runtime/device.ts';
-import { platform } from '../src/runtime/platform.ts';
+import { platform, settle } from '../src/runtime/platform.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type Tensor } from '../src/runtime/tensor.ts';
 import { interleavedRounds, MIN_ROUNDS, ratioCI } from '../src/kernels/timing-stats.ts';
@@ -111,13 +111,14 @@ async function loadTfjs(): Promise<{ tf: Tf; wait: () => Promise<void> }> {
   const backend = tf.backend() as unknown as { commandEncoder: GPUCommandEncoder | null; endComputePassEncoder(): void; submitQueue(): void; device: GPUDevice };
   return {
     tf,
-    // What tfjs does before a read: close the open compute pass, submit the batch.
+    // What tfjs does before a read: close the open compute pass, submit the batch. Then the wait
+    // ours uses (settle: no busy polling in Node), so that the rounds compare the kernels.
     wait: async () => {
       if (backend.commandEncoder) {
         backend.endComputePassEncoder();
         backend.submitQueue();
       }
-      await backend.device.queue.onSubmittedWorkDone();
+      await settle(backend.device.queue.onSubmittedWorkDone());
     },
   };
 }

@@ -50,19 +50,24 @@ const MAX_NAP_MS = 1;
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 let open = 0;
 let nap = 0;
+let napping = false;
 
 async function napWhileOpen(): Promise<void> {
+  napping = true;
   while (open > 0) {
     await new Promise((r) => setImmediate(r));
     if (open === 0) break;
     Atomics.wait(napCell, 0, 0, nap);
     nap = Math.min(MAX_NAP_MS, nap * 2);
   }
+  napping = false;
 }
 
 function settle<T>(pending: Promise<T>): Promise<T> {
   nap = 0.02;
-  if (open++ === 0) void napWhileOpen();
+  open++;
+  // One loop at a time: a loop about to see open == 0 may still be waiting for its turn.
+  if (!napping) void napWhileOpen();
   const done = () => void open--;
   pending.then(done, done);
   return pending;

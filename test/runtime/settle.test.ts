@@ -1,7 +1,7 @@
 // The Node platform's settle (src/runtime/node.ts): GPU promises are awaited without letting
 // Dawn's setImmediate polling spin the main thread. A stand-in for Dawn's poller (a callback that
 // re-queues itself with setImmediate while a promise is pending) counts the event-loop turns.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nodePlatform } from '../../src/runtime/node.ts';
 import { settle } from '../../src/runtime/platform.ts';
 import { device } from '../helpers.ts';
@@ -37,6 +37,18 @@ describe('settle (Node)', () => {
     // thousands (its bound here is loose on purpose: a loaded machine turns slower).
     expect(quiet).toBeLessThan(400);
     expect(direct).toBeGreaterThan(4 * quiet);
+  });
+
+  it('back-to-back waits reuse one napping loop instead of starting one each', async () => {
+    const naps = vi.spyOn(Atomics, 'wait');
+    try {
+      for (let i = 0; i < 100; i++) await settle(later(1, i));
+      // One loop naps a handful of times per 1 ms wait (0.02 ms doubling); loops left running
+      // from earlier waits would each nap on every turn, hundreds per wait by the end.
+      expect(naps.mock.calls.length).toBeLessThan(100 * 12);
+    } finally {
+      naps.mockRestore();
+    }
   });
 
   it('overlapping waits share one napping loop, and a GPU readback still completes', async () => {
