@@ -13,7 +13,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { median, type BenchResult } from './harness.ts';
+import type { BenchResult } from './harness.ts';
+import { summarize, type VersusRow } from './versus-summary.ts';
 
 const here = resolve(import.meta.dirname, '..');
 const git = (...args: string[]) => execFileSync('git', ['-C', here, ...args], { encoding: 'utf8' }).trim();
@@ -51,7 +52,7 @@ function main() {
   const tree = join(tmp, 'older');
   git('worktree', 'add', '--detach', tree, older);
   const started = { date: new Date().toISOString(), loadavg: loadavg() };
-  const rows: (BenchResult & { version: 'older' | 'this'; round: number })[] = [];
+  const rows: VersusRow[] = [];
   try {
     symlinkSync(join(here, 'node_modules'), join(tree, 'node_modules'));
     if (o.script) copyFileSync(join(here, o.script), join(tree, o.script));
@@ -67,23 +68,7 @@ function main() {
     git('worktree', 'remove', '--force', tree);
     rmSync(tmp, { recursive: true, force: true });
   }
-  const ops = [...new Set(rows.map((r) => r.op))];
-  const summary = ops.flatMap((op): (BenchResult & { per_round?: number[] })[] => {
-    const per = (v: 'older' | 'this') => rows.filter((r) => r.op === op && r.version === v);
-    const a = per('older');
-    const b = per('this');
-    // Ops missing from a run, or too short to time (0 ms), have no ratio.
-    if (a.length !== o.rounds || b.length !== o.rounds || [...a, ...b].some((r) => !(r.ms_median > 0))) return [];
-    const ratios = a.map((r, i) => r.ms_median / b[i].ms_median);
-    const { variant, shape, dtype, adapter } = b[0];
-    const each = { variant, shape, dtype, adapter, runs: o.rounds };
-    // Rows as bench rows (ms_median, ratio), so README tables can cite them.
-    return [
-      { ...each, op: `${op}: older, median of rounds`, ms_median: median(a.map((r) => r.ms_median)) },
-      { ...each, op: `${op}: this, median of rounds`, ms_median: median(b.map((r) => r.ms_median)) },
-      { ...each, op: `${op}: older ÷ this`, ms_median: 0, ratio: Number(median(ratios).toFixed(3)), per_round: ratios.map((x) => Number(x.toFixed(3))) },
-    ];
-  });
+  const summary = summarize(rows, o.rounds);
   const header = {
     date: started.date,
     ended: new Date().toISOString(),
@@ -94,7 +79,10 @@ function main() {
     loadavg_start: started.loadavg.map((x) => Number(x.toFixed(2))),
     loadavg_end: loadavg().map((x) => Number(x.toFixed(2))),
   };
-  for (const s of summary) console.log(`${s.op}: ${s.ratio ?? s.ms_median}${s.per_round ? ` (rounds: ${s.per_round.join(', ')})` : ' ms'}`);
+  for (const s of summary) {
+    const which = [s.variant, s.shape, s.dtype].filter(Boolean).join(', ');
+    console.log(`${s.op} [${which}]: ${s.ratio ?? s.ms_median}${s.per_round ? ` (rounds: ${s.per_round.join(', ')})` : ' ms'}`);
+  }
   if (o.out) writeFileSync(o.out, JSON.stringify([header, ...summary, ...rows], null, 1) + '\n');
 }
 
