@@ -173,7 +173,7 @@ describe('compare: telling a difference from noise', () => {
     const stop = busyLoad(20_000);
     try {
       // The case: 256³ (milliseconds per run on a CPU adapter, so scheduling jitter is a fraction of it).
-      const rows = await compare(gpu, 'matmul', ['A', 'B', 'C'].map((label) => ({ label, variant })), { shapes: '256x256x256', runs: 20 });
+      const rows = await compare(gpu, 'matmul', ['A', 'B', 'C'].map((label) => ({ label, variant })), { shapes: '256x256x256', runs: 60 });
       console.log(formatCompare(rows));
       expect(rows.map((r) => r.verdict)).toEqual(['baseline', 'same (within noise)', 'same (within noise)']);
     } finally {
