@@ -9,7 +9,7 @@ import { attention } from '../src/kernels/attention.ts';
 import { conv2d, disposeConv2d, prepareConv2d } from '../src/kernels/conv2d.ts';
 import { linear } from '../src/kernels/matmul.ts';
 import type { Gpu } from '../src/runtime/device.ts';
-import { platform, settle } from '../src/runtime/platform.ts';
+import { platform } from '../src/runtime/platform.ts';
 import { Rng } from '../src/runtime/random.ts';
 import { fromArray, type Tensor } from '../src/runtime/tensor.ts';
 import { interleavedRounds, MIN_ROUNDS, ratioCI } from '../src/kernels/timing-stats.ts';
@@ -102,7 +102,7 @@ function cases(quick: boolean): Case[] {
 }
 
 /** TensorFlow.js on its WebGPU backend, on the adapter our platform exposes. */
-async function loadTfjs(): Promise<{ tf: Tf; wait: () => Promise<void> }> {
+async function loadTfjs(gpu: Gpu): Promise<{ tf: Tf; wait: () => Promise<void> }> {
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: platform().gpu() }, configurable: true, writable: true });
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-webgpu');
@@ -118,7 +118,7 @@ async function loadTfjs(): Promise<{ tf: Tf; wait: () => Promise<void> }> {
         backend.endComputePassEncoder();
         backend.submitQueue();
       }
-      await settle(backend.device.queue.onSubmittedWorkDone());
+      await gpu.settle(backend.device.queue.onSubmittedWorkDone());
     },
   };
 }
@@ -147,7 +147,7 @@ function numpyTimes(list: Case[]): { ms: (number | undefined)[]; blas: string } 
 export async function benchPeers(gpu: Gpu, o: BenchOptions): Promise<BenchResult[]> {
   const list = cases(Boolean(o.quick));
   const peak = (await roofline(gpu)).gflops;
-  const { tf, wait } = await loadTfjs();
+  const { tf, wait } = await loadTfjs(gpu);
   const results: BenchResult[] = [];
   const row = (c: Case, variant: string, t: Timing, extra: Partial<BenchResult> = {}): BenchResult => {
     return { ...flopsRow(gpu, { op: c.op, variant, shape: c.shape, dtype: 'f32' }, t, c.flops, peak), ...extra };

@@ -11,7 +11,9 @@
 //   to its adapter).
 // `setKernelOverride` replaces a family's WGSL with a user's file; it is compiled through the
 // same runtime prelude, so it sees the same bindings, accessors and defines as the built-in.
-import type { Capabilities, Gpu } from '../runtime/device.ts';
+import { isCpuAdapter, type Capabilities, type Gpu } from '../runtime/device.ts';
+
+export { isCpuAdapter };
 import { autotuneCache, type AutotuneCache } from './autotune-cache.ts';
 import { kernelTimer } from './kernel-timer.ts';
 import { interleavedRounds, median, MIN_ROUNDS, ratioCI } from './timing-stats.ts';
@@ -174,13 +176,6 @@ export function setAutotune(on: boolean | undefined, gpu?: Gpu): void {
   layer(gpu).autotune = on;
 }
 
-/**
- * A CPU implementation of WebGPU (lavapipe/llvmpipe, SwiftShader), where a pipeline compiles in
- * seconds: by its fallback flag, which not every browser sets, or by its name.
- */
-export function isCpuAdapter(caps: Capabilities): boolean {
-  return caps.isFallback || caps.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${caps.adapterName} ${caps.architecture}`);
-}
 
 function autotuneOn(gpu: Gpu): boolean {
   return deviceKernels(gpu).autotune ?? defaults.autotune ?? !isCpuAdapter(gpu.caps);

@@ -3,7 +3,7 @@
 // file is read through the platform, weights are streamed to the GPU tensor by tensor.
 import { getDevice, type Gpu } from '../runtime/device.ts';
 import { openModelFolder, SD3_NEEDS, type ModelFolder } from '../runtime/model-folder.ts';
-import { platform, settle } from '../runtime/platform.ts';
+import { platform } from '../runtime/platform.ts';
 import { Rng } from '../runtime/random.ts';
 import { BYTES, empty, fromArray, numel, type Tensor } from '../runtime/tensor.ts';
 import { closeOnError, openWeights, overlay, prefixed, readJson, tensorsKeptF32, type WeightReader } from '../runtime/weights.ts';
@@ -309,7 +309,7 @@ export class Diception implements Pipeline {
       if (owned.size) {
         // An error or abort: submit and finish any half-recorded work on these buffers, then free them.
         gpu.recorder.flush();
-        await settle(gpu.device.queue.onSubmittedWorkDone());
+        await gpu.settle(gpu.device.queue.onSubmittedWorkDone());
         free(...owned);
       }
     }

@@ -47,7 +47,7 @@ export function setPlatform(p: Platform): void {
   current = p;
 }
 
-/** `pending` through the platform's `settle` (see Platform): every wait on the GPU goes here. */
+/** `pending` through the platform's `settle` (see Platform); Gpu.settle uses it on CPU adapters. */
 export function settle<T>(pending: Promise<T>): Promise<T> {
   return current?.settle ? current.settle(pending) : pending;
 }

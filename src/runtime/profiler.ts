@@ -4,7 +4,6 @@
 // Some drivers advertise timestamps but write zeros (lavapipe): start() probes and falls back.
 import type { Gpu } from './device.ts';
 import type { DispatchObserver } from './recorder.ts';
-import { settle } from './platform.ts';
 
 export interface KernelTime {
   label: string;
@@ -78,7 +77,7 @@ export class Profiler implements DispatchObserver {
     this.querySet = undefined; // the next batch writes a fresh set while this one is read
     // Mapped after the submit: a buffer pending a map cannot be used by the submit itself.
     this.toRead = async () => {
-      await settle(read.mapAsync(GPUMapMode.READ));
+      await this.gpu.settle(read.mapAsync(GPUMapMode.READ));
       const t = new BigUint64Array(read.getMappedRange());
       labels.forEach((l, i) => this.add(l, Number(t[2 * i + 1] - t[2 * i]) / 1e6));
       read.unmap();
@@ -94,7 +93,7 @@ export class Profiler implements DispatchObserver {
     const labels = this.labels;
     this.labels = [];
     this.pending.push(
-      settle(this.gpu.device.queue.onSubmittedWorkDone()).then(() => {
+      this.gpu.settle(this.gpu.device.queue.onSubmittedWorkDone()).then(() => {
         const now = performance.now();
         // Consecutive completions bound each submit's time; a lone dispatch per submit makes it per kernel.
         labels.forEach((l) => this.add(l, (now - this.lastDone) / labels.length));
@@ -131,7 +130,7 @@ async function probeTimestamps(gpu: Gpu): Promise<boolean> {
   enc.resolveQuerySet(qs, 0, 2, resolve, 0);
   enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
   d.queue.submit([enc.finish()]);
-  await settle(read.mapAsync(GPUMapMode.READ));
+  await gpu.settle(read.mapAsync(GPUMapMode.READ));
   const [a, b] = new BigUint64Array(read.getMappedRange());
   const ok = a > 0n && b >= a;
   read.unmap();

@@ -21,7 +21,6 @@ import type { Gpu } from './device.ts';
 import type { BufferPool } from './pool.ts';
 import type { Kernel } from './shader.ts';
 import type { Tensor } from './tensor.ts';
-import { settle } from './platform.ts';
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter seen
 const ARENA_BYTES = 1 << 18;
@@ -362,7 +361,7 @@ export class Recorder {
       this.flush();
       this.dry = false;
     }
-    await settle(this.gpu.device.queue.onSubmittedWorkDone());
+    await this.gpu.settle(this.gpu.device.queue.onSubmittedWorkDone());
     this.gpu.check('dry run');
     return result;
   }
@@ -373,7 +372,7 @@ export class Recorder {
     this.copy(buffer, offset, staging, 0, size);
     this.flush();
     try {
-      await settle(staging.mapAsync(GPUMapMode.READ));
+      await this.gpu.settle(staging.mapAsync(GPUMapMode.READ));
     } catch (e) {
       this.gpu.check('readback');
       throw await this.gpu.failure('readback', e);

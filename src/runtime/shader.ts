@@ -14,7 +14,6 @@
 // so compiler messages point at the .wgsl file's own lines.
 import type { Gpu } from './device.ts';
 import type { DType } from './tensor.ts';
-import { settle } from './platform.ts';
 
 export interface BindingSpec {
   name: string;
@@ -228,7 +227,7 @@ export class PipelineCache {
     device.pushErrorScope('validation');
     let pipeline: GPUComputePipeline;
     try {
-      pipeline = await settle(
+      pipeline = await this.gpu.settle(
         device.createComputePipelineAsync({
           label,
           layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),

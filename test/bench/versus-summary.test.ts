@@ -2,7 +2,7 @@
 import { expect, it } from 'vitest';
 import { summarize, type VersusRow } from '../../bench/versus-summary.ts';
 
-const row = (op: string, variant: string, version: 'older' | 'this', round: number, ms: number): VersusRow => ({ op, variant, shape: 's', dtype: 'f32', ms_median: ms, runs: 1, version, round });
+const row = (op: string, variant: string, version: 'older' | 'this', round: number, ms: number): VersusRow => ({ op, variant, shape: 's', dtype: 'f32', ms_median: ms, runs: 1, adapter: 'test', version, round });
 
 it('summarises each row of an op on its own, by round', () => {
   const rows = [

@@ -1,8 +1,10 @@
 // The Node platform's settle (src/runtime/node.ts): GPU promises are awaited without letting
-// Dawn's setImmediate polling spin the main thread. A stand-in for Dawn's poller (a callback that
-// re-queues itself with setImmediate while a promise is pending) counts the event-loop turns.
+// Dawn's setImmediate polling spin the main thread; Gpu.settle uses it on CPU adapters only. A
+// stand-in for Dawn's poller (a callback that re-queues itself with setImmediate while a promise
+// is pending) counts the event-loop turns.
 import { describe, expect, it, vi } from 'vitest';
 import { nodePlatform } from '../../src/runtime/node.ts';
+import { Gpu } from '../../src/runtime/device.ts';
 import { settle } from '../../src/runtime/platform.ts';
 import { device } from '../helpers.ts';
 import { fromArray } from '../../src/runtime/tensor.ts';
@@ -57,5 +59,14 @@ describe('settle (Node)', () => {
     const [a, b, values] = await Promise.all([settle(later(20, 'a')), settle(later(40, 'b')), t.read()]);
     expect([a, b, [...values]]).toEqual(['a', 'b', [1, 2, 3]]);
     t.dispose();
+  });
+
+  it('Gpu.settle naps on a CPU adapter and passes the promise through on a GPU', async () => {
+    const gpu = await device(); // lavapipe: a CPU adapter
+    const quiet = await pollerTurns(gpu.settle(later(100, 0)));
+    expect(quiet).toBeLessThan(400);
+    const onGpu = { caps: { ...gpu.caps, isFallback: false, architecture: 'ampere', adapterName: 'NVIDIA H200' } };
+    const pending = later(1, 0);
+    expect(Gpu.prototype.settle.call(onGpu as unknown as Gpu, pending)).toBe(pending);
   });
 });
