@@ -1,11 +1,11 @@
 // Multi-head attention without a score matrix (shaders/attention.wgsl), and the choice of
 // variant. Q/K/V are token-major with heads interleaved in features, as Linear layers emit them.
-import type { Capabilities, Gpu } from '../runtime/device.ts';
+import { isCpuAdapter, type Capabilities, type Gpu } from '../runtime/device.ts';
 import { BYTES, empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/attention.wgsl';
 import { unrolledDefines } from './attention-unrolled.ts';
 import { bindingWindow, writable } from './bands.ts';
-import { cpuAdapter, runVariant, sizeClass } from './choice.ts';
+import { runVariant, sizeClass } from './choice.ts';
 import { kernelSource, registerFamily, variantsOf, type Variant } from './registry.ts';
 import { subgroupsOf } from './types.ts';
 
@@ -136,7 +136,9 @@ export function attentionVariants(gpu: Gpu): AttentionVariant[] {
  * `blocked` runs 5-7× faster than `naive` in f32, 4-6× in f16.
  */
 function eligible(gpu: Gpu, v: Variant): boolean {
-  return !(cpuAdapter(gpu) && v.workgroupMemory);
+  // On CPU adapters llvmpipe compiles barriers in loops as coroutines: workgroup-memory
+  // variants take tens of seconds per pipeline.
+  return !(isCpuAdapter(gpu.caps) && v.workgroupMemory);
 }
 
 function check(op: string, cond: boolean, msg: string): void {

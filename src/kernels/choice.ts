@@ -47,9 +47,3 @@ export async function runVariant<V extends Variant>(
 export function sizeClass(n: number, cap = 4096): number {
   return Math.min(2 ** Math.ceil(Math.log2(Math.max(1, n))), cap);
 }
-
-/** CPU adapters (lavapipe, SwiftShader): there llvmpipe compiles barriers in loops as coroutines, so workgroup-memory variants take tens of seconds per pipeline. */
-export function cpuAdapter(gpu: Gpu): boolean {
-  const { caps } = gpu;
-  return caps.isFallback || /llvmpipe|lavapipe|swiftshader/i.test(`${caps.adapterName} ${caps.architecture}`);
-}

@@ -1,13 +1,13 @@
 // GroupNorm (+ optional fused SiLU) over channels-last activations [B, ..., C]: a stats pass,
 // a merge pass and an apply pass (see shaders/groupnorm.wgsl), each banded over pixels when
 // the tensor exceeds the binding limit. Results do not depend on the banding.
-import type { Gpu } from '../runtime/device.ts';
+import { isCpuAdapter, type Gpu } from '../runtime/device.ts';
 import { empty, type DType, type Tensor } from '../runtime/tensor.ts';
 import source from '../../shaders/groupnorm.wgsl';
 import { grid1d } from './grid.ts';
 import { bandItems, checkIndexable, maxWindowElems, writable, baseWindow } from './bands.ts';
 import { runVariant, sizeClass } from './choice.ts';
-import { isCpuAdapter, kernelSource, registerFamily, type Variant } from './registry.ts';
+import { kernelSource, registerFamily, type Variant } from './registry.ts';
 import type { BindingSpec } from '../runtime/shader.ts';
 
 export interface GroupNormParams {

@@ -12,8 +12,6 @@
 // `setKernelOverride` replaces a family's WGSL with a user's file; it is compiled through the
 // same runtime prelude, so it sees the same bindings, accessors and defines as the built-in.
 import { isCpuAdapter, type Capabilities, type Gpu } from '../runtime/device.ts';
-
-export { isCpuAdapter };
 import { autotuneCache, type AutotuneCache } from './autotune-cache.ts';
 import { kernelTimer } from './kernel-timer.ts';
 import { interleavedRounds, median, MIN_ROUNDS, ratioCI } from './timing-stats.ts';
@@ -175,7 +173,6 @@ export function kernelSource(family: string, builtin: string, gpu?: Gpu): { sour
 export function setAutotune(on: boolean | undefined, gpu?: Gpu): void {
   layer(gpu).autotune = on;
 }
-
 
 function autotuneOn(gpu: Gpu): boolean {
   return deviceKernels(gpu).autotune ?? defaults.autotune ?? !isCpuAdapter(gpu.caps);

@@ -10,9 +10,8 @@
 // adapter's memory; else (a real GPU) no total is checked up front, only the per-buffer limit
 // and the u32 index range, which WebGPU does report.
 import { MAX_INDEXED } from '../kernels/bands.ts';
-import { cpuAdapter } from '../kernels/choice.ts';
 import { OVER_INPUT_CHUNKS } from '../kernels/conv1x1-over-input.ts';
-import type { Capabilities, Gpu } from '../runtime/device.ts';
+import { isCpuAdapter, type Capabilities, type Gpu } from '../runtime/device.ts';
 import { platform } from '../runtime/platform.ts';
 import { sizeClass } from '../runtime/pool.ts';
 import { numel } from '../runtime/tensor.ts';
@@ -177,7 +176,7 @@ export interface MemoryBudget {
  */
 export function memoryBudget(gpu: Gpu, maxGpuMemory?: number): MemoryBudget | undefined {
   if (maxGpuMemory !== undefined) return { bytes: maxGpuMemory, source: '--max-gpu-memory' };
-  const ram = cpuAdapter(gpu) ? platform().memoryBytes?.() : undefined;
+  const ram = isCpuAdapter(gpu.caps) ? platform().memoryBytes?.() : undefined;
   if (!ram) return undefined;
   return { bytes: Math.floor(RAM_SHARE * ram), source: `${RAM_SHARE * 100}% of this machine's ${mib(ram)} of RAM, a CPU adapter's memory; set --max-gpu-memory to change it` };
 }

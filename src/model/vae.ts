@@ -8,9 +8,8 @@ import { conv1x1OverInput, overInputProblem } from '../kernels/conv1x1-over-inpu
 import { groupNorm, groupNormAffine, type GroupNormParams } from '../kernels/groupnorm.ts';
 import { linear } from '../kernels/matmul.ts';
 import { attention } from '../kernels/attention.ts';
-import { cpuAdapter } from '../kernels/choice.ts';
 import { vaeParams } from './param-lists.ts';
-import type { Gpu } from '../runtime/device.ts';
+import { isCpuAdapter, type Gpu } from '../runtime/device.ts';
 import { checkParams, componentWeights } from '../runtime/model-folder.ts';
 import { platform } from '../runtime/platform.ts';
 import { empty, fromArray, type DType, type Tensor } from '../runtime/tensor.ts';
@@ -88,7 +87,7 @@ export function setNormFusion(gpu: Gpu, on: boolean | undefined): void {
 }
 
 function fusesNorm(gpu: Gpu): boolean {
-  return fusion.get(gpu) ?? !cpuAdapter(gpu);
+  return fusion.get(gpu) ?? !isCpuAdapter(gpu.caps);
 }
 
 /** conv(silu(groupNorm(x))) with the norm and SiLU applied as the conv reads x (x is kept). */

@@ -4,7 +4,6 @@ import { linear } from '../../src/kernels/matmul.ts';
 import {
   AUTOTUNE_SAMPLES,
   chooseVariant,
-  isCpuAdapter,
   kernelChoice,
   registerFamily,
   setAutotune,
@@ -13,6 +12,7 @@ import {
   tunedChoices,
   type Variant,
 } from '../../src/kernels/registry.ts';
+import { isCpuAdapter } from '../../src/runtime/device.ts';
 import { createDevice, type Gpu } from '../../src/runtime/device.ts';
 import { fromArray, type Tensor } from '../../src/runtime/tensor.ts';
 import builtin from '../../shaders/matmul.wgsl';
